@@ -1,0 +1,2 @@
+"""Placeholder: being written."""
+from . import app  # noqa: F401
