@@ -24,29 +24,25 @@ from . import demo, run, score  # noqa: E402,F401
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: user mistakes become a message and an exit code, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="bisector", standalone_mode=False)
     except BisectorError as exc:
         typer.secho(f"bisector: error: {exc.message}", err=True, fg="red")
         if exc.hint:
             typer.secho(f"  hint: {exc.hint}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         typer.secho("bisector: interrupted", err=True)
         return INTERRUPTED_EXIT
-    except SystemExit as exc:  # typer.Exit in standalone_mode=False arrives as its code
-        return exc.code if isinstance(exc.code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors of the underlying click (vendored or not): duck-typed so that we
+        # do not depend on where typer keeps its click.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return INTERRUPTED_EXIT
         raise
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def entry() -> None:
