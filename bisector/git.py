@@ -135,3 +135,42 @@ def diffstat(repo: Path, commit: str) -> str:
 
 def parents(repo: Path, commit: str) -> list[str]:
     return out(repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+
+
+# --- private worktrees and git bisect -------------------------------------------------
+
+def add_worktree(repo: Path, path: Path, commit: str) -> None:
+    """A detached worktree with nothing checked out: bisect state lives there, not in the user's."""
+    git(repo, "worktree", "add", "--no-checkout", "--detach", str(path), commit)
+
+
+def remove_worktree(repo: Path, path: Path) -> None:
+    git(repo, "worktree", "remove", "--force", str(path), check=False)
+    git(repo, "worktree", "prune", check=False)
+
+
+def worktree_paths(repo: Path) -> list[Path]:
+    lines = out(repo, "worktree", "list", "--porcelain").splitlines()
+    return [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("worktree ")]
+
+
+def bisect_start(worktree: Path, bad: str, good: str, paths: list[str]) -> str:
+    """Start a --no-checkout bisect: git moves BISECT_HEAD, the scorer exports what it needs."""
+    return git(worktree, "bisect", "start", "--no-checkout", bad, good, "--", *paths).stdout
+
+
+def bisect_run(worktree: Path, argv: list[str], env: dict[str, str] | None = None,
+               ) -> subprocess.CompletedProcess:
+    """``git bisect run argv...``; its output is kept, the verdicts are read from the log."""
+    return subprocess.run(
+        ["git", *_SAFE_CONFIG, "-C", str(worktree), "bisect", "run", *argv],
+        capture_output=True, text=True, env=clean_env(env),
+    )
+
+
+def bisect_log(worktree: Path) -> str:
+    return git(worktree, "bisect", "log", check=False).stdout
+
+
+def bisect_reset(worktree: Path) -> None:
+    git(worktree, "bisect", "reset", check=False)
