@@ -174,3 +174,27 @@ def bisect_log(worktree: Path) -> str:
 
 def bisect_reset(worktree: Path) -> None:
     git(worktree, "bisect", "reset", check=False)
+
+
+def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
+    """``tree_ids`` for many commits in one ``git cat-file`` process (one per commit is slow)."""
+    queries = [f"{c}:{p}" for c in commits for p in paths]
+    if not queries:
+        return {c: () for c in commits}
+    lines = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                stdin="\n".join(queries).encode() + b"\n").stdout.splitlines()
+    ids = [None if line.endswith("missing") else line.split()[0] for line in lines]
+    return {c: tuple(ids[i * len(paths):(i + 1) * len(paths)]) for i, c in enumerate(commits)}
+
+
+# --- helpers for scoring (appended) ----------------------------------------------------
+
+def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
+    """A detached worktree with ``commit`` checked out (to build the C reference in)."""
+    git(repo, "worktree", "add", "--detach", str(path), commit)
+
+
+def try_resolve(repo: Path, rev: str) -> str | None:
+    """Full sha of ``rev``, or None when it does not name a commit (e.g. no BISECT_HEAD)."""
+    proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None

@@ -1,0 +1,303 @@
+"""The library surface: what the CLI commands call, and what tests and the demo call directly."""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from . import git
+from .bisectlog import parse_bisect_log
+from .config import Config, ConfigOverrides, load_config
+from .errors import BisectorError, EndpointError, GitError
+from .progress import BisectDisplay, EventLog, format_score_line
+from .reference import reference_for
+from .report import RunFindings, new_report_dir, write_bundle
+from .scoring import score_commit
+from .session import PrivateBisect
+from .verdict import Verdict
+from .walk import GitWalk, walk_range
+
+# Exit codes of `bisector run` (documented in the README).
+FOUND = 0
+NOT_CONFIRMED = 1
+ENDPOINTS_REFUSED = 3
+BISECT_ABORTED = 4
+
+
+@dataclass
+class BisectResult:
+    culprit: str | None
+    candidates: list[str]
+    confirmed: bool | None
+    report_dir: Path | None
+    records: list[dict]
+    walk: GitWalk
+    conclusion: str
+    exit_code: int
+    scored: list[dict] = field(default_factory=list)  # records of distinct commits, first score each
+
+    @property
+    def scored_commits(self) -> int:
+        return len({r["commit"] for r in self.records})
+
+
+def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
+               overrides: ConfigOverrides | None = None, report_root: Path | None = None,
+               keep_worktree: bool = False, console: Console | None = None) -> BisectResult:
+    """Find the first commit in good..bad whose image misses the thresholds.
+
+    Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
+    """
+    console = console or Console(stderr=True)
+    repo = git.toplevel(Path(repo))
+    good_sha, bad_sha = _endpoints(repo, good, bad)
+    config = load_config(repo, config_file, overrides)
+    for notice in config.notices:
+        console.print(f"[yellow]note:[/yellow] {notice}")
+    walk = walk_range(repo, good_sha, bad_sha, list(config.paths))
+    console.print(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
+                  f"{walk.relevant_commits} touch {', '.join(config.paths)}")
+
+    _prepare_references(config, console)
+    records = _score_endpoints(config, good_sha, bad_sha, console)
+    report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
+
+    if walk.relevant_commits == 0:
+        conclusion = (f"No commit in {good_sha[:10]}..{bad_sha[:10]} touches {', '.join(config.paths)}, "
+                      "yet the endpoints disagree: the cause lies outside the relevant paths "
+                      "(the environment, or a path missing from `paths`).")
+        return _finish(repo, walk, records, None, [], None, conclusion, config, report_root,
+                       NOT_CONFIRMED, console, {})
+
+    with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
+        bisect.start(bad_sha, good_sha, list(config.paths))
+        argv = bisect.pinned_scorer(config.to_json())
+        events = EventLog(bisect.events_path)
+        subjects = {}
+        with BisectDisplay(console, walk.relevant_commits, subjects) as display:
+            def poll() -> None:
+                for event in events.follow():
+                    sha = event.get("commit", "")
+                    if sha and sha not in subjects:
+                        subjects[sha] = git.commit_info(repo, sha).subject
+                    display.show(event)
+            returncode, output = bisect.run(argv, poll)
+        outcome = parse_bisect_log(bisect.log())
+        steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
+        if keep_worktree:
+            console.print(f"worktree kept at {bisect.worktree}")
+    records += steps
+
+    if not outcome.finished:
+        last = steps[-1] if steps else None
+        reason = _abort_reason(last, output)
+        conclusion = f"The bisection was aborted by the harness, not by a commit: {reason}"
+        return _finish(repo, walk, records, None, [], None, conclusion, config, report_root,
+                       BISECT_ABORTED, console, {})
+
+    if outcome.culprit is None:
+        conclusion = ("Skipped (untestable) commits border the culprit: the first bad commit is one of "
+                      f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
+                      "(see bisect_log.md) or score them by hand with `bisector score <sha>`.")
+        return _finish(repo, walk, records, None, outcome.candidates, None, conclusion, config,
+                       report_root, FOUND, console, {})
+
+    confirm, pictures = _confirm(config, repo, outcome.culprit, console)
+    records += confirm
+    confirmed = [r["verdict"] for r in confirm] == ["good", "bad"]
+    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed)
+    return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
+                   config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
+    good_sha = git.resolve(repo, good)
+    bad_sha = git.resolve(repo, bad or "HEAD")
+    if good_sha == bad_sha:
+        raise GitError(f"good and bad are the same commit ({good_sha[:10]})",
+                       hint="pass --bad with a later commit, or omit it to use HEAD")
+    if not git.is_ancestor(repo, good_sha, bad_sha):
+        raise GitError(f"good commit {good} ({good_sha[:10]}) is not an ancestor of bad commit "
+                       f"{bad or 'HEAD'} ({bad_sha[:10]})",
+                       hint="bisection needs good to come before bad in history; check with "
+                            "`git merge-base --is-ancestor GOOD BAD`")
+    return good_sha, bad_sha
+
+
+def _prepare_references(config: Config, console: Console) -> None:
+    """Make every reference image now, so a broken reference stops us before any bisecting."""
+    reference = reference_for(config)
+    for name in _needed_scenarios(config):
+        with console.status(f"reference image for scenario {name} ({reference.key[:24]})"):
+            reference.image(config.scenarios[name])
+
+
+def _needed_scenarios(config: Config) -> list[str]:
+    names = list(config.judge)
+    names += [config.scenarios[n].probe for n in config.judge if config.scenarios[n].probe]
+    return list(dict.fromkeys(names))
+
+
+def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> list[dict]:
+    records = []
+    for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
+        with console.status(f"scoring the {label} endpoint {sha[:10]}"):
+            record = score_commit(config, sha)
+        data = dict(record.to_dict(), phase="endpoint")
+        records.append(data)
+        console.print(format_score_line(label, data, git.commit_info(config_repo(config), sha).subject))
+        if record.verdict is Verdict.ABORT:
+            raise BisectorError(f"scoring the {label} endpoint failed in the harness: "
+                                f"{_first_reason(data)}", exit_code=BISECT_ABORTED)
+        if record.verdict is not wanted:
+            raise EndpointError(_endpoint_evidence(label, sha, data, wanted), exit_code=ENDPOINTS_REFUSED,
+                                hint=_endpoint_hint(label, record.verdict))
+    return records
+
+
+def config_repo(config: Config) -> Path:
+    return Path(config.repo)
+
+
+def _endpoint_evidence(label: str, sha: str, data: dict, wanted: Verdict) -> str:
+    lines = [f"the {label} endpoint {sha[:10]} is {data['verdict']}, not {wanted.value}:"]
+    for sc in data.get("scenarios", []):
+        if sc.get("correlation") is not None:
+            lines.append(f"  {sc['name']}: correlation {sc['correlation']:.6f}, "
+                         f"sum_ratio {sc['sum_ratio']:.6f} -> {sc['verdict']}")
+        else:
+            lines.append(f"  {sc['name']}: {sc['verdict']} ({_first_line(sc.get('reason'))})")
+    return "\n".join(lines)
+
+
+def _endpoint_hint(label: str, verdict: Verdict) -> str:
+    if verdict is Verdict.SKIP:
+        return f"the {label} commit cannot be tested; pick another {label} commit"
+    if label == "good":
+        return "the 'good' commit does not match the reference: pick an older known-good commit"
+    return ("the 'bad' commit matches the reference (the tip may be good again): "
+            "pass --bad with a commit whose image is known to be wrong")
+
+
+def _confirm(config: Config, repo: Path, culprit: str, console: Console):
+    """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
+    parent = git.parents(repo, culprit)[0]
+    records, pictures = [], {}
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
+        for label, sha in (("parent", parent), ("culprit", culprit)):
+            with console.status(f"confirming: fresh re-run of the {label} {sha[:10]}"):
+                record = score_commit(config, sha, use_cache=False, keep_images=Path(tmp) / label)
+            data = dict(record.to_dict(), phase="confirm")
+            records.append(data)
+            console.print(format_score_line(f"confirm {label}", data, git.commit_info(repo, sha).subject))
+        pictures = _pictures(config, records)
+    return records, pictures
+
+
+def _pictures(config: Config, records: list[dict]) -> dict:
+    """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
+    import numpy as np
+
+    from .candidate import load_kept_image
+
+    parent, culprit = records
+    failing = next((sc for sc in culprit["scenarios"] if sc["verdict"] == "bad" and sc.get("image")), None)
+    if failing is None:
+        return {}
+    before = next((sc for sc in parent["scenarios"] if sc["name"] == failing["name"] and sc.get("image")), None)
+    reference = reference_for(config).image(config.scenarios[failing["name"]])
+    pictures = {"reference": reference, "culprit": load_kept_image(failing["image"])}
+    if before:
+        pictures["parent"] = load_kept_image(before["image"])
+    if pictures["culprit"].shape == reference.shape:
+        pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
+    return pictures
+
+
+def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed: bool) -> str:
+    ci = git.commit_info(repo, culprit)
+    failing = [sc for sc in confirm[1]["scenarios"] if sc["verdict"] != "good"]
+    what = "; ".join(f"{sc['name']} {_metric_text(sc)}" for sc in failing) or "no scenario failed"
+    if confirmed:
+        return (f"`{ci.short}` \"{ci.subject}\" ({ci.author}, {ci.date[:10]}) breaks parity: {what}. "
+                "Its parent is good on a fresh re-run, so the change in this commit is the cause.")
+    verdicts = ", ".join(f"{r['commit'][:10]} {r['verdict']}" for r in confirm)
+    return (f"git named `{ci.short}` \"{ci.subject}\", but a fresh re-run does not reproduce the "
+            f"verdicts ({verdicts}): the benchmark is flaky or depends on the environment; "
+            "treat the culprit as unconfirmed.")
+
+
+def _metric_text(sc: dict) -> str:
+    if sc.get("correlation") is None:
+        return f"({_first_line(sc.get('reason'))})"
+    return f"correlation {sc['correlation']:.6f}, sum_ratio {sc['sum_ratio']:.6f}"
+
+
+def _abort_reason(last: dict | None, output: str) -> str:
+    if last and last.get("verdict") == "abort":
+        return _first_reason(last)
+    tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
+    return " / ".join(tail) or "git bisect run stopped without a result"
+
+
+def _first_reason(record: dict) -> str:
+    for sc in record.get("scenarios", []):
+        if sc.get("reason"):
+            return _first_line(sc["reason"])
+    return _first_line(record.get("reason")) or record.get("verdict", "")
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
+    if not commit:
+        return []
+    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache"]
+    for name in config.judge:
+        argv += ["--scenario", name]
+    if config.reference.kind == "c" and config.reference.c_bin:
+        argv += ["--c-bin", str(config.reference.c_bin)]
+    return argv
+
+
+def _finish(repo, walk, records, culprit, candidates, confirmed, conclusion, config, report_root,
+            exit_code, console, pictures) -> BisectResult:
+    findings = RunFindings(repo=repo, walk=walk, records=records, culprit=culprit, candidates=candidates,
+                           conclusion=conclusion, confirmed=confirmed,
+                           reproduce=_reproduce_argv(repo, culprit, config),
+                           config=_config_dict(config), pictures=pictures)
+    report_dir = write_bundle(findings, new_report_dir(report_root))
+    _print_ending(console, findings, report_dir)
+    return BisectResult(culprit=culprit, candidates=candidates, confirmed=confirmed, report_dir=report_dir,
+                        records=records, walk=walk, conclusion=conclusion, exit_code=exit_code)
+
+
+def _config_dict(config: Config) -> dict:
+    import json
+
+    return json.loads(config.to_json())
+
+
+def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> None:
+    console.print()
+    if findings.culprit:
+        ci = git.commit_info(findings.repo, findings.culprit)
+        mark = "[green]confirmed[/green]" if findings.confirmed else "[red]not confirmed[/red]"
+        console.print(f"[bold]culprit:[/bold] {ci.sha} {ci.subject} ({mark})")
+    elif findings.candidates:
+        console.print(f"[bold]candidates:[/bold] {' '.join(c[:10] for c in findings.candidates)}")
+    console.print(findings.conclusion, soft_wrap=True)
+    if findings.reproduce:
+        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", soft_wrap=True)
+    console.print(f"report: {report_dir}")

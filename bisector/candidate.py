@@ -1,0 +1,188 @@
+"""Run the port at one commit: export it, run its setup, run it on a scenario, read its image.
+
+Commands come from templates that are split into arguments first (shlex) and filled in
+per argument afterwards, so nothing from the commit or the scenario is ever parsed by a
+shell. Every process gets its own session so that a timeout kills the whole group,
+children included.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
+    import numpy as np
+
+from . import git
+from .config import Config, Scenario
+from .errors import ConfigError
+from .reference import output_tail
+
+# Variables that would point a candidate's own git calls at the user's repository.
+_DROP_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+             "GIT_COMMON_DIR", "GIT_PREFIX")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A private export of one commit: ``worktree`` holds the files, ``tmp`` is its TMPDIR."""
+
+    worktree: Path
+    tmp: Path
+    outputs: Path
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    returncode: int | None  # None when killed for the timeout
+    output_tail: str        # stderr tail, or stdout tail when stderr is empty
+    seconds: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+
+@dataclass(frozen=True)
+class CandidateRun:
+    """Outcome of one candidate run.
+
+    status "ok": ``image`` holds the float image, shape (slow, fast) when its size was
+    right, else the flat array read from the file (compare() then judges it BAD);
+    status "skip": the commit could not be measured, ``reason`` says why.
+    """
+
+    status: str
+    image: np.ndarray | None
+    reason: str
+    seconds: float
+    timed_out: bool = False
+
+
+def export_workspace(config: Config, commit: str, scratch: Path) -> Workspace:
+    """Materialise the relevant and extra paths of ``commit`` under ``scratch`` (git archive)."""
+    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out")
+    for folder in (ws.worktree, ws.tmp, ws.outputs):
+        folder.mkdir(parents=True, exist_ok=True)
+    git.export(config.repo, commit, list(dict.fromkeys([*config.paths, *config.extra_paths])), ws.worktree)
+    return ws
+
+
+def expand(template: str, values: dict[str, str | list[str]]) -> list[str]:
+    """Split ``template`` like a shell would, then replace {name} placeholders per argument.
+
+    A placeholder whose value is a list (``{args}``) must stand alone as one argument and
+    expands to several arguments.
+    """
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise ConfigError(f"cannot split the command template {template!r}: {exc}")
+    argv: list[str] = []
+    for word in words:
+        listed = [k for k, v in values.items() if isinstance(v, list) and "{" + k + "}" in word]
+        if listed:
+            if word != "{" + listed[0] + "}":
+                raise ConfigError(f"{{{listed[0]}}} must be a separate word in {template!r}",
+                                  hint="write it with spaces around it")
+            argv.extend(values[listed[0]])
+            continue
+        for key, value in values.items():
+            if isinstance(value, str):
+                word = word.replace("{" + key + "}", value)
+        argv.append(word)
+    return argv
+
+
+def process_env(config: Config, ws: Workspace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    for key, value in config.env.items():
+        env[key] = value.replace("{worktree}", str(ws.worktree))
+    env["TMPDIR"] = str(ws.tmp)
+    return env
+
+
+def run_process(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float,
+                log_dir: Path, label: str) -> ProcessResult:
+    """Run ``argv`` in its own session; on timeout kill the whole process group."""
+    start = time.monotonic()
+    out_path, err_path = log_dir / f"{label}.stdout", log_dir / f"{label}.stderr"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            return ProcessResult(127, f"cannot start {argv[0]!r}: {exc}", time.monotonic() - start)
+        try:
+            returncode: int | None = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            returncode = None
+        finally:
+            if proc.poll() is None:  # interrupted (e.g. Ctrl-C): leave no orphans behind
+                _kill_group(proc)
+    tail = output_tail(err_path.read_bytes()) or output_tail(out_path.read_bytes())
+    return ProcessResult(returncode, tail, time.monotonic() - start)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def run_setup(config: Config, ws: Workspace) -> str | None:
+    """Run the configured setup command; None when it succeeded, else the reason to skip."""
+    if not config.setup.strip():
+        return None
+    argv = expand(config.setup, {"python": sys.executable, "worktree": str(ws.worktree),
+                                 "package": config.package or ""})
+    result = run_process(argv, ws.worktree, process_env(config, ws), config.timeout_s, ws.tmp, "setup")
+    if result.timed_out:
+        return f"setup timed out after {config.timeout_s:g} s"
+    if result.returncode != 0:
+        return f"setup failed with status {result.returncode}: {result.output_tail}"
+    return None
+
+
+def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
+                  shape: tuple[int, int]) -> CandidateRun:
+    """Run the port on ``scenario`` and read its float image of ``shape`` (slow, fast)."""
+    out = ws.outputs / f"{scenario.name}.bin"
+    out.unlink(missing_ok=True)
+    argv = expand(config.command, {"python": sys.executable, "package": config.package or "",
+                                   "args": list(scenario.args), "out": str(out),
+                                   "worktree": str(ws.worktree)})
+    result = run_process(argv, ws.worktree, process_env(config, ws), config.timeout_s, ws.tmp,
+                         f"run-{scenario.name}")
+    if result.timed_out:
+        return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, True)
+    if result.returncode != 0:
+        return CandidateRun("skip", None, f"exit status {result.returncode}: {result.output_tail}",
+                            result.seconds)
+    if not out.is_file():
+        return CandidateRun("skip", None, f"no output: {out.name} was not written. {result.output_tail}".strip(),
+                            result.seconds)
+    import numpy as np
+
+    data = np.fromfile(out, dtype="<f4")
+    image = data.reshape(shape) if data.size == shape[0] * shape[1] else data
+    return CandidateRun("ok", image, "", result.seconds)
+
+
+def load_kept_image(path: str | Path) -> np.ndarray:
+    """An image saved by ``score_commit(..., keep_images=...)`` (ScenarioResult.image)."""
+    import numpy as np
+
+    return np.load(path, allow_pickle=False)

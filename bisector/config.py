@@ -1,0 +1,417 @@
+"""The resolved configuration of a bisection: read once, validated, pinned as JSON.
+
+Sources, first found wins: ``--config FILE``, ``bisector.toml`` in the repository root,
+``[tool.bisector]`` in its ``pyproject.toml``, built-in defaults. Command-line flags
+(:class:`ConfigOverrides`) are applied on top. The result is a frozen :class:`Config`
+that round-trips through JSON, so ``bisector run`` can pin it outside the bisected tree
+and every ``bisector score --pinned FILE`` step sees exactly the same settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_COMMAND = "{python} -m {package} {args} -floatfile {out}"
+DEFAULT_TIMEOUT_S = 900.0
+DEFAULT_SCENARIO = "benchmark"
+DEFAULT_SCENARIO_ARGS = ("-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 "
+                         "-distance 100 -detpixels 4096")
+DEFAULT_PROBE_MARGIN = 0.9
+SIMKERNEL_NOTICE = "no C binary configured: using simkernel as the known-good baseline"
+C_BIN_ENV = "NB_C_BIN"
+
+_TOP_KEYS = {"paths", "extra_paths", "package", "command", "setup", "timeout", "env",
+             "reference", "thresholds", "scenarios", "scenarios_to_judge", "judge", "cache_dir"}
+_REFERENCE_KEYS = {"kind", "c_bin", "build", "build_commit", "binary"}
+_THRESHOLD_KEYS = {"min_correlation", "max_sum_ratio_error"}
+_SCENARIO_KEYS = {"args", "probe", "probe_margin"}
+_C_BIN_HINT = (f"pass --c-bin PATH, set {C_BIN_ENV}, or set c_bin in "
+               "[tool.bisector.reference] to an executable nanoBragg-compatible program")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A scenario is good iff correlation >= min_correlation and |sum_ratio - 1| <= max_sum_ratio_error."""
+
+    min_correlation: float = 0.999
+    max_sum_ratio_error: float = 5e-3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulation: nanoBragg arguments (without -floatfile) and an optional cheaper probe."""
+
+    name: str
+    args: tuple[str, ...]
+    probe: str | None = None
+    probe_margin: float = DEFAULT_PROBE_MARGIN
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """Where the known-good image comes from.
+
+    kind "c": run ``c_bin``, or build it once with ``build`` in a worktree of
+    ``build_commit`` and use ``binary`` from there; kind "simkernel": the in-process
+    float64 simulator.
+    """
+
+    kind: str = "simkernel"
+    c_bin: str | None = None
+    build: str | None = None
+    build_commit: str | None = None
+    binary: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfigOverrides:
+    """Values given on the command line; None means "not given"."""
+
+    c_bin: str | Path | None = None
+    paths: list[str] | None = None
+    scenarios: list[str] | None = None
+    timeout_s: float | None = None
+    min_correlation: float | None = None
+    max_sum_ratio_error: float | None = None
+    reference_kind: str | None = None
+    cache_dir: str | Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    repo: Path
+    paths: tuple[str, ...]
+    extra_paths: tuple[str, ...]
+    package: str | None
+    command: str
+    setup: str
+    env: dict[str, str]
+    timeout_s: float
+    reference: ReferenceSpec
+    thresholds: Thresholds
+    scenarios: dict[str, Scenario]
+    judge: tuple[str, ...]
+    cache_dir: Path
+    source: str
+    notices: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["repo"] = str(self.repo)
+        data["cache_dir"] = str(self.cache_dir)
+        return json.dumps(data, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        try:
+            data = json.loads(text)
+            scenarios = {name: Scenario(name=s["name"], args=tuple(s["args"]), probe=s["probe"],
+                                        probe_margin=float(s["probe_margin"]))
+                         for name, s in data["scenarios"].items()}
+            return cls(
+                repo=Path(data["repo"]), paths=tuple(data["paths"]),
+                extra_paths=tuple(data["extra_paths"]), package=data["package"],
+                command=data["command"], setup=data["setup"], env=dict(data["env"]),
+                timeout_s=float(data["timeout_s"]), reference=ReferenceSpec(**data["reference"]),
+                thresholds=Thresholds(**data["thresholds"]), scenarios=scenarios,
+                judge=tuple(data["judge"]), cache_dir=Path(data["cache_dir"]),
+                source=data["source"], notices=tuple(data.get("notices", ())))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"pinned configuration is not valid: {exc}",
+                              hint="re-create it with `bisector run` (pinned files are not meant to be edited)")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "bisector"
+
+
+def load_config(repo: Path, config_file: Path | None = None,
+                overrides: ConfigOverrides | None = None) -> Config:
+    """Read, merge and validate the configuration of the port in ``repo``.
+
+    Raises ConfigError naming the offending file, key and the allowed values.
+    """
+    repo = Path(repo).resolve()
+    overrides = overrides or ConfigOverrides()
+    table, source, base_dir = _read_table(repo, config_file)
+    _check_keys(table, _TOP_KEYS, "[tool.bisector]", source)
+
+    paths = _string_list(table, "paths", source)
+    if overrides.paths:
+        paths = list(overrides.paths)
+    if not paths:
+        if not (repo / "src").is_dir():
+            raise ConfigError(f"no relevant paths configured and {repo / 'src'} does not exist",
+                              hint='set paths = ["your/package/dir"] in [tool.bisector]')
+        paths = ["src"]
+    extra_paths = _string_list(table, "extra_paths", source) or []
+
+    command = _string(table, "command", source) or DEFAULT_COMMAND
+    package = _string(table, "package", source)
+    if package is None and "{package}" in command:
+        package = _find_package(repo)
+    setup = _string(table, "setup", source) or ""
+    timeout_s = _positive(table.get("timeout", DEFAULT_TIMEOUT_S), "timeout", source)
+    if overrides.timeout_s is not None:
+        timeout_s = _positive(overrides.timeout_s, "--timeout", "the command line")
+
+    env = {"PYTHONPATH": "{worktree}/src"}
+    env.update(_string_table(table, "env", source))
+
+    thresholds = _thresholds(table.get("thresholds", {}), overrides, source)
+    scenarios = _scenarios(table.get("scenarios"), source)
+    judge = _judge(table, scenarios, overrides, source)
+    notices: list[str] = []
+    reference = _reference(table.get("reference", {}), overrides, base_dir, source, notices)
+
+    cache_dir = overrides.cache_dir or table.get("cache_dir")
+    if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
+        raise ConfigError(f"cache_dir in {source} must be a path string, not {cache_dir!r}")
+    cache_dir = _absolute(Path(cache_dir).expanduser(), base_dir) if cache_dir else default_cache_dir()
+
+    return Config(repo=repo, paths=tuple(paths), extra_paths=tuple(extra_paths), package=package,
+                  command=command, setup=setup, env=env, timeout_s=timeout_s,
+                  reference=reference, thresholds=thresholds, scenarios=scenarios,
+                  judge=judge, cache_dir=cache_dir, source=source, notices=tuple(notices))
+
+
+def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
+    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config."""
+    thresholds = _thresholds(asdict(config.thresholds), overrides, "the pinned configuration")
+    judge = config.judge
+    if overrides.scenarios:
+        judge = _judge({}, config.scenarios, overrides, "the pinned configuration")
+    timeout_s = config.timeout_s
+    if overrides.timeout_s is not None:
+        timeout_s = _positive(overrides.timeout_s, "--timeout", "the command line")
+    return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s)
+
+
+# --- reading -------------------------------------------------------------------------
+
+def _read_table(repo: Path, config_file: Path | None) -> tuple[dict[str, Any], str, Path]:
+    if config_file is not None:
+        path = Path(config_file).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"configuration file {path} does not exist",
+                              hint="check the path given to --config")
+        return _table_of(_parse_toml(path), path), str(path), path.parent
+    candidate = repo / "bisector.toml"
+    if candidate.is_file():
+        return _table_of(_parse_toml(candidate), candidate), str(candidate), repo
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file():
+        data = _parse_toml(pyproject)
+        table = data.get("tool", {}).get("bisector")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(f"[tool.bisector] in {pyproject} must be a table")
+            return table, f"{pyproject} [tool.bisector]", repo
+    return {}, "defaults", repo
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax at that line")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}")
+
+
+def _table_of(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A config file may hold the keys at top level or under [tool.bisector]."""
+    if "tool" in data:
+        table = data["tool"].get("bisector") if isinstance(data["tool"], dict) else None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path} has a [tool] table without [tool.bisector]",
+                              hint="put the settings at top level or under [tool.bisector]")
+        return table
+    return data
+
+
+# --- validation helpers ---------------------------------------------------------------
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str, source: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in {where} of {source}",
+                              hint=f"allowed keys: {', '.join(sorted(allowed))}")
+
+
+def _string(table: dict[str, Any], key: str, source: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{key} in {source} must be a string, not {value!r}")
+    return value
+
+
+def _string_list(table: dict[str, Any], key: str, source: str) -> list[str] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key} in {source} must be a list of non-empty strings, not {value!r}",
+                          hint=f'for example {key} = ["src"]')
+    return value
+
+
+def _string_table(table: dict[str, Any], key: str, source: str) -> dict[str, str]:
+    value = table.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"[tool.bisector.{key}] in {source} must map names to strings",
+                          hint='for example PYTHONPATH = "{worktree}/src"')
+    return dict(value)
+
+
+def _positive(value: Any, key: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{key} in {source} must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def _fraction(value: Any, key: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ConfigError(f"{key} in {source} must be a number in (0, 1], not {value!r}")
+    return float(value)
+
+
+def _thresholds(table: Any, overrides: ConfigOverrides, source: str) -> Thresholds:
+    if not isinstance(table, dict):
+        raise ConfigError(f"thresholds in {source} must be a table")
+    _check_keys(table, _THRESHOLD_KEYS, "[tool.bisector.thresholds]", source)
+    defaults = Thresholds()
+    min_corr = table.get("min_correlation", defaults.min_correlation)
+    max_err = table.get("max_sum_ratio_error", defaults.max_sum_ratio_error)
+    if overrides.min_correlation is not None:
+        min_corr, source_corr = overrides.min_correlation, "the command line"
+    else:
+        source_corr = source
+    if overrides.max_sum_ratio_error is not None:
+        max_err, source_err = overrides.max_sum_ratio_error, "the command line"
+    else:
+        source_err = source
+    return Thresholds(min_correlation=_fraction(min_corr, "min_correlation", source_corr),
+                      max_sum_ratio_error=_fraction(max_err, "max_sum_ratio_error", source_err))
+
+
+def _scenarios(table: Any, source: str) -> dict[str, Scenario]:
+    if table is None:
+        return {DEFAULT_SCENARIO: Scenario(DEFAULT_SCENARIO, tuple(shlex.split(DEFAULT_SCENARIO_ARGS)))}
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"[tool.bisector.scenarios] in {source} must hold at least one scenario",
+                          hint='e.g. [tool.bisector.scenarios.benchmark] args = "-default_F 100 ..."')
+    scenarios = {}
+    for name, spec in table.items():
+        where = f"[tool.bisector.scenarios.{name}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} in {source} must be a table with an args key")
+        _check_keys(spec, _SCENARIO_KEYS, where, source)
+        args = spec.get("args")
+        if isinstance(args, str):
+            args = shlex.split(args)
+        if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f"args of {where} in {source} must be a non-empty string or list of strings")
+        if "-floatfile" in args:
+            raise ConfigError(f"args of {where} in {source} must not contain -floatfile",
+                              hint="bisector chooses the output file itself")
+        probe = spec.get("probe")
+        if probe is not None and (not isinstance(probe, str) or probe == name):
+            raise ConfigError(f"probe of {where} in {source} must name another scenario, not {probe!r}")
+        margin = _fraction(spec.get("probe_margin", DEFAULT_PROBE_MARGIN), f"probe_margin of {where}", source)
+        scenarios[name] = Scenario(name=name, args=tuple(args), probe=probe, probe_margin=margin)
+    for scenario in scenarios.values():
+        if scenario.probe is not None and scenario.probe not in scenarios:
+            raise ConfigError(f"scenario {scenario.name!r} in {source} names a missing probe {scenario.probe!r}",
+                              hint=f"defined scenarios: {', '.join(sorted(scenarios))}")
+    return scenarios
+
+
+def _judge(table: dict[str, Any], scenarios: dict[str, Scenario], overrides: ConfigOverrides,
+           source: str) -> tuple[str, ...]:
+    if "judge" in table and "scenarios_to_judge" in table:
+        raise ConfigError(f"{source} sets both judge and scenarios_to_judge", hint="keep one of them")
+    key = "judge" if "judge" in table else "scenarios_to_judge"
+    names = list(overrides.scenarios or []) or _string_list(table, key, source)
+    where = "--scenario" if overrides.scenarios else f"{key} in {source}"
+    if not names:
+        probes = {s.probe for s in scenarios.values() if s.probe}
+        names = [n for n in scenarios if n not in probes]
+    for name in names:
+        if name not in scenarios:
+            raise ConfigError(f"unknown scenario {name!r} in {where}",
+                              hint=f"defined scenarios: {', '.join(sorted(scenarios))}")
+    return tuple(dict.fromkeys(names))
+
+
+def _reference(table: Any, overrides: ConfigOverrides, base_dir: Path, source: str,
+               notices: list[str]) -> ReferenceSpec:
+    if not isinstance(table, dict):
+        raise ConfigError(f"reference in {source} must be a table")
+    _check_keys(table, _REFERENCE_KEYS, "[tool.bisector.reference]", source)
+    for key in _REFERENCE_KEYS:
+        _string(table, key, source)
+    kind = overrides.reference_kind or table.get("kind")
+    if kind not in (None, "c", "simkernel"):
+        raise ConfigError(f"reference kind {kind!r} in {source} is not allowed",
+                          hint='use kind = "c" or kind = "simkernel"')
+    if overrides.c_bin:
+        return ReferenceSpec(kind="c", c_bin=_executable(str(overrides.c_bin), Path.cwd(), "--c-bin"))
+    if kind == "simkernel":
+        return ReferenceSpec(kind="simkernel")
+    env_bin = os.environ.get(C_BIN_ENV)
+    if env_bin:
+        return ReferenceSpec(kind="c", c_bin=_executable(env_bin, Path.cwd(), C_BIN_ENV))
+    if table.get("c_bin"):
+        return ReferenceSpec(kind="c", c_bin=_executable(table["c_bin"], base_dir, f"c_bin in {source}"))
+    if table.get("build"):
+        return ReferenceSpec(kind="c", build=table["build"],
+                             build_commit=table.get("build_commit") or "HEAD",
+                             binary=table.get("binary") or "nanoBragg")
+    if kind == "c":
+        raise ConfigError(f'reference kind "c" in {source} needs a C program', hint=_C_BIN_HINT)
+    notices.append(SIMKERNEL_NOTICE)
+    return ReferenceSpec(kind="simkernel")
+
+
+def _executable(value: str, base_dir: Path, where: str) -> str:
+    path = Path(value).expanduser()
+    if not path.is_absolute() and os.sep not in value and not (base_dir / path).exists():
+        found = shutil.which(value)
+        if found:
+            return str(Path(found).resolve())
+    path = _absolute(path, base_dir)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        problem = "does not exist" if not path.exists() else "is not an executable file"
+        raise ConfigError(f"C reference {path} (from {where}) {problem}", hint=_C_BIN_HINT)
+    return str(path)
+
+
+def _absolute(path: Path, base_dir: Path) -> Path:
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _find_package(repo: Path) -> str:
+    found = sorted(p.parent.name for p in (repo / "src").glob("*/__main__.py"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigError(f"no package with a __main__.py under {repo / 'src'}",
+                          hint='set package = "yourpackage" (or command = "...") in [tool.bisector]')
+    raise ConfigError(f"several packages with a __main__.py under {repo / 'src'}: {', '.join(found)}",
+                      hint='choose one with package = "name" in [tool.bisector]')

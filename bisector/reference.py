@@ -1,0 +1,275 @@
+"""The known-good image of a scenario: from a C program, a C program built once, or simkernel.
+
+Each reference has a ``key`` that names exactly what produced its images (sha256 of the
+C executable, or the simkernel version and dtype); images are cached under that key, so
+the C program runs once per scenario, ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
+    import numpy as np
+
+from . import git
+from .cache import Cache, digest
+from .config import Config, Scenario
+from .errors import ReferenceFailure
+
+_TAIL_CHARS = 2000
+# nanoBragg's defaults (physics.md §2): 0.1 mm pixels on a 102.4 mm detector.
+_DEFAULT_PIXEL_MM = 0.1
+_DEFAULT_DETSIZE_MM = 102.4
+
+
+def detector_shape(args: tuple[str, ...] | list[str]) -> tuple[int, int]:
+    """(slow, fast) pixel counts that nanoBragg derives from its arguments.
+
+    -detpixels N (or -detpixels_f/_x, -detpixels_s/_y) fixes the counts; otherwise
+    count = ceil(detsize / pixel - 0.5) with -detsize (or -detsize_f/_s) in mm and
+    -pixel in mm. A flag given twice: the last one wins.
+    """
+    pixel = _DEFAULT_PIXEL_MM
+    size = {"f": _DEFAULT_DETSIZE_MM, "s": _DEFAULT_DETSIZE_MM}
+    count: dict[str, int] = {}
+    args = list(args)
+    for i, flag in enumerate(args[:-1]):
+        value = args[i + 1]
+        try:
+            if flag == "-pixel":
+                pixel = float(value)
+            elif flag == "-detsize":
+                size["f"] = size["s"] = float(value)
+            elif flag == "-detsize_f":
+                size["f"] = float(value)
+            elif flag == "-detsize_s":
+                size["s"] = float(value)
+            elif flag == "-detpixels":
+                count["f"] = count["s"] = int(value)
+            elif flag in ("-detpixels_f", "-detpixels_x"):
+                count["f"] = int(value)
+            elif flag in ("-detpixels_s", "-detpixels_y"):
+                count["s"] = int(value)
+        except ValueError:
+            raise ValueError(f"{flag} needs a number, not {value!r}") from None
+    if pixel <= 0:
+        raise ValueError(f"-pixel must be > 0, not {pixel}")
+    shape = []
+    for axis in ("s", "f"):
+        n = count.get(axis)
+        if n is None:
+            n = math.ceil(size[axis] / pixel - 0.5)
+        if n <= 0:
+            raise ValueError(f"detector has {n} pixels along the {'slow' if axis == 's' else 'fast'} axis")
+        shape.append(n)
+    return shape[0], shape[1]
+
+
+def read_floatfile(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A raw little-endian float32 image of ``shape`` = (slow, fast); ValueError if the size differs."""
+    import numpy as np
+
+    data = np.fromfile(path, dtype="<f4")
+    if data.size != shape[0] * shape[1]:
+        raise ValueError(f"{path.name} holds {data.size} float32 values ({path.stat().st_size} bytes), "
+                         f"expected {shape[0]} x {shape[1]} = {shape[0] * shape[1]}")
+    return data.reshape(shape)
+
+
+def output_tail(text: str | bytes | None) -> str:
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    text = text.strip()
+    return text if len(text) <= _TAIL_CHARS else "..." + text[-_TAIL_CHARS:]
+
+
+class Reference:
+    """Produces reference images; subclasses implement ``_compute``; ``image`` caches."""
+
+    key: str
+    description: str
+
+    def __init__(self, cache: Cache | None, timeout_s: float):
+        self.cache = cache
+        self.timeout_s = timeout_s
+
+    def image(self, scenario: Scenario) -> np.ndarray:
+        """The reference image of ``scenario``, shape (slow, fast); raises ReferenceFailure."""
+        if self.cache is not None:
+            cached = self.cache.get_reference(self.key, scenario.args)
+            if cached is not None:
+                return cached
+        image = self._compute(scenario)
+        if self.cache is not None:
+            self.cache.put_reference(self.key, scenario.args, image)
+        return image
+
+    def _compute(self, scenario: Scenario) -> np.ndarray:
+        raise NotImplementedError
+
+    def _shape(self, scenario: Scenario) -> tuple[int, int]:
+        try:
+            return detector_shape(scenario.args)
+        except ValueError as exc:
+            raise ReferenceFailure(f"cannot tell the image size of scenario {scenario.name!r}: {exc}",
+                                   hint="fix the scenario's args in [tool.bisector.scenarios]")
+
+
+class CReference(Reference):
+    """A nanoBragg-compatible executable, run in a fresh scratch directory per scenario."""
+
+    def __init__(self, binary: Path, cache: Cache | None, timeout_s: float):
+        super().__init__(cache, timeout_s)
+        self.binary = Path(binary)
+        try:
+            self.key = "c-" + hashlib.sha256(self.binary.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ReferenceFailure(f"cannot read the C reference {self.binary}: {exc}",
+                                   hint="pass --c-bin PATH or set NB_C_BIN to an existing program")
+        self.description = f"C program {self.binary}"
+
+    def _compute(self, scenario: Scenario) -> np.ndarray:
+        shape = self._shape(scenario)
+        # A scratch cwd: nanoBragg writes extra images there and silently reads a stray Fdump.bin.
+        with tempfile.TemporaryDirectory(prefix="bisector-ref-") as scratch:
+            out = Path(scratch) / "reference.bin"
+            argv = [str(self.binary), *scenario.args, "-floatfile", str(out)]
+            command = shlex.join(argv)
+            try:
+                proc = subprocess.run(argv, cwd=scratch, capture_output=True, timeout=self.timeout_s,
+                                      stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise ReferenceFailure(f"the C reference timed out after {self.timeout_s:g} s: {command}")
+            except OSError as exc:
+                raise ReferenceFailure(f"cannot run the C reference: {exc}: {command}")
+            if proc.returncode != 0:
+                raise ReferenceFailure(
+                    f"the C reference exited with status {proc.returncode}: {command}\n"
+                    f"{output_tail(proc.stderr) or output_tail(proc.stdout)}",
+                    hint="run that command by hand; check the scenario's args and the C program")
+            if not out.is_file():
+                raise ReferenceFailure(f"the C reference wrote no float image: {command}")
+            try:
+                return read_floatfile(out, shape)
+            except ValueError as exc:
+                raise ReferenceFailure(f"the C reference wrote a float image of the wrong size: {exc}: {command}")
+
+
+class SimkernelReference(Reference):
+    """The in-process float64 simkernel simulator (torch is imported only when needed)."""
+
+    def __init__(self, cache: Cache | None, timeout_s: float):
+        super().__init__(cache, timeout_s)
+        fingerprint = simkernel_fingerprint()
+        self.key = f"simkernel-{fingerprint}-float64"
+        self.description = f"simkernel {fingerprint} (float64)"
+
+    def _compute(self, scenario: Scenario) -> np.ndarray:
+        shape = self._shape(scenario)
+        try:
+            import simkernel
+            import torch
+            cfg = simkernel.parse_args(list(scenario.args))
+            image = simkernel.simulate(cfg, dtype=torch.float64).detach().cpu().numpy()
+        except Exception as exc:
+            raise ReferenceFailure(f"simkernel failed on scenario {scenario.name!r}: "
+                                   f"{type(exc).__name__}: {exc}")
+        if tuple(image.shape) != shape:
+            raise ReferenceFailure(f"simkernel produced an image of shape {tuple(image.shape)} "
+                                   f"for scenario {scenario.name!r}, expected {shape}")
+        return image
+
+
+def simkernel_fingerprint() -> str:
+    """A hash of simkernel's source files, found without importing it.
+
+    Importing simkernel imports torch (about a second); git runs the scorer at every step
+    and a cache hit must stay cheap. Hashing the sources also means that any edit to the
+    kernel, not only a version bump, invalidates the images it made.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("simkernel")
+    if spec is None or not spec.submodule_search_locations:
+        raise ReferenceFailure("simkernel is not installed", hint="pip install -e . in bisector's checkout")
+    root = Path(list(spec.submodule_search_locations)[0])
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".c") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def open_reference(config: Config, cache: Cache | None = None) -> Reference:
+    """The reference configured in ``config``; a C program to build is built (once) first."""
+    spec = config.reference
+    if spec.kind == "simkernel":
+        return SimkernelReference(cache, config.timeout_s)
+    if spec.c_bin:
+        return CReference(Path(spec.c_bin), cache, config.timeout_s)
+    if spec.build:
+        return CReference(build_reference(config), cache, config.timeout_s)
+    raise ReferenceFailure("no C reference configured",
+                           hint="pass --c-bin PATH, set NB_C_BIN, or configure [tool.bisector.reference]")
+
+
+def reference_for(config: Config) -> Reference:
+    """The configured reference, caching its images in ``config.cache_dir``."""
+    return open_reference(config, Cache(config.cache_dir))
+
+
+def build_reference(config: Config) -> Path:
+    """Build the C program once per (build commit, command) and keep it in the cache folder.
+
+    The build runs in a private detached worktree of ``build_commit`` outside the user's
+    checkout; the worktree is removed afterwards whatever happens.
+    """
+    spec = config.reference
+    try:
+        commit = git.resolve(config.repo, spec.build_commit or "HEAD")
+    except Exception as exc:
+        raise ReferenceFailure(f"cannot find build_commit {spec.build_commit!r}: {exc}")
+    binary_name = Path(spec.binary or "nanoBragg").name
+    target = Path(config.cache_dir) / "bin" / digest([commit, spec.build, spec.binary]) / binary_name
+    if target.is_file() and os.access(target, os.X_OK):
+        return target
+    scratch = Path(tempfile.mkdtemp(prefix="bisector-build-"))
+    worktree = scratch / "src"
+    try:
+        git.add_checkout_worktree(config.repo, worktree, commit)
+        argv = shlex.split(spec.build)
+        try:
+            proc = subprocess.run(argv, cwd=worktree, capture_output=True, timeout=config.timeout_s,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ReferenceFailure(f"cannot build the C reference with {spec.build!r}: {exc}")
+        if proc.returncode != 0:
+            raise ReferenceFailure(
+                f"building the C reference failed (status {proc.returncode}): {spec.build} "
+                f"at {commit[:12]}\n{output_tail(proc.stderr) or output_tail(proc.stdout)}",
+                hint="fix [tool.bisector.reference] build/build_commit, or pass --c-bin")
+        built = worktree / (spec.binary or "nanoBragg")
+        if not built.is_file():
+            raise ReferenceFailure(f"the build command {spec.build!r} did not produce {spec.binary!r}",
+                                   hint="set binary = \"path/inside/the/checkout\" in [tool.bisector.reference]")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{binary_name}.{os.getpid()}.tmp")
+        shutil.copy2(built, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+        return target
+    finally:
+        git.remove_worktree(config.repo, worktree)
+        shutil.rmtree(scratch, ignore_errors=True)

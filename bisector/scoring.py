@@ -1,0 +1,260 @@
+"""Score one commit: reference image, candidate image, metrics, verdict (with a cache).
+
+Only temporary exports of the commit are used (git archive), so the user's working tree,
+index and HEAD are never touched. Every failure is mapped on purpose: the commit cannot
+be measured -> SKIP; the reference or bisector itself fails -> ABORT (with the traceback
+text in the record), never an accidental "bad".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
+    import numpy as np
+
+from . import git
+from .cache import Cache
+from .candidate import Workspace, export_workspace, run_candidate, run_setup
+from .config import Config, Scenario
+from .errors import BisectorError, ReferenceFailure
+from .metrics import Metrics, compare, judge
+from .reference import Reference, detector_shape, open_reference
+from .verdict import Verdict
+
+Log = Callable[[dict], None]
+
+
+@dataclass
+class ScenarioResult:
+    """The outcome of one judged scenario; correlation/sum_ratio are None when not measured."""
+
+    name: str
+    verdict: Verdict
+    reason: str
+    correlation: float | None = None
+    sum_ratio: float | None = None
+    max_abs_diff: float | None = None
+    rms_diff: float | None = None
+    seconds: float = 0.0
+    cached: bool = False
+    via_probe: bool = False
+    image: str | None = None  # path of the kept candidate image (.npy), with keep_images
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        for key in ("correlation", "sum_ratio", "max_abs_diff", "rms_diff"):
+            if isinstance(data[key], float) and not math.isfinite(data[key]):
+                data[key] = None  # JSON has no NaN
+        return data
+
+
+@dataclass
+class ScoreRecord:
+    commit: str
+    tree_ids: dict[str, str | None]
+    verdict: Verdict
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    seconds: float = 0.0
+    reference: str | None = None
+    error: str | None = None  # message (and traceback for our own bugs) when ABORT
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
+                "exit_code": self.exit_code, "scenarios": [s.to_dict() for s in self.scenarios],
+                "seconds": self.seconds, "reference": self.reference, "error": self.error}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def environment_key(config: Config) -> dict[str, Any]:
+    """What, besides the commit's files, decides the candidate's image.
+
+    Versions are read from package metadata so that torch is never imported here.
+    """
+    return {"python": sys.version, "executable": sys.executable,
+            "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
+            "command": config.command, "package": config.package, "setup": config.setup,
+            "env": config.env}
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def score_commit(config: Config, commit: str, *, use_cache: bool = True,
+                 keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
+    """Score ``commit`` (any revision of ``config.repo``) on every judged scenario.
+
+    ``keep_images``: save candidate and reference images (.npy) there and skip probes;
+    the score cache is then bypassed for reading (images are not cached) but still written.
+    ``log(event)`` is called with {"event": "scenario_start"|"scenario_end", ...}.
+    """
+    start = time.monotonic()
+    record = ScoreRecord(commit=commit, tree_ids={}, verdict=Verdict.ABORT)
+    try:
+        with _Scorer(config, use_cache and keep_images is None, keep_images, log) as scorer:
+            scorer.score(record)
+    except BisectorError as exc:
+        record.verdict, record.error = Verdict.ABORT, str(exc)
+    except Exception:
+        record.verdict = Verdict.ABORT
+        record.error = "internal error in bisector:\n" + traceback.format_exc()
+    record.seconds = time.monotonic() - start
+    return record
+
+
+class _Scorer:
+    """Holds what one commit's scoring shares: cache, reference, the lazily made export."""
+
+    def __init__(self, config: Config, read_cache: bool, keep_images: Path | None, log: Log | None):
+        self.config = config
+        self.read_cache = read_cache
+        self.keep_images = Path(keep_images) if keep_images else None
+        self.log = log or (lambda event: None)
+        self.cache: Cache | None = None
+        self.reference: Reference | None = None
+        self.scratch: Path | None = None
+        self.workspace: Workspace | None = None
+        self.setup_failure: str | None = None
+        self.commit = ""
+        self.trees: dict[str, str | None] = {}
+
+    def __enter__(self) -> "_Scorer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.cache is not None:
+            self.cache.close()
+
+    def score(self, record: ScoreRecord) -> None:
+        self.commit = record.commit = git.resolve(self.config.repo, record.commit)
+        self.trees = record.tree_ids = git.tree_ids(self.config.repo, self.commit, list(self.config.paths))
+        self.cache = Cache(self.config.cache_dir)
+        self.reference = open_reference(self.config, self.cache)
+        record.reference = self.reference.key
+        self.env_key = environment_key(self.config)
+        for name in self.config.judge:
+            record.scenarios.append(self._judged(self.config.scenarios[name]))
+        record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
+
+    def _judged(self, scenario: Scenario) -> ScenarioResult:
+        # With keep_images the caller wants the full evidence (images), not the shortcut.
+        if scenario.probe and self.keep_images is None:
+            probe = self._measured(self.config.scenarios[scenario.probe], probe_for=scenario.name)
+            if _clearly_bad(probe, scenario.probe_margin):
+                return ScenarioResult(
+                    name=scenario.name, verdict=Verdict.BAD, via_probe=True,
+                    reason=f"probe {probe.name!r} is clearly bad ({probe.reason}; margin "
+                           f"{scenario.probe_margin:g}); full run skipped",
+                    correlation=probe.correlation, sum_ratio=probe.sum_ratio,
+                    max_abs_diff=probe.max_abs_diff, rms_diff=probe.rms_diff,
+                    seconds=probe.seconds, cached=probe.cached, image=probe.image)
+        return self._measured(scenario)
+
+    def _measured(self, scenario: Scenario, probe_for: str | None = None) -> ScenarioResult:
+        event = {"commit": self.commit, "scenario": scenario.name, "probe_for": probe_for}
+        self.log({"event": "scenario_start", **event})
+        start = time.monotonic()
+        parts = {"trees": self.trees, "args": list(scenario.args), "reference": self.reference.key,
+                 "environment": self.env_key}
+        result = self._from_cache(scenario, parts) if self.read_cache else None
+        if result is None:
+            result = self._run(scenario, parts)
+            result.seconds = time.monotonic() - start
+        self.log({"event": "scenario_end", **event, **result.to_dict()})
+        return result
+
+    def _from_cache(self, scenario: Scenario, parts: dict) -> ScenarioResult | None:
+        payload = self.cache.get_score(parts)
+        if payload is None:
+            return None
+        try:
+            if payload["status"] == "skip":
+                return ScenarioResult(scenario.name, Verdict.SKIP, str(payload["reason"]),
+                                      seconds=float(payload["seconds"]), cached=True)
+            metrics = Metrics.from_dict(payload["metrics"])
+            seconds = float(payload["seconds"])
+        except (KeyError, TypeError, ValueError):
+            self.cache.delete_score(parts)  # damaged entry: recompute rather than trust it
+            return None
+        return self._result(scenario, metrics, seconds, cached=True)
+
+    def _run(self, scenario: Scenario, parts: dict) -> ScenarioResult:
+        # The reference first: when it is broken the bisection must stop before blaming anyone.
+        reference = self.reference.image(scenario)
+        shape = detector_shape(scenario.args)
+        if tuple(reference.shape) != shape:
+            raise ReferenceFailure(f"reference image of scenario {scenario.name!r} has shape "
+                                   f"{tuple(reference.shape)}, expected {shape} from its args")
+        ws = self._workspace()
+        if self.setup_failure:
+            return ScenarioResult(scenario.name, Verdict.SKIP, self.setup_failure)
+        run = run_candidate(self.config, ws, scenario, shape)
+        if run.status == "skip":
+            if not run.timed_out:  # a timeout may pass on a quieter machine: do not remember it
+                self.cache.put_score(parts, {"status": "skip", "reason": run.reason, "seconds": run.seconds})
+            return ScenarioResult(scenario.name, Verdict.SKIP, run.reason)
+        metrics = compare(run.image, reference)
+        if metrics.reference_problem is None:
+            self.cache.put_score(parts, {"status": "measured", "metrics": metrics.to_dict(),
+                                         "seconds": run.seconds})
+        result = self._result(scenario, metrics, run.seconds, cached=False)
+        if self.keep_images is not None:
+            result.image = str(self._keep(scenario, run.image, reference))
+        return result
+
+    def _result(self, scenario: Scenario, metrics: Metrics, seconds: float, cached: bool) -> ScenarioResult:
+        verdict, reason = judge(metrics, self.config.thresholds)
+        if verdict is Verdict.ABORT:
+            raise ReferenceFailure(f"scenario {scenario.name!r}: {reason}")
+        return ScenarioResult(scenario.name, verdict, reason, correlation=metrics.correlation,
+                              sum_ratio=metrics.sum_ratio, max_abs_diff=metrics.max_abs_diff,
+                              rms_diff=metrics.rms_diff, seconds=seconds, cached=cached)
+
+    def _workspace(self) -> Workspace:
+        if self.workspace is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="bisector-score-"))
+            self.workspace = export_workspace(self.config, self.commit, self.scratch)
+            self.setup_failure = run_setup(self.config, self.workspace)
+        return self.workspace
+
+    def _keep(self, scenario: Scenario, image: np.ndarray, reference: np.ndarray) -> Path:
+        import numpy as np
+
+        self.keep_images.mkdir(parents=True, exist_ok=True)
+        path = self.keep_images / f"{self.commit[:12]}-{scenario.name}.npy"
+        np.save(path, image)
+        np.save(self.keep_images / f"reference-{scenario.name}.npy", reference)
+        return path
+
+
+def _clearly_bad(probe: ScenarioResult, margin: float) -> bool:
+    """A probe can only convict: a problem image, or a correlation below the margin."""
+    if probe.verdict is not Verdict.BAD:
+        return False
+    corr = probe.correlation
+    return corr is None or not math.isfinite(corr) or corr < margin

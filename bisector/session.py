@@ -1,0 +1,163 @@
+"""A git bisect that happens beside the user's checkout, never in it.
+
+The bisection runs in a private, detached worktree with nothing checked out
+(``git bisect start --no-checkout``): git only moves that worktree's BISECT_HEAD and
+the scorer exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) is
+per-worktree, so the user's own checkout, and any bisect they have in progress there,
+is never touched. Cleanup runs on every exit path: success, error, Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import git
+
+_PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interrupt so that every ``finally`` runs."""
+
+
+class PrivateBisect:
+    """Context manager owning a state folder, a private worktree and its bisect."""
+
+    def __init__(self, repo: Path, start_commit: str, keep: bool = False):
+        self.repo = repo
+        self.start_commit = start_commit
+        self.keep = keep
+        self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
+        self.worktree = self.state / "worktree"
+        self._started = False
+        self._old_term = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> "PrivateBisect":
+        self._trap_sigterm()
+        try:
+            git.add_worktree(self.repo, self.worktree, self.start_commit)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Reset the bisect and remove the worktree; safe to call more than once."""
+        try:
+            # A second Ctrl-C during cleanup must not leave refs/bisect behind.
+            with _signals_deferred():
+                if self._started and self.worktree.exists():
+                    git.bisect_reset(self.worktree)
+                if not self.keep:
+                    git.remove_worktree(self.repo, self.worktree)
+                    shutil.rmtree(self.state, ignore_errors=True)
+        finally:
+            self._restore_sigterm()
+
+    # -- bisect ---------------------------------------------------------------------------
+    def start(self, bad: str, good: str, paths: list[str]) -> None:
+        self._started = True
+        git.bisect_start(self.worktree, bad, good, paths)
+
+    def pinned_scorer(self, config_json: str) -> list[str]:
+        """Copy bisector itself and the resolved config outside the bisected tree.
+
+        No commit under test can then change how it is judged, and reinstalling bisector
+        while a bisection runs cannot either.
+        """
+        pinned = self.state / "pinned"
+        shutil.copytree(Path(__file__).resolve().parent, pinned / "bisector", ignore=_PINNED_IGNORE)
+        (self.state / "config.json").write_text(config_json)
+        return [sys.executable, "-m", "bisector", "score", "--pinned", str(self.state / "config.json"),
+                "--repo", str(self.worktree), "--record", str(self.events_path)]
+
+    @property
+    def events_path(self) -> Path:
+        return self.state / "events.jsonl"
+
+    def scorer_env(self) -> dict[str, str]:
+        return {"PYTHONPATH": os.pathsep.join(filter(None, [str(self.state / "pinned"),
+                                                            os.environ.get("PYTHONPATH")]))}
+
+    def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2) -> tuple[int, str]:
+        """``git bisect run argv`` in its own process group, calling ``poll`` while it works."""
+        env = git.clean_env(self.scorer_env())
+        proc = subprocess.Popen(
+            ["git", "-C", str(self.worktree), "bisect", "run", *argv],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        output: list[bytes] = []
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+        reader.start()
+        try:
+            while proc.poll() is None:
+                poll()
+                time.sleep(interval_s)
+            reader.join(timeout=5)
+            poll()
+        except BaseException:
+            _kill_group(proc)
+            raise
+        return proc.returncode, b"".join(output).decode(errors="replace")
+
+    def log(self) -> str:
+        return git.bisect_log(self.worktree)
+
+    # -- signals --------------------------------------------------------------------------
+    def _trap_sigterm(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def _restore_sigterm(self) -> None:
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+            self._old_term = None
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop git bisect run and every scorer and candidate it started."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class _signals_deferred:
+    """Hold SIGINT/SIGTERM while cleanup runs, then deliver them."""
+
+    def __enter__(self):
+        self._pending = []
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, lambda s, f: self._pending.append(s))
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        if self._pending and exc[0] is None:
+            raise KeyboardInterrupt()

@@ -1,0 +1,108 @@
+"""`bisector run` end to end: real repositories, real git bisect, real candidate runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bisector.api import run_bisect
+from bisector.config import ConfigOverrides
+from bisector.errors import EndpointError
+from portrepo import Change, make_port_repo
+from repostate import snapshot
+
+
+def _history(n_docs_between: int = 3) -> list[Change]:
+    """Docs-heavy history: a few refactors, then a scale regression that stays to HEAD."""
+    changes: list[Change] = []
+    for block in ("refactor", "refactor", "refactor", "regress", "refactor", "refactor"):
+        changes += [Change("docs")] * n_docs_between
+        changes.append(Change(block, how="scale"))
+    return changes + [Change("docs")] * n_docs_between
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bisector-cache")
+
+
+def _overrides(cache_dir, **kw) -> ConfigOverrides:
+    return ConfigOverrides(cache_dir=str(cache_dir), **kw)
+
+
+def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
+    port = make_port_repo(tmp_path / "port", history=_history())
+    before = snapshot(port.path)
+    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit
+    assert result.confirmed is True and result.exit_code == 0
+    relevant = sum(1 for c in _history() if c.kind != "docs")
+    assert result.walk.relevant_commits == relevant
+    assert result.scored_commits <= math.ceil(math.log2(relevant)) + 3
+    assert snapshot(port.path) == before
+
+    bundle = result.report_dir
+    assert bundle.parent == tmp_path / "reports"
+    for name in ("git_walk.md", "bisect_log.md", "culprit_summary.md", "commands.txt",
+                 "env.json", "results.json", "reference.png", "culprit.png", "parent.png",
+                 "difference.png"):
+        assert (bundle / name).is_file(), name
+    summary = (bundle / "culprit_summary.md").read_text()
+    assert port.culprit in summary and "src/nbport/physics.py" in summary and "nbport.physics" in summary
+    results = json.loads((bundle / "results.json").read_text())
+    assert results["culprit"] == port.culprit
+    confirm = [r for r in results["records"] if r["phase"] == "confirm"]
+    assert [r["verdict"] for r in confirm] == ["good", "bad"]
+    assert all(not sc["cached"] for r in confirm for sc in r["scenarios"])
+    # The scale regression multiplies the image by 1.5: the sum ratio says exactly that.
+    assert confirm[1]["scenarios"][0]["sum_ratio"] == pytest.approx(1.5, rel=1e-4)
+
+
+def test_reproduce_command_gives_the_same_verdict(tmp_path, cache_dir):
+    port = make_port_repo(tmp_path / "port", history=_history(1))
+    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    argv = (result.report_dir / "commands.txt").read_text().split()
+    assert argv[:2] == ["bisector", "score"] and port.culprit in argv
+    proc = subprocess.run([sys.executable, "-m", "bisector", *argv[1:]], capture_output=True, text=True,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(cache_dir)))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_skips_bordering_the_culprit_give_a_candidate_range(tmp_path, cache_dir):
+    history = [Change("docs"), Change("refactor"), Change("break_import"), Change("regress"),
+               Change("unbreak"), Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history)
+    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    assert result.culprit is None
+    # The regression and the import fix are untestable or inseparable from the break.
+    assert port.shas[3] in result.candidates
+    assert port.shas[2] in result.candidates
+    assert "candidates" in (result.report_dir / "culprit_summary.md").read_text().lower()
+
+
+def test_refuses_a_bad_endpoint_that_is_good_with_evidence(tmp_path, cache_dir):
+    history = [Change("refactor"), Change("regress"), Change("docs"), Change("fix"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history)
+    before = snapshot(port.path)
+    with pytest.raises(EndpointError) as err:
+        run_bisect(port.path, port.base, overrides=_overrides(cache_dir), report_root=tmp_path / "r")
+    assert "bad endpoint" in err.value.message and "correlation" in err.value.message
+    assert err.value.exit_code == 3
+    assert snapshot(port.path) == before
+
+
+def test_tip_good_again_bisects_an_inner_window(tmp_path, cache_dir):
+    history = [Change("docs"), Change("refactor"), Change("regress", how="shift"), Change("docs"),
+               Change("refactor"), Change("fix"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history)
+    result = run_bisect(port.path, port.base, bad=port.shas[4], overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.shas[2] and result.confirmed

@@ -1,0 +1,140 @@
+"""The user's repository is untouched by `bisector run`: on success, on failure, on Ctrl-C.
+
+Also: every kind of bad input gets a clear message, a non-zero exit and no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from portrepo import Change, make_port_repo
+from repostate import snapshot
+
+
+def _bisector(*args, cwd, cache, timeout=300, **popen):
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _dirty_user_checkout(repo):
+    """A user mid-work: a stash, a staged and an unstaged change, an untracked file, a bisect."""
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True,  # noqa: E731
+                                    capture_output=True, text=True)
+    (repo / "README.md").write_text("# stashed edit\n")
+    git("stash")
+    (repo / "docs" / "notes.md").write_text("staged edit\n")
+    git("add", "docs/notes.md")
+    (repo / "README.md").write_text("# unstaged edit\n")
+    (repo / "scratch.txt").write_text("untracked\n")
+    git("bisect", "start")
+    git("bisect", "bad", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def port(tmp_path):
+    history = [Change("docs"), Change("refactor"), Change("docs"), Change("regress"), Change("docs"),
+               Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history)
+    _dirty_user_checkout(port.path)
+    return port
+
+
+def test_successful_run_leaves_the_checkout_and_its_bisect_alone(port, tmp_path, cache):
+    before = snapshot(port.path)
+    proc = _bisector("run", "--good", port.base, "--report-dir", str(tmp_path / "rep"),
+                     cwd=port.path, cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    assert port.culprit in proc.stderr + proc.stdout
+    assert snapshot(port.path) == before
+    assert before["bisect_log"]  # the user's own bisect is still there
+
+
+def test_failed_run_leaves_the_checkout_alone(port, tmp_path, cache):
+    before = snapshot(port.path)
+    proc = _bisector("run", "--good", port.shas[4], "--bad", "HEAD", "--report-dir", str(tmp_path / "r"),
+                     cwd=port.path, cache=cache)
+    assert proc.returncode == 3  # good endpoint is bad: refused with evidence
+    assert "good endpoint" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(port.path) == before
+
+
+def test_sigint_midway_cleans_up(tmp_path, cache):
+    history = [Change("docs")] * 3 + [Change("refactor"), Change("hang"), Change("regress"),
+                                      Change("unhang"), Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history, timeout=120)
+    _dirty_user_checkout(port.path)
+    before = snapshot(port.path)
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base,
+                             "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    # Wait until the bisection is inside the hanging candidate: a private worktree exists.
+    deadline = time.time() + 120
+    while time.time() < deadline and snapshot(port.path)["worktrees"] == before["worktrees"]:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(3.0)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert snapshot(port.path) == before
+    assert _processes_with_env(f"XDG_CACHE_HOME={cache}") == []  # the hanging candidate is gone too
+
+
+def _processes_with_env(marker: str) -> list[int]:
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() + b"\0" in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--good", "nosuchcommit"], "unknown commit 'nosuchcommit'"),
+    (["run", "--good", "HEAD", "--bad", "HEAD"], "same commit"),
+    (["run", "--good", "HEAD", "--bad", "HEAD~2"], "not an ancestor"),
+    (["run", "--good", "HEAD~3", "--c-bin", "/no/such/nanoBragg"], "/no/such/nanoBragg"),
+    (["run", "--good", "HEAD~3", "--scenario", "nosuch"], "nosuch"),
+    (["run", "--good", "HEAD~3", "--min-correlation", "7"], "min_correlation"),
+])
+def test_bad_input_is_a_clear_error_and_changes_nothing(port, tmp_path, cache, args, message):
+    before = snapshot(port.path)
+    proc = _bisector(*args, "--report-dir", str(tmp_path / "r"), cwd=port.path, cache=cache)
+    assert proc.returncode not in (0, 1), proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(port.path) == before
+    assert not (tmp_path / "r").exists()
+
+
+def test_not_a_git_repository(tmp_path, cache):
+    proc = _bisector("run", "--good", "HEAD~1", cwd=tmp_path, cache=cache)
+    assert proc.returncode == 2
+    assert "not inside a git repository" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_config_file_names_the_key(port, tmp_path, cache):
+    cfg = tmp_path / "bisector.toml"
+    cfg.write_text('paths = ["src"]\ncolour = "blue"\n')
+    before = snapshot(port.path)
+    proc = _bisector("run", "--good", port.base, "--config", str(cfg), cwd=port.path, cache=cache)
+    assert proc.returncode == 2 and "colour" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(port.path) == before
