@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
+import json
 import shlex
-import sys
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -14,8 +14,9 @@ from . import git
 from .bisectlog import parse_bisect_log
 from .config import Config, ConfigOverrides, load_config
 from .errors import BisectorError, EndpointError, GitError
-from .progress import BisectDisplay, EventLog, format_score_line
-from .reference import reference_for
+from .events import EventLog
+from .progress import BisectDisplay, format_score_line
+from .reference import pin_reference, reference_for
 from .report import RunFindings, new_report_dir, write_bundle
 from .scoring import score_commit
 from .session import PrivateBisect
@@ -39,7 +40,6 @@ class BisectResult:
     walk: GitWalk
     conclusion: str
     exit_code: int
-    scored: list[dict] = field(default_factory=list)  # records of distinct commits, first score each
 
     @property
     def scored_commits(self) -> int:
@@ -63,7 +63,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     console.print(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
-    _prepare_references(config, console)
+    config = _prepare_references(config, console)
     records = _score_endpoints(config, good_sha, bad_sha, console)
     report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
 
@@ -131,12 +131,18 @@ def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
     return good_sha, bad_sha
 
 
-def _prepare_references(config: Config, console: Console) -> None:
-    """Make every reference image now, so a broken reference stops us before any bisecting."""
+def _prepare_references(config: Config, console: Console) -> Config:
+    """Make every reference image now and pin the reference for the steps.
+
+    A broken reference then stops us before any bisecting, and the scorer processes only
+    read cached images made by exactly this reference.
+    """
+    config = pin_reference(config)
     reference = reference_for(config)
     for name in _needed_scenarios(config):
         with console.status(f"reference image for scenario {name} ({reference.key[:24]})"):
             reference.image(config.scenarios[name])
+    return config
 
 
 def _needed_scenarios(config: Config) -> list[str]:
@@ -152,7 +158,7 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> l
             record = score_commit(config, sha)
         data = dict(record.to_dict(), phase="endpoint")
         records.append(data)
-        console.print(format_score_line(label, data, git.commit_info(config_repo(config), sha).subject))
+        console.print(format_score_line(label, data, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:
             raise BisectorError(f"scoring the {label} endpoint failed in the harness: "
                                 f"{_first_reason(data)}", exit_code=BISECT_ABORTED)
@@ -160,10 +166,6 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> l
             raise EndpointError(_endpoint_evidence(label, sha, data, wanted), exit_code=ENDPOINTS_REFUSED,
                                 hint=_endpoint_hint(label, record.verdict))
     return records
-
-
-def config_repo(config: Config) -> Path:
-    return Path(config.repo)
 
 
 def _endpoint_evidence(label: str, sha: str, data: dict, wanted: Verdict) -> str:
@@ -190,8 +192,6 @@ def _confirm(config: Config, repo: Path, culprit: str, console: Console):
     """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
     parent = git.parents(repo, culprit)[0]
     records, pictures = [], {}
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
         for label, sha in (("parent", parent), ("culprit", culprit)):
             with console.status(f"confirming: fresh re-run of the {label} {sha[:10]}"):
@@ -253,7 +253,7 @@ def _first_reason(record: dict) -> str:
     for sc in record.get("scenarios", []):
         if sc.get("reason"):
             return _first_line(sc["reason"])
-    return _first_line(record.get("reason")) or record.get("verdict", "")
+    return _first_line(record.get("error") or record.get("reason")) or record.get("verdict", "")
 
 
 def _first_line(text: str | None) -> str:
@@ -284,8 +284,6 @@ def _finish(repo, walk, records, culprit, candidates, confirmed, conclusion, con
 
 
 def _config_dict(config: Config) -> dict:
-    import json
-
     return json.loads(config.to_json())
 
 

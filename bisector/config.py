@@ -75,6 +75,9 @@ class ReferenceSpec:
     build: str | None = None
     build_commit: str | None = None
     binary: str | None = None
+    # Fixed by `bisector run` before bisecting: every step then reads the images made for
+    # this key, even if simkernel or the C program is edited or rebuilt meanwhile.
+    pinned_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the C program runs once per scenario, ever.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -227,7 +228,20 @@ def open_reference(config: Config, cache: Cache | None = None) -> Reference:
 
 def reference_for(config: Config) -> Reference:
     """The configured reference, caching its images in ``config.cache_dir``."""
-    return open_reference(config, Cache(config.cache_dir))
+    reference = open_reference(config, Cache(config.cache_dir))
+    if config.reference.pinned_key:
+        reference.key = config.reference.pinned_key
+    return reference
+
+
+def pin_reference(config: Config) -> Config:
+    """``config`` with its reference resolved and frozen: a built C program becomes its path,
+    and the key of the images is fixed for the rest of the run."""
+    reference = reference_for(config)
+    spec = dataclasses.replace(config.reference, pinned_key=reference.key)
+    if isinstance(reference, CReference):
+        spec = dataclasses.replace(spec, c_bin=str(reference.binary), build=None)
+    return dataclasses.replace(config, reference=spec)
 
 
 def build_reference(config: Config) -> Path:

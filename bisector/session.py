@@ -81,8 +81,8 @@ class PrivateBisect:
         pinned = self.state / "pinned"
         shutil.copytree(Path(__file__).resolve().parent, pinned / "bisector", ignore=_PINNED_IGNORE)
         (self.state / "config.json").write_text(config_json)
-        return [sys.executable, "-m", "bisector", "score", "--pinned", str(self.state / "config.json"),
-                "--repo", str(self.worktree), "--record", str(self.events_path)]
+        return [sys.executable, "-m", "bisector.step", str(self.state / "config.json"),
+                str(self.worktree), str(self.events_path)]
 
     @property
     def events_path(self) -> Path:
@@ -131,18 +131,30 @@ def _raise_terminated(signum, frame):
     raise _Terminated()
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop git bisect run and every scorer and candidate it started."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _kill_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Stop git bisect run and every scorer it started, and wait until they are gone.
+
+    The scorer turns SIGTERM into an interrupt and kills its candidate's own process
+    group on the way out, so we give it time to do that before resorting to SIGKILL.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        proc.poll()
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, 0)  # is anyone of the group left?
         except ProcessLookupError:
-            return
+            break
+        time.sleep(0.05)
+    else:
         try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
 
 
 class _signals_deferred:

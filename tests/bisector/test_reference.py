@@ -15,7 +15,7 @@ from bisector.cache import Cache
 from bisector.config import ConfigOverrides, Scenario, load_config
 from bisector.errors import ReferenceFailure
 from bisector.reference import CReference, detector_shape, open_reference
-from portrepo import Change, make_port_repo, scenario_args
+from portrepo import make_port_repo, scenario_args
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 

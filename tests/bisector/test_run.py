@@ -106,3 +106,40 @@ def test_tip_good_again_bisects_an_inner_window(tmp_path, cache_dir):
     result = run_bisect(port.path, port.base, bad=port.shas[4], overrides=_overrides(cache_dir),
                         report_root=tmp_path / "reports")
     assert result.culprit == port.shas[2] and result.confirmed
+
+
+def test_cheap_probe_judges_clearly_bad_commits_and_the_report_says_so(tmp_path, cache_dir):
+    from portrepo import scenario_args
+
+    probe = ('probe = "tiny"\nprobe_margin = 0.99\n\n'
+             f'[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n')
+    history = [Change("docs"), Change("refactor"), Change("refactor"), Change("regress", how="shift"),
+               Change("refactor"), Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=probe)
+    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit and result.confirmed
+    by_phase = {}
+    for r in result.records:
+        for sc in r["scenarios"]:
+            by_phase.setdefault(r["phase"], []).append(sc)
+    # The bad endpoint is judged by the probe alone; a probe never judges a commit good.
+    assert any(sc["via_probe"] for sc in by_phase["endpoint"])
+    assert all(sc["verdict"] == "bad" for phase in by_phase.values() for sc in phase if sc["via_probe"])
+    assert not any(sc["via_probe"] for sc in by_phase["confirm"])  # confirmation is full evidence
+    assert "(probe)" in (result.report_dir / "bisect_log.md").read_text()
+
+
+def test_two_runs_on_one_repository_at_once_do_not_collide(tmp_path, cache_dir):
+    port = make_port_repo(tmp_path / "port", history=_history(1))
+    before = snapshot(port.path)
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_dir))
+    runs = [subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base,
+                              "--report-dir", str(tmp_path / f"reports{i}")], cwd=port.path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+    outputs = [p.communicate(timeout=300) for p in runs]
+    for proc, (out, err) in zip(runs, outputs):
+        assert proc.returncode == 0, err
+        assert f"culprit: {port.culprit}" in " ".join((out + err).split())
+    assert snapshot(port.path) == before

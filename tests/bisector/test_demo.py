@@ -1,0 +1,297 @@
+"""`bisector demo`: the generated port history, its ground truth, and hunts through it.
+
+The port's images are compared with the C twin (simkernel.cref) and, at 128^2, with the
+golden images made by the real nanoBragg program, so the numbers checked here are
+independent of the port's own code.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from bisector import git
+from bisector.api import run_bisect
+from bisector.cli import main as cli_main
+from bisector.config import ConfigOverrides
+from bisector.demo import DemoError, generate, run_demo
+from bisector.errors import EndpointError
+from simkernel import cref
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+SIZE = 64
+SEED = 7
+GOLDEN_ARGS = {  # the golden cases' argv (physics sheet, section 13)
+    "01_base": "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 128",
+    "02_oversample2": "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 "
+                      "-detpixels 128 -oversample 2",
+}
+
+# Runs the port's own CLI for several argument strings in one process (one torch import).
+_RENDER = """
+import sys
+from nbport.cli import main
+for i, args in enumerate(sys.argv[2:]):
+    code = main(args.split() + ["-floatfile", f"{sys.argv[1]}/{i}.bin"])
+    if code:
+        sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("demo") / "port", commits=200, size=SIZE, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def scenarios(demo_repo) -> dict[str, str]:
+    """The scenario arguments of the port's [tool.bisector] at the tip."""
+    table = tomllib.loads((demo_repo.path / "pyproject.toml").read_text())["tool"]["bisector"]
+    return {name: spec["args"] for name, spec in table["scenarios"].items()}
+
+
+@pytest.fixture(scope="module")
+def references(scenarios) -> dict[str, np.ndarray]:
+    return {name: cref.simulate(args.split()) for name, args in scenarios.items()}
+
+
+def _export(repo, sha: str, dest: Path) -> Path:
+    git.export(repo.path, sha, ["src"], dest)
+    return dest
+
+
+def _start_render(repo, sha: str, argv_strings: list[str], workdir: Path) -> subprocess.Popen:
+    _export(repo, sha, workdir)
+    return subprocess.Popen([sys.executable, "-c", _RENDER, str(workdir), *argv_strings],
+                            cwd=workdir, env={**os.environ, "PYTHONPATH": str(workdir / "src")},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _render_commits(repo, shas: dict[str, str], argv: dict[str, str], tmp_path: Path) -> dict:
+    """{label: {scenario: image}} for each commit; all commits render concurrently."""
+    names = list(argv)
+    procs = {label: _start_render(repo, sha, [argv[n] for n in names], tmp_path / label)
+             for label, sha in shas.items()}
+    images = {}
+    for label, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{label}: {err[-2000:]}"
+        images[label] = {}
+        for i, name in enumerate(names):
+            data = np.fromfile(tmp_path / label / f"{i}.bin", dtype="<f4")
+            side = math.isqrt(data.size)
+            images[label][name] = data.reshape(side, side)
+    return images
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(np.float64), b.ravel().astype(np.float64))[0, 1])
+
+
+def _sum_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a.astype(np.float64).sum() / b.astype(np.float64).sum())
+
+
+# --- the generator ----------------------------------------------------------------------
+
+def test_same_seed_gives_the_same_commits(tmp_path, demo_repo):
+    again = generate(tmp_path / "again", commits=200, size=SIZE, seed=SEED)
+    other = generate(tmp_path / "other", commits=200, size=SIZE, seed=SEED + 1)
+    assert again.history == demo_repo.history
+    assert again.shas == demo_repo.shas
+    assert other.history[-1] != demo_repo.history[-1]
+
+
+def test_history_is_mostly_docs_with_a_few_dozen_source_commits(demo_repo):
+    log = git.out(demo_repo.path, "log", "--format=@%H", "--name-only")
+    touched: dict[str, list[str]] = {}
+    for line in log.splitlines():
+        if line.startswith("@"):
+            current = touched.setdefault(line[1:], [])
+        elif line:
+            current.append(line)
+    assert len(touched) == len(demo_repo.history) == 200
+    docs_only = [sha for sha, files in touched.items()
+                 if all(f.startswith(("docs/", "reports/")) or f == "README.md" for f in files)]
+    source = [sha for sha, files in touched.items() if any(f.startswith("src/") for f in files)]
+    assert len(docs_only) >= 0.7 * len(touched)
+    assert 30 <= len(source) <= 50
+    assert set(source) == set(demo_repo.source_commits)
+
+
+def test_roles_come_in_story_order(demo_repo):
+    order = [demo_repo.history.index(demo_repo.shas[role]) for role in (
+        "first_good", "import_break", "import_fix", "unit_slip", "unit_slip_fix", "perf",
+        "benchmark_change", "half_pixel", "half_pixel_fix", "oversample_norm", "oversample_norm_fix")]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    assert demo_repo.tip == demo_repo.history[-1]
+    for regression in demo_repo.regressions:
+        h = demo_repo.history.index
+        assert h(regression.good) < h(regression.culprit) <= h(regression.bad) < h(regression.fix)
+    # the import-broken stretch is a run of consecutive source commits inside the first bracket
+    stretch = [demo_repo.source_commits.index(sha) for sha in demo_repo.broken_import]
+    assert 3 <= len(stretch) <= 5 and stretch == list(range(stretch[0], stretch[0] + len(stretch)))
+    first = demo_repo.regression("unit_slip")
+    assert demo_repo.history.index(first.good) < demo_repo.history.index(demo_repo.broken_import[0])
+    assert demo_repo.history.index(demo_repo.broken_import[-1]) < demo_repo.history.index(first.culprit)
+
+
+def test_the_ports_benchmark_size_changes_mid_history_outside_src(demo_repo):
+    def bench_args(sha):
+        text = git.out(demo_repo.path, "show", f"{sha}:pyproject.toml")
+        return tomllib.loads(text)["tool"]["bisector"]["scenarios"]["benchmark"]["args"]
+
+    change = demo_repo.shas["benchmark_change"]
+    assert bench_args(demo_repo.first_good).endswith(f"-detpixels {SIZE // 2}")
+    assert bench_args(demo_repo.tip).endswith(f"-detpixels {SIZE}")
+    assert sorted(git.changed_files(demo_repo.path, change)) == ["pyproject.toml", "scripts/benchmark.sh"]
+    assert f"-detpixels {SIZE} " in (demo_repo.path / "scripts" / "benchmark.sh").read_text()
+
+
+def test_the_import_broken_stretch_really_fails_to_import(demo_repo, tmp_path):
+    args = GOLDEN_ARGS["01_base"].replace("128", "32").split()
+    procs = {}
+    for label, sha in [*((f"broken{i}", s) for i, s in enumerate(demo_repo.broken_import)),
+                       ("fixed", demo_repo.shas["import_fix"])]:
+        work = _export(demo_repo, sha, tmp_path / label)
+        procs[label] = subprocess.Popen(
+            [sys.executable, "-m", "nbport", *args, "-floatfile", "out.bin", "-nopgm", "-nonoise", "-noprogress"],
+            cwd=work, env={**os.environ, "PYTHONPATH": str(work / "src")},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {label: (p.wait(timeout=120), p.stderr.read()) for label, p in procs.items()}
+    for label, (code, err) in results.items():
+        if label == "fixed":
+            assert code == 0, err
+        else:
+            assert code != 0 and "No module named 'nbport.units'" in err, (label, code, err)
+
+
+def test_a_non_empty_dir_is_refused_and_left_alone(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(DemoError, match="not empty"):
+        run_demo(dir=tmp_path, commits=200, size=SIZE)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_cli_refuses_too_few_commits(capsys):
+    assert cli_main(["demo", "--commits", "10"]) == 2
+    assert "too few" in capsys.readouterr().err
+
+
+# --- the port's numbers -----------------------------------------------------------------
+
+def test_port_at_first_good_matches_the_golden_images(demo_repo, tmp_path):
+    images = _render_commits(demo_repo, {"first_good": demo_repo.first_good}, GOLDEN_ARGS, tmp_path)
+    for case in GOLDEN_ARGS:
+        golden = np.load(GOLDEN / f"{case}.npy")
+        image = images["first_good"][case]
+        assert image.shape == golden.shape
+        assert _corr(image, golden) >= 0.99999
+        assert abs(_sum_ratio(image, golden) - 1) < 1e-5
+        assert np.unravel_index(np.argmax(image), image.shape) == np.unravel_index(np.argmax(golden), golden.shape)
+
+
+def test_each_regression_misses_the_threshold_with_its_own_kind_of_number(
+        demo_repo, scenarios, references, tmp_path):
+    commits = {"first_good": demo_repo.first_good, "tip": demo_repo.tip,
+               **{r.name: r.culprit for r in demo_repo.regressions}}
+    images = _render_commits(demo_repo, commits, scenarios, tmp_path)
+
+    def numbers(label, scenario):
+        image, ref = images[label][scenario], references[scenario]
+        assert image.shape == ref.shape
+        return _corr(image, ref), _sum_ratio(image, ref)
+
+    for label in ("first_good", "tip"):
+        for scenario in scenarios:
+            corr, ratio = numbers(label, scenario)
+            assert corr >= 0.9999 and abs(ratio - 1) < 1e-3, (label, scenario, corr, ratio)
+    # (a) unit slip: the image is wrecked (no resemblance, far too bright)
+    corr, ratio = numbers("unit_slip", "benchmark")
+    assert abs(corr) < 0.5 and ratio > 5
+    # (b) half-pixel beam centre: looks fine by eye, correlation about 0.99, total intensity right
+    corr, ratio = numbers("half_pixel", "benchmark")
+    assert 0.98 < corr < 0.999 and abs(ratio - 1) < 0.01
+    # (c) oversample normalisation: the benchmark is untouched, -oversample 2 is exactly 2x too bright
+    corr, ratio = numbers("oversample_norm", "benchmark")
+    assert corr >= 0.9999 and abs(ratio - 1) < 1e-3
+    corr, ratio = numbers("oversample_norm", "oversample")
+    assert corr >= 0.9999 and ratio == pytest.approx(2.0, rel=1e-3)
+
+
+# --- end to end: bisector hunts through the generated history -----------------------------
+
+@pytest.fixture(scope="module")
+def bisect_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("demo-cache")
+
+
+@pytest.fixture(scope="module")
+def hunt(tmp_path_factory, bisect_cache):
+    """The demo itself on a small repository, judging the benchmark only (to keep it quick)."""
+    console = Console(file=io.StringIO(), width=200)
+    outcome = run_demo(dir=tmp_path_factory.mktemp("hunt") / "port", commits=300, size=SIZE, seed=SEED,
+                       keep=True, console=console, cache_dir=bisect_cache, scenarios=["benchmark"])
+    return outcome, console.file.getvalue()
+
+
+def _overrides(cache, scenarios) -> ConfigOverrides:
+    return ConfigOverrides(c_bin=str(cref.binary()), cache_dir=str(cache), scenarios=scenarios)
+
+
+@pytest.mark.slow
+def test_demo_finds_the_first_regression_and_says_so(hunt):
+    outcome, printed = hunt
+    injected = outcome.repo.regression("unit_slip").culprit
+    assert outcome.culprit == injected and outcome.found
+    assert "bisector found the injected commit" in printed
+    assert f"--good {outcome.regression.good}" in printed.replace("\n", " ")
+    assert outcome.report_dir is not None and outcome.report_dir.is_dir()
+
+
+@pytest.mark.slow
+def test_demo_skips_the_import_broken_stretch(hunt):
+    outcome, _ = hunt
+    visited = [r for r in outcome.records if r["commit"] in outcome.repo.broken_import]
+    assert visited, "the bisection never landed in the import-broken stretch"
+    assert {r["verdict"] for r in visited} == {"skip"}
+
+
+@pytest.mark.slow
+def test_bisect_finds_the_half_pixel_regression(hunt, bisect_cache):
+    repo = hunt[0].repo
+    regression = repo.regression("half_pixel")
+    result = run_bisect(repo.path, regression.good, regression.bad, report_root=repo.path / "reports" / "bisect",
+                        overrides=_overrides(bisect_cache, ["benchmark"]),
+                        console=Console(file=io.StringIO()))
+    assert result.culprit == regression.culprit and result.confirmed
+
+
+@pytest.mark.slow
+def test_bisect_finds_the_regression_only_the_oversample_scenario_sees(hunt, bisect_cache):
+    repo = hunt[0].repo
+    regression = repo.regression("oversample_norm")
+    result = run_bisect(repo.path, regression.good, regression.bad, report_root=repo.path / "reports" / "bisect",
+                        overrides=_overrides(bisect_cache, ["oversample"]),
+                        console=Console(file=io.StringIO()))
+    assert result.culprit == regression.culprit and result.confirmed
+
+
+@pytest.mark.slow
+def test_bisect_refuses_a_bad_endpoint_that_is_good(hunt, bisect_cache):
+    repo = hunt[0].repo
+    fixed = repo.regression("unit_slip").fix
+    with pytest.raises(EndpointError) as refused:
+        run_bisect(repo.path, repo.first_good, fixed, report_root=repo.path / "reports" / "bisect",
+                   overrides=_overrides(bisect_cache, ["benchmark"]), console=Console(file=io.StringIO()))
+    message = refused.value.message
+    assert f"bad endpoint {fixed[:10]} is good" in message and "correlation 1.0000" in message
