@@ -53,7 +53,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
     Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
     """
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)

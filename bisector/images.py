@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 # Intensities span many decades (Bragg peaks over a weak background): show 3 of them.
 _LOG_DECADES = 3
+# A 4096^2 detector is more pixels than a screen shows and tens of MB as PNG: larger images
+# are reduced to at most this many pixels per side before rendering.
+MAX_SIDE = 1024
 
 
 def intensity_rgb(image: np.ndarray) -> np.ndarray:
@@ -49,11 +52,30 @@ def save_png(path: Path, image: np.ndarray, *, signed: bool = False) -> Path:
     """Write ``image`` (2-D) as a PNG; ``signed`` selects the difference colouring."""
     from PIL import Image
 
-    rgb = difference_rgb(image) if signed else intensity_rgb(image)
+    small = reduce_for_display(image)
+    rgb = difference_rgb(small) if signed else intensity_rgb(small)
     buf = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(buf, format="PNG")
     atomic_write(Path(path), buf.getvalue())
     return Path(path)
+
+
+def reduce_for_display(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Shrink by an integer factor so no side exceeds ``max_side``; each block keeps its value
+    of largest magnitude, so a one-pixel Bragg spot (or a one-pixel difference) stays visible."""
+    import numpy as np
+
+    img = _finite_2d(image)
+    factor = -(-max(img.shape) // max_side)
+    if factor <= 1:
+        return img
+    rows, cols = (-(-n // factor) * factor for n in img.shape)
+    padded = np.zeros((rows, cols))
+    padded[: img.shape[0], : img.shape[1]] = img
+    blocks = padded.reshape(rows // factor, factor, cols // factor, factor).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(rows // factor, cols // factor, factor * factor)
+    pick = np.abs(blocks).argmax(axis=2)
+    return np.take_along_axis(blocks, pick[:, :, None], axis=2)[:, :, 0]
 
 
 def _finite_2d(image: np.ndarray) -> np.ndarray:

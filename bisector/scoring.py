@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import os
 import sys
 import tempfile
 import time
@@ -89,7 +90,7 @@ def environment_key(config: Config) -> dict[str, Any]:
 
     Versions are read from package metadata so that torch is never imported here.
     """
-    return {"python": sys.version, "executable": sys.executable,
+    return {"python": sys.version, "executable": os.path.realpath(sys.executable),
             "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
             "command": config.command, "package": config.package, "setup": config.setup,
             "env": config.env}

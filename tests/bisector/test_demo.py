@@ -12,11 +12,11 @@ import math
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from rich.console import Console
 
 from bisector import git
@@ -83,7 +83,7 @@ def _render_commits(repo, shas: dict[str, str], argv: dict[str, str], tmp_path: 
              for label, sha in shas.items()}
     images = {}
     for label, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{label}: {err[-2000:]}"
         images[label] = {}
         for i, name in enumerate(names):

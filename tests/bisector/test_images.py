@@ -33,3 +33,21 @@ def test_save_png_round_trip(tmp_path):
         assert np.asarray(png)[1, 4].tolist() == [255, 255, 255]
     with pytest.raises(ValueError, match="2-D"):
         save_png(tmp_path / "b.png", np.zeros(4))
+
+
+def test_large_images_are_reduced_keeping_single_pixel_peaks(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from bisector.images import reduce_for_display, save_png
+
+    img = np.zeros((2047, 1001))
+    img[2046, 1000] = 5.0   # a lone peak in the last, partial block
+    img[10, 500] = -3.0     # a negative difference keeps its sign
+    img[11, 501] = 1.0      # same block: the larger magnitude wins
+    small = reduce_for_display(img, max_side=1024)
+    assert small.shape == (1024, 501)  # factor 2, padded up
+    assert small[1023, 500] == 5.0 and small[5, 250] == -3.0
+    assert np.count_nonzero(small) == 2
+    with Image.open(save_png(tmp_path / "big.png", img)) as png:
+        assert max(png.size) <= 1024

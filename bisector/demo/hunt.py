@@ -1,0 +1,145 @@
+"""The demo's hunt: generate the port, build the C twin, bisect a regression, check the answer.
+
+The demo knows where it put each regression, so it can say whether bisector found the
+injected commit, which a real hunt cannot.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from ..config import ConfigOverrides
+from .history import (
+    DEFAULT_SEED,
+    DemoError,
+    DemoRepo,
+    Regression,
+    check_request,
+    generate,
+)
+
+FIRST_REGRESSION = "unit_slip"
+REPORTS_WHEN_NOT_KEPT = Path(tempfile.gettempdir()) / "bisector-demo-reports"
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What the demo did and whether bisector found the injected commit."""
+
+    repo: DemoRepo
+    regression: Regression  # the one that was hunted
+    culprit: str | None  # what bisector named (None if it named candidates or nothing)
+    candidates: tuple[str, ...]
+    found: bool  # bisector named exactly the injected culprit
+    report_dir: Path | None
+    c_bin: Path
+    exit_code: int  # bisector's own exit code for the run
+    seconds: float
+    kept: bool  # the generated repository is still on disk
+    scenarios: tuple[str, ...] = ()  # the scenarios bisector judged
+    records: tuple[dict, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
+
+    @property
+    def user_command(self) -> str:
+        """The command a user would type to run the same hunt by hand."""
+        argv = ["bisector", "run", "--repo", str(self.repo.path), "--good", self.regression.good,
+                "--bad", self.regression.bad, "--c-bin", str(self.c_bin)]
+        for name in self.scenarios:
+            argv += ["--scenario", name]
+        return shlex.join(argv)
+
+
+def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
+             keep: bool = False, console: Console | None = None, *, regression: str = FIRST_REGRESSION,
+             cache_dir: Path | None = None, scenarios: list[str] | None = None) -> DemoOutcome:
+    """Generate the port in ``dir`` (a new temp folder by default), then hunt one regression.
+
+    ``size``: benchmark detector pixels per axis. ``regression``: which injected
+    regression's bracket to bisect. ``scenarios``: the scenarios to judge (default: the
+    first one that detects the hunted regression, so a cold demo at 4096^2 stays within
+    minutes on two cores). ``cache_dir``: bisector's cache (default: the user's).
+    Raises DemoError for a bad request and BuildError when the C twin cannot be built.
+    """
+    from simkernel import cref
+
+    from ..api import run_bisect
+
+    console = console or Console(stderr=True, soft_wrap=True)
+    started = time.perf_counter()
+    if dir is not None:
+        # checked before anything is created, so a refused folder is never removed
+        check_request(Path(dir), commits, size)
+    root = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="bisector-demo-"))
+    target = root if dir is not None else root / "nbport"
+    try:
+        repo = _generate(target, commits, size, seed, console)
+        hunted = _pick(repo, regression)
+        with console.status("building the C twin (once per source version)"):
+            c_bin = cref.binary()
+        console.print(f"reference: C twin {c_bin}")
+        judged = tuple(scenarios or hunted.scenarios[:1])
+        console.print(f"hunting [bold]{hunted.name}[/bold] between good {hunted.good[:10]} and bad "
+                      f"{hunted.bad[:10]}, judging {', '.join(judged)}")
+        report_root = target / "reports" / "bisect" if keep else REPORTS_WHEN_NOT_KEPT
+        result = run_bisect(
+            repo.path, hunted.good, hunted.bad, report_root=report_root, console=console,
+            overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir, scenarios=list(judged)))
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    outcome = DemoOutcome(
+        repo=repo, regression=hunted, culprit=result.culprit, candidates=tuple(result.candidates),
+        found=result.culprit == hunted.culprit, report_dir=result.report_dir, c_bin=c_bin,
+        exit_code=result.exit_code, seconds=time.perf_counter() - started, kept=keep, scenarios=judged,
+        records=tuple(result.records))
+    _print_verdict(outcome, console)
+    return outcome
+
+
+def _generate(target: Path, commits: int, size: int, seed: int, console: Console) -> DemoRepo:
+    began = time.perf_counter()
+    with console.status(f"generating a {commits}-commit port history"):
+        repo = generate(target, commits=commits, size=size, seed=seed)
+    console.print(f"generated [bold]{repo.path}[/bold]: {len(repo.history)} commits, "
+                  f"{len(repo.source_commits)} touch src/, in {time.perf_counter() - began:.1f} s")
+    for injected in repo.regressions:
+        console.print(f"  injected {injected.name}: {injected.culprit[:10]} (fixed in {injected.fix[:10]}) "
+                      f"- {injected.description}")
+    console.print(f"  import broken in {len(repo.broken_import)} commits from {repo.broken_import[0][:10]}")
+    return repo
+
+
+def _pick(repo: DemoRepo, name: str) -> Regression:
+    try:
+        return repo.regression(name)
+    except KeyError:
+        known = ", ".join(r.name for r in repo.regressions)
+        raise DemoError(f"the demo has no regression named {name!r}", hint=f"choose one of: {known}") from None
+
+
+def _print_verdict(outcome: DemoOutcome, console: Console) -> None:
+    console.print()
+    injected = outcome.regression.culprit
+    if outcome.found:
+        console.print(f"[green bold]bisector found the injected commit[/green bold] {injected[:10]} "
+                      f"({outcome.regression.name}) in {outcome.seconds:.0f} s")
+    elif outcome.candidates and injected in outcome.candidates:
+        console.print(f"[yellow]bisector narrowed it to {len(outcome.candidates)} candidates, "
+                      f"including the injected {injected[:10]}[/yellow]")
+    else:
+        named = outcome.culprit[:10] if outcome.culprit else "no commit"
+        console.print(f"[red bold]bisector named {named}, but the injected commit is {injected[:10]}[/red bold]")
+    if outcome.report_dir is not None:
+        console.print(f"report: {outcome.report_dir}")
+    if outcome.kept:
+        console.print(f"the port stays at {outcome.repo.path}; hunt by hand with:")
+        console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)
+    console.print("on your own port's checkout:", soft_wrap=True)
+    console.print("  bisector run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)
