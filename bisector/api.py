@@ -109,8 +109,9 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
     confirm, pictures = _confirm(config, repo, outcome.culprit, console)
     records += confirm
-    confirmed = [r["verdict"] for r in confirm] == ["good", "bad"]
-    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed)
+    same_state = confirm[0].get("tree_ids") == confirm[1].get("tree_ids")
+    confirmed = [r["verdict"] for r in confirm] == ["good", "bad"] and not same_state
+    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
     return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
                    config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
 
@@ -223,8 +224,14 @@ def _pictures(config: Config, records: list[dict]) -> dict:
     return pictures
 
 
-def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed: bool) -> str:
+def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed: bool,
+                        same_state: bool) -> str:
     ci = git.commit_info(repo, culprit)
+    if same_state:
+        return (f"git named `{ci.short}` \"{ci.subject}\", but it changes none of the relevant paths "
+                "(its relevant tree equals its parent's): the verdicts differ for a reason outside "
+                "the code under test (the environment, a flaky benchmark, or a path missing from "
+                "`paths`); treat the culprit as unconfirmed.")
     failing = [sc for sc in confirm[1]["scenarios"] if sc["verdict"] != "good"]
     what = "; ".join(f"{sc['name']} {_metric_text(sc)}" for sc in failing) or "no scenario failed"
     if confirmed:

@@ -130,7 +130,7 @@ def changed_files(repo: Path, commit: str) -> list[str]:
 
 
 def diffstat(repo: Path, commit: str) -> str:
-    return out(repo, "show", "--stat", "--format=", commit)
+    return git(repo, "show", "--stat", "--format=", commit).stdout.strip("\n")
 
 
 def parents(repo: Path, commit: str) -> list[str]:

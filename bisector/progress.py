@@ -6,6 +6,8 @@ import math
 
 from rich.console import Console
 
+from .report import last_line
+
 
 def steps_left(relevant_commits: int) -> int:
     """Steps a binary search needs over ``relevant_commits`` untested candidates."""
@@ -46,7 +48,7 @@ def format_score_line(step: int | str, record: dict, subject: str = "") -> str:
     for sc in record.get("scenarios", []):
         corr, ratio = sc.get("correlation"), sc.get("sum_ratio")
         metric = (f"corr={corr:.6f} sum_ratio={ratio:.5f}" if corr is not None and ratio is not None
-                  else _last_line(sc.get("reason")))
+                  else last_line(sc.get("reason")))
         cached = " (cached)" if sc.get("cached") else ""
         parts.append(f"{sc.get('name')}: {metric}{cached}")
     verdict = record.get("verdict", "?")
@@ -54,8 +56,3 @@ def format_score_line(step: int | str, record: dict, subject: str = "") -> str:
     return (f"  [{step}] {record.get('commit', '')[:10]} [{colour}]{verdict:>5}[/{colour}]  "
             f"{'; '.join(parts)}  [dim]{subject[:60]}[/dim]")
 
-
-def _last_line(text: str | None) -> str:
-    """The line of a skip reason that names the error (a traceback ends with it)."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1][:120] if lines else ""

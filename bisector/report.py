@@ -152,7 +152,7 @@ def _bisect_log_md(f: RunFindings, info: dict) -> str:
             if sc.get("via_probe"):
                 verdict += " (probe)"
             if verdict in ("skip", "abort") and sc.get("reason"):
-                verdict += f": {_one_line(sc['reason'])}"
+                verdict += f": {last_line(sc['reason'])}"
             rows.append(f"| {r.get('phase', '')} | `{ci.short}` | {ci.date[:10]} | {_md(ci.subject)} | "
                         f"{sc.get('name', '-')} | {corr} | {ratio} | {_md(verdict)} | "
                         f"{sc.get('seconds', 0):.2f} | {'yes' if sc.get('cached') else 'no'} |")
@@ -214,6 +214,8 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _one_line(text: str, limit: int = 80) -> str:
-    line = " ".join(text.split())
+def last_line(text: str | None, limit: int = 120) -> str:
+    """The line of a reason that names the error (a traceback ends with it), shortened."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"

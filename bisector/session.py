@@ -4,7 +4,8 @@ The bisection runs in a private, detached worktree with nothing checked out
 (``git bisect start --no-checkout``): git only moves that worktree's BISECT_HEAD and
 the scorer exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) is
 per-worktree, so the user's own checkout, and any bisect they have in progress there,
-is never touched. Cleanup runs on every exit path: success, error, Ctrl-C and SIGTERM.
+is never touched. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
+turns SIGTERM into an interrupt too).
 """
 
 from __future__ import annotations
@@ -25,10 +26,6 @@ from . import git
 _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered as an interrupt so that every ``finally`` runs."""
-
-
 class PrivateBisect:
     """Context manager owning a state folder, a private worktree and its bisect."""
 
@@ -39,11 +36,9 @@ class PrivateBisect:
         self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
         self.worktree = self.state / "worktree"
         self._started = False
-        self._old_term = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "PrivateBisect":
-        self._trap_sigterm()
         try:
             git.add_worktree(self.repo, self.worktree, self.start_commit)
         except BaseException:
@@ -56,16 +51,13 @@ class PrivateBisect:
 
     def close(self) -> None:
         """Reset the bisect and remove the worktree; safe to call more than once."""
-        try:
-            # A second Ctrl-C during cleanup must not leave refs/bisect behind.
-            with _signals_deferred():
-                if self._started and self.worktree.exists():
-                    git.bisect_reset(self.worktree)
-                if not self.keep:
-                    git.remove_worktree(self.repo, self.worktree)
-                    shutil.rmtree(self.state, ignore_errors=True)
-        finally:
-            self._restore_sigterm()
+        # A second Ctrl-C during cleanup must not leave refs/bisect behind.
+        with _signals_deferred():
+            if self._started and self.worktree.exists():
+                git.bisect_reset(self.worktree)
+            if not self.keep:
+                git.remove_worktree(self.repo, self.worktree)
+                shutil.rmtree(self.state, ignore_errors=True)
 
     # -- bisect ---------------------------------------------------------------------------
     def start(self, bad: str, good: str, paths: list[str]) -> None:
@@ -115,20 +107,6 @@ class PrivateBisect:
 
     def log(self) -> str:
         return git.bisect_log(self.worktree)
-
-    # -- signals --------------------------------------------------------------------------
-    def _trap_sigterm(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._old_term = signal.signal(signal.SIGTERM, _raise_terminated)
-
-    def _restore_sigterm(self) -> None:
-        if self._old_term is not None:
-            signal.signal(signal.SIGTERM, self._old_term)
-            self._old_term = None
-
-
-def _raise_terminated(signum, frame):
-    raise _Terminated()
 
 
 def _kill_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:

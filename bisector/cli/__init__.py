@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -23,6 +24,9 @@ from . import demo, run, score  # noqa: E402,F401
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: user mistakes become a message and an exit code, never a traceback."""
+    # `kill PID` must clean up like Ctrl-C does: every `finally` (worktree removal, bisect
+    # reset, killing candidates) runs on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = app(args=argv, prog_name="bisector", standalone_mode=False)
     except BisectorError as exc:
@@ -43,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         raise
     return result if isinstance(result, int) else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt()
 
 
 def entry() -> None:

@@ -71,7 +71,8 @@ def test_failed_run_leaves_the_checkout_alone(port, tmp_path, cache):
     assert snapshot(port.path) == before
 
 
-def test_sigint_midway_cleans_up(tmp_path, cache):
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_interrupt_midway_cleans_up(tmp_path, cache, how):
     history = [Change("docs")] * 3 + [Change("refactor"), Change("hang"), Change("regress"),
                                       Change("unhang"), Change("refactor"), Change("docs")]
     port = make_port_repo(tmp_path / "port", history=history, timeout=120)
@@ -88,7 +89,10 @@ def test_sigint_midway_cleans_up(tmp_path, cache):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     time.sleep(3.0)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal sends SIGINT to the whole foreground group
+    else:
+        os.kill(proc.pid, signal.SIGTERM)  # `kill PID` reaches bisector alone
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
