@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import git
 from .bisectlog import parse_bisect_log
@@ -17,7 +18,7 @@ from .errors import BisectorError, EndpointError, GitError
 from .events import EventLog
 from .progress import BisectDisplay, format_score_line
 from .reference import pin_reference, reference_for
-from .report import RunFindings, new_report_dir, write_bundle
+from .report import RunFindings, new_report_dir, scenario_text, write_bundle
 from .scoring import score_commit
 from .session import PrivateBisect
 from .verdict import Verdict
@@ -58,7 +59,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)
     for notice in config.notices:
-        console.print(f"[yellow]note:[/yellow] {notice}")
+        console.print(f"[yellow]note:[/yellow] {escape(notice)}")
     walk = walk_range(repo, good_sha, bad_sha, list(config.paths))
     console.print(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
@@ -90,7 +91,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
         outcome = parse_bisect_log(bisect.log())
         steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
         if keep_worktree:
-            console.print(f"worktree kept at {bisect.worktree}")
+            console.print(f"worktree kept at {bisect.worktree}", markup=False)
     records += steps
 
     if not outcome.finished:
@@ -171,12 +172,7 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> l
 
 def _endpoint_evidence(label: str, sha: str, data: dict, wanted: Verdict) -> str:
     lines = [f"the {label} endpoint {sha[:10]} is {data['verdict']}, not {wanted.value}:"]
-    for sc in data.get("scenarios", []):
-        if sc.get("correlation") is not None:
-            lines.append(f"  {sc['name']}: correlation {sc['correlation']:.6f}, "
-                         f"sum_ratio {sc['sum_ratio']:.6f} -> {sc['verdict']}")
-        else:
-            lines.append(f"  {sc['name']}: {sc['verdict']} ({_first_line(sc.get('reason'))})")
+    lines += [f"  {scenario_text(sc)}" for sc in data.get("scenarios", [])]
     return "\n".join(lines)
 
 
@@ -233,7 +229,7 @@ def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed
                 "the code under test (the environment, a flaky benchmark, or a path missing from "
                 "`paths`); treat the culprit as unconfirmed.")
     failing = [sc for sc in confirm[1]["scenarios"] if sc["verdict"] != "good"]
-    what = "; ".join(f"{sc['name']} {_metric_text(sc)}" for sc in failing) or "no scenario failed"
+    what = "; ".join(scenario_text(sc) for sc in failing) or "no scenario failed"
     if confirmed:
         return (f"`{ci.short}` \"{ci.subject}\" ({ci.author}, {ci.date[:10]}) breaks parity: {what}. "
                 "Its parent is good on a fresh re-run, so the change in this commit is the cause.")
@@ -241,12 +237,6 @@ def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed
     return (f"git named `{ci.short}` \"{ci.subject}\", but a fresh re-run does not reproduce the "
             f"verdicts ({verdicts}): the benchmark is flaky or depends on the environment; "
             "treat the culprit as unconfirmed.")
-
-
-def _metric_text(sc: dict) -> str:
-    if sc.get("correlation") is None:
-        return f"({_first_line(sc.get('reason'))})"
-    return f"correlation {sc['correlation']:.6f}, sum_ratio {sc['sum_ratio']:.6f}"
 
 
 def _abort_reason(last: dict | None, output: str) -> str:
@@ -299,10 +289,10 @@ def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> 
     if findings.culprit:
         ci = git.commit_info(findings.repo, findings.culprit)
         mark = "[green]confirmed[/green]" if findings.confirmed else "[red]not confirmed[/red]"
-        console.print(f"[bold]culprit:[/bold] {ci.sha} {ci.subject} ({mark})")
+        console.print(f"[bold]culprit:[/bold] {ci.sha} {escape(ci.subject)} ({mark})")
     elif findings.candidates:
         console.print(f"[bold]candidates:[/bold] {' '.join(c[:10] for c in findings.candidates)}")
-    console.print(findings.conclusion, soft_wrap=True)
+    console.print(findings.conclusion, markup=False)
     if findings.reproduce:
-        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", soft_wrap=True)
-    console.print(f"report: {report_dir}")
+        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False)
+    console.print(f"report: {report_dir}", markup=False)

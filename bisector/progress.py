@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 
-from .report import last_line
+from .report import scenario_text
 
 
 def steps_left(relevant_commits: int) -> int:
@@ -44,15 +45,10 @@ class BisectDisplay:
 
 
 def format_score_line(step: int | str, record: dict, subject: str = "") -> str:
-    parts = []
-    for sc in record.get("scenarios", []):
-        corr, ratio = sc.get("correlation"), sc.get("sum_ratio")
-        metric = (f"corr={corr:.6f} sum_ratio={ratio:.5f}" if corr is not None and ratio is not None
-                  else last_line(sc.get("reason")))
-        cached = " (cached)" if sc.get("cached") else ""
-        parts.append(f"{sc.get('name')}: {metric}{cached}")
+    """A rich-markup line for one scored commit (texts from commits are escaped)."""
+    parts = [scenario_text(sc) + (" cached" if sc.get("cached") else "") for sc in record.get("scenarios", [])]
     verdict = record.get("verdict", "?")
     colour = {"good": "green", "bad": "red", "skip": "yellow"}.get(verdict, "magenta")
-    return (f"  [{step}] {record.get('commit', '')[:10]} [{colour}]{verdict:>5}[/{colour}]  "
-            f"{'; '.join(parts)}  [dim]{subject[:60]}[/dim]")
+    return (f"  {escape(f'[{step}]')} {record.get('commit', '')[:10]} [{colour}]{verdict:>5}[/{colour}]  "
+            f"{escape('; '.join(parts))}  [dim]{escape(subject[:60])}[/dim]")
 

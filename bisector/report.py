@@ -104,17 +104,19 @@ def _commit_infos(findings: RunFindings) -> dict[str, git.CommitInfo]:
     return {s: git.commit_info(findings.repo, s) for s in shas if s}
 
 
+def scenario_text(sc: dict) -> str:
+    """One scenario's result in words: its metrics when it has an image, else why not."""
+    if sc.get("correlation") is not None and sc.get("sum_ratio") is not None:
+        probe = ", by its probe" if sc.get("via_probe") else ""
+        return (f"{sc['name']}: correlation {sc['correlation']:.6f}, sum_ratio {sc['sum_ratio']:.6f} "
+                f"({sc['verdict']}{probe})")
+    return f"{sc['name']}: {sc['verdict']} ({last_line(sc.get('reason')) or 'no image'})"
+
+
 def _metrics_cell(record: dict | None) -> str:
     if not record:
         return "not scored"
-    cells = []
-    for sc in record.get("scenarios", []):
-        if sc.get("correlation") is not None:
-            cells.append(f"{sc['name']}: corr {sc['correlation']:.6f}, sum_ratio {sc['sum_ratio']:.6f} "
-                         f"({sc['verdict']})")
-        else:
-            cells.append(f"{sc['name']}: {sc['verdict']} ({sc.get('reason') or 'no image'})")
-    return "; ".join(cells)
+    return "; ".join(scenario_text(sc) for sc in record.get("scenarios", []))
 
 
 def _endpoint(findings: RunFindings, sha: str) -> dict | None:
