@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = binary()
     except BuildError as exc:
-        print(f"simkernel-c: cannot build the C twin: {exc}", file=sys.stderr)
+        sys.stderr.write(f"simkernel-c: cannot build the C twin: {exc}\n")
         return 3
     sys.stdout.flush()
     sys.stderr.flush()

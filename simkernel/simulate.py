@@ -12,8 +12,9 @@ r_e^2 fluence / steps) are applied once per chunk.
 
 Difference from C, on purpose: nanoBragg skips the spindle rotation when phi == 0 and
 reuses the previous pixel's last rotated vectors (physics.md 12.5, golden case 07, sum
-112430); simkernel always rotates by the actual phi (case 07 then sums to ~112246 like the
-correctly rotated case 04).
+112430); simkernel always rotates by the actual phi, so case 07 sums to 112380.8, the mean
+of the single-angle images at 0, 1/3 and 2/3 degrees (physics.md's "~112246" belongs to
+case 04, whose angles are 0.5-1.5 degrees).
 """
 from __future__ import annotations
 
