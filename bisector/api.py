@@ -19,8 +19,9 @@ from .events import EventLog
 from .progress import BisectDisplay, format_score_line
 from .reference import pin_reference, reference_for
 from .report import RunFindings, new_report_dir, scenario_text, write_bundle
-from .scoring import score_commit
+from .scoring import ScoreRecord, score_commit
 from .session import PrivateBisect
+from .step import commit_under_test
 from .verdict import Verdict
 from .walk import GitWalk, walk_range
 
@@ -115,6 +116,18 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
     return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
                    config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
+
+
+def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
+          overrides: ConfigOverrides | None = None, use_cache: bool = True) -> tuple[ScoreRecord, Config]:
+    """Score one commit (default: BISECT_HEAD during a bisection, else HEAD) of ``repo``.
+
+    The returned record's ``exit_code`` is git bisect's: 0 good, 1 bad, 125 skip, 128 abort.
+    """
+    repo = git.toplevel(Path(repo).resolve() if repo else Path.cwd())
+    config = load_config(repo, config_file, overrides)
+    sha = git.resolve(repo, commit) if commit else commit_under_test(repo)
+    return score_commit(config, sha, use_cache=use_cache), config
 
 
 # -- steps -----------------------------------------------------------------------------------

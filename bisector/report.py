@@ -20,11 +20,13 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import git, images
 from .walk import GitWalk
+
+if TYPE_CHECKING:  # numpy is imported where images are made, not by every command
+    import numpy as np
 
 
 @dataclass

@@ -7,7 +7,6 @@ commit. Heavy modules are imported inside the command: git runs this at every st
 
 from __future__ import annotations
 
-import signal
 import traceback
 from pathlib import Path
 from typing import Annotated, Optional
@@ -35,9 +34,6 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
-    # SIGTERM as an exception unwinds through the candidate runner, which then kills the
-    # candidate's process group (no orphans).
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         code = _score(commit, repo, config, c_bin, scenario, no_cache, as_json)
     except KeyboardInterrupt:
@@ -51,25 +47,18 @@ def score(
 
 
 def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> int:
-    from .. import git
-    from ..config import ConfigOverrides, load_config
-    from ..scoring import score_commit
-    from ..step import commit_under_test, record_lines
+    from ..api import score as score_one
+    from ..config import ConfigOverrides
+    from ..step import record_lines
 
-    here = git.toplevel(Path(repo).resolve() if repo else Path.cwd())
-    cfg = load_config(here, config_file, ConfigOverrides(c_bin=c_bin, scenarios=scenarios or None))
+    overrides = ConfigOverrides(c_bin=c_bin, scenarios=scenarios or None)
+    record, cfg = score_one(repo, commit, config_file=config_file, overrides=overrides, use_cache=not no_cache)
     for notice in cfg.notices:
         typer.echo(f"bisector: {notice}", err=True)
-    sha = git.resolve(here, commit) if commit else commit_under_test(here)
-    record = score_commit(cfg, sha, use_cache=not no_cache)
     typer.echo(record.to_json() if as_json else "\n".join(record_lines(record)))
     if record.error:
         typer.echo(f"bisector: error: {record.error}", err=True)
     return record.exit_code
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt()
 
 
 def _abort(exc: BaseException) -> None:
