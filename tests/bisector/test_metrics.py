@@ -93,3 +93,16 @@ def test_metrics_dict_round_trip():
 
 def test_pearson_undefined_for_constant_input():
     assert math.isnan(pearson(np.ones(3), np.arange(3.0)))
+
+
+def test_blockwise_statistics_match_numpy_on_a_large_offset_image():
+    # Several blocks, and a mean far above the spread: a one-pass formula would cancel.
+    rng = np.random.default_rng(7)
+    ref = (1e6 + rng.standard_normal((700, 1000))).astype(np.float32)
+    img = (ref + 0.5 * rng.standard_normal(ref.shape)).astype(np.float32)
+    x, y = img.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
+    m = compare(img, ref)
+    assert m.correlation == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
+    assert m.sum_ratio == pytest.approx(x.sum() / y.sum(), rel=1e-15)
+    assert m.max_abs_diff == pytest.approx(np.abs(x - y).max(), rel=1e-12)
+    assert m.rms_diff == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), rel=1e-9)
