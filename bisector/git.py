@@ -56,7 +56,7 @@ def out(repo: Path, *args: str) -> str:
 def toplevel(path: Path) -> Path:
     proc = git(path, "rev-parse", "--show-toplevel", check=False)
     if proc.returncode != 0:
-        raise GitError(f"{path} is not inside a git repository",
+        raise GitError(f"{Path(path).resolve()} is not inside a git repository",
                        hint="run bisector from your port's checkout, or pass --repo PATH")
     return Path(proc.stdout.strip())
 
