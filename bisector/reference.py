@@ -148,18 +148,8 @@ class CReference(Reference):
             out = Path(scratch) / "reference.bin"
             argv = [str(self.binary), *scenario.args, "-floatfile", str(out)]
             command = shlex.join(argv)
-            try:
-                proc = subprocess.run(argv, cwd=scratch, capture_output=True, timeout=self.timeout_s,
-                                      stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired:
-                raise ReferenceFailure(f"the C reference timed out after {self.timeout_s:g} s: {command}")
-            except OSError as exc:
-                raise ReferenceFailure(f"cannot run the C reference: {exc}: {command}")
-            if proc.returncode != 0:
-                raise ReferenceFailure(
-                    f"the C reference exited with status {proc.returncode}: {command}\n"
-                    f"{output_tail(proc.stderr) or output_tail(proc.stdout)}",
-                    hint="run that command by hand; check the scenario's args and the C program")
+            _run_or_fail(argv, Path(scratch), self.timeout_s, "the C reference",
+                         hint="run that command by hand; check the scenario's args and the C program")
             if not out.is_file():
                 raise ReferenceFailure(f"the C reference wrote no float image: {command}")
             try:
@@ -191,6 +181,20 @@ class SimkernelReference(Reference):
             raise ReferenceFailure(f"simkernel produced an image of shape {tuple(image.shape)} "
                                    f"for scenario {scenario.name!r}, expected {shape}")
         return image
+
+
+def _run_or_fail(argv: list[str], cwd: Path, timeout_s: float, what: str, hint: str) -> None:
+    """Run a reference-side command; any failure is the harness's, so it raises ReferenceFailure."""
+    command = shlex.join(argv)
+    try:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ReferenceFailure(f"{what} timed out after {timeout_s:g} s: {command}", hint=hint)
+    except OSError as exc:
+        raise ReferenceFailure(f"{what}: cannot run {command}: {exc}", hint=hint)
+    if proc.returncode != 0:
+        raise ReferenceFailure(f"{what} failed with exit status {proc.returncode}: {command}\n"
+                               f"{output_tail(proc.stderr) or output_tail(proc.stdout)}", hint=hint)
 
 
 def simkernel_fingerprint() -> str:
@@ -263,17 +267,9 @@ def build_reference(config: Config) -> Path:
     worktree = scratch / "src"
     try:
         git.add_checkout_worktree(config.repo, worktree, commit)
-        argv = shlex.split(spec.build)
-        try:
-            proc = subprocess.run(argv, cwd=worktree, capture_output=True, timeout=config.timeout_s,
-                                  stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ReferenceFailure(f"cannot build the C reference with {spec.build!r}: {exc}")
-        if proc.returncode != 0:
-            raise ReferenceFailure(
-                f"building the C reference failed (status {proc.returncode}): {spec.build} "
-                f"at {commit[:12]}\n{output_tail(proc.stderr) or output_tail(proc.stdout)}",
-                hint="fix [tool.bisector.reference] build/build_commit, or pass --c-bin")
+        _run_or_fail(shlex.split(spec.build), worktree, config.timeout_s,
+                     f"building the C reference at {commit[:12]}",
+                     hint="fix [tool.bisector.reference] build/build_commit, or pass --c-bin")
         built = worktree / (spec.binary or "nanoBragg")
         if not built.is_file():
             raise ReferenceFailure(f"the build command {spec.build!r} did not produce {spec.binary!r}",
