@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import tempfile
@@ -65,7 +66,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     console.print(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
-    config = _prepare_references(config, console)
+    config = _prepare_references(_build_at(config, good_sha), console)
     records = _score_endpoints(config, good_sha, bad_sha, console)
     report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
 
@@ -144,6 +145,15 @@ def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
                        hint="bisection needs good to come before bad in history; check with "
                             "`git merge-base --is-ancestor GOOD BAD`")
     return good_sha, bad_sha
+
+
+def _build_at(config: Config, good: str) -> Config:
+    """A C reference built from source is built at the good commit unless told otherwise:
+    that is the state the user vouches for."""
+    spec = config.reference
+    if spec.build and not spec.build_commit:
+        return dataclasses.replace(config, reference=dataclasses.replace(spec, build_commit=good))
+    return config
 
 
 def _prepare_references(config: Config, console: Console) -> Config:

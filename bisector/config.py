@@ -66,7 +66,8 @@ class ReferenceSpec:
     """Where the known-good image comes from.
 
     kind "c": run ``c_bin``, or build it once with ``build`` in a worktree of
-    ``build_commit`` and use ``binary`` from there; kind "simkernel": the in-process
+    ``build_commit`` (unset: the good commit of a run, HEAD for a lone score) and use
+    ``binary`` from there; kind "simkernel": the in-process
     float64 simulator.
     """
 
@@ -384,7 +385,7 @@ def _reference(table: Any, overrides: ConfigOverrides, base_dir: Path, source: s
         return ReferenceSpec(kind="c", c_bin=_executable(table["c_bin"], base_dir, f"c_bin in {source}"))
     if table.get("build"):
         return ReferenceSpec(kind="c", build=table["build"],
-                             build_commit=table.get("build_commit") or "HEAD",
+                             build_commit=table.get("build_commit"),
                              binary=table.get("binary") or "nanoBragg")
     if kind == "c":
         raise ConfigError(f'reference kind "c" in {source} needs a C program', hint=_C_BIN_HINT)

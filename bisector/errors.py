@@ -33,7 +33,12 @@ class GitError(BisectorError):
 
 
 class ReferenceFailure(BisectorError):
-    """The reference (C program or simkernel) could not produce its image."""
+    """The reference (C program or simkernel) could not produce its image.
+
+    Exit 4 from `run`: the harness, not a commit, stopped the hunt (`score` maps it to 128).
+    """
+
+    exit_code = 4
 
 
 class EndpointError(BisectorError):

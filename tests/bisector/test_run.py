@@ -143,3 +143,20 @@ def test_two_runs_on_one_repository_at_once_do_not_collide(tmp_path, cache_dir):
         assert proc.returncode == 0, err
         assert f"culprit: {port.culprit}" in " ".join((out + err).split())
     assert snapshot(port.path) == before
+
+
+def test_a_c_reference_built_from_source_is_built_at_the_good_commit(tmp_path, cache_dir, c_twin):
+    # The "build" copies the C twin only in a tree whose notes are still at revision 0,
+    # which holds at the good root commit and nowhere later: building at HEAD would fail.
+    script = ("import pathlib, shutil, sys; "
+              "sys.exit('not the good commit') if 'Revision 0 ' not in pathlib.Path('docs/notes.md').read_text() "
+              f"else shutil.copy({str(c_twin)!r}, 'nanoBragg')")
+    build = f'build = {json.dumps(" ".join([sys.executable, "-c", json.dumps(script)]))}\n'
+    port = make_port_repo(tmp_path / "port", history=_history(1), reference="c")
+    pyproject = (port.path / "pyproject.toml").read_text().replace('kind = "c"\n', 'kind = "c"\n' + build)
+    config = tmp_path / "bisector.toml"
+    config.write_text(pyproject)
+    result = run_bisect(port.path, port.base, config_file=config, overrides=_overrides(cache_dir),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit and result.confirmed
+    assert result.records[0]["reference"].startswith("c-")
