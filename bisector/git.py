@@ -159,15 +159,6 @@ def bisect_start(worktree: Path, bad: str, good: str, paths: list[str]) -> str:
     return git(worktree, "bisect", "start", "--no-checkout", bad, good, "--", *paths).stdout
 
 
-def bisect_run(worktree: Path, argv: list[str], env: dict[str, str] | None = None,
-               ) -> subprocess.CompletedProcess:
-    """``git bisect run argv...``; its output is kept, the verdicts are read from the log."""
-    return subprocess.run(
-        ["git", *_SAFE_CONFIG, "-C", str(worktree), "bisect", "run", *argv],
-        capture_output=True, text=True, env=clean_env(env),
-    )
-
-
 def bisect_log(worktree: Path) -> str:
     return git(worktree, "bisect", "log", check=False).stdout
 
