@@ -159,6 +159,17 @@ def bisect_start(worktree: Path, bad: str, good: str, paths: list[str]) -> str:
     return git(worktree, "bisect", "start", "--no-checkout", bad, good, "--", *paths).stdout
 
 
+def start_bisect_run(worktree: Path, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start ``git bisect run argv`` in a new process group (output on one pipe).
+
+    Its own group lets the caller stop git and every scorer it started together, without
+    signalling itself; the verdicts are read from ``bisect_log`` afterwards.
+    """
+    return subprocess.Popen(["git", *_SAFE_CONFIG, "-C", str(worktree), "bisect", "run", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(env),
+                            start_new_session=True)
+
+
 def bisect_log(worktree: Path) -> str:
     return git(worktree, "bisect", "log", check=False).stdout
 

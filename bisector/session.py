@@ -85,16 +85,8 @@ class PrivateBisect:
                                                             os.environ.get("PYTHONPATH")]))}
 
     def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2) -> tuple[int, str]:
-        """``git bisect run argv`` in its own process group, calling ``poll`` while it works.
-
-        Started here rather than through git.py because it is the one git process we must be
-        able to stop, together with everything it starts, on Ctrl-C.
-        """
-        env = git.clean_env(self.scorer_env())
-        proc = subprocess.Popen(
-            ["git", "-C", str(self.worktree), "bisect", "run", *argv],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+        """``git bisect run argv``, calling ``poll`` while it works; (exit status, output)."""
+        proc = git.start_bisect_run(self.worktree, argv, self.scorer_env())
         output: list[bytes] = []
         reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
         reader.start()
