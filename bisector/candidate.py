@@ -27,11 +27,6 @@ from .config import Config, Scenario
 from .errors import ConfigError
 from .reference import output_tail
 
-# Variables that would point a candidate's own git calls at the user's repository.
-_DROP_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_COMMON_DIR", "GIT_PREFIX")
-
-
 @dataclass(frozen=True)
 class Workspace:
     """A private export of one commit: ``worktree`` holds the files, ``tmp`` is its TMPDIR."""
@@ -104,7 +99,8 @@ def expand(template: str, values: dict[str, str | list[str]]) -> list[str]:
 
 
 def process_env(config: Config, ws: Workspace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
+    # A candidate's own git calls (version strings, say) must not reach the user's repository.
+    env = git.without_repository_env(os.environ)
     for key, value in config.env.items():
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)

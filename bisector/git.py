@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,13 @@ _KEEP = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_CONFIG_NOSYSTEM",
 _SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false"]
 
 
+def without_repository_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` less the GIT_* variables that would point git at some other repository."""
+    return {k: v for k, v in environ.items() if not k.startswith("GIT_") or k in _KEEP}
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
+    env = without_repository_env(os.environ)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["LC_ALL"] = "C"
     if extra:

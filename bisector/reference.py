@@ -100,7 +100,6 @@ class Reference:
     """Produces reference images; subclasses implement ``_compute``; ``image`` caches."""
 
     key: str
-    description: str
 
     def __init__(self, cache: Cache | None, timeout_s: float):
         self.cache = cache
@@ -131,15 +130,14 @@ class Reference:
 class CReference(Reference):
     """A nanoBragg-compatible executable, run in a fresh scratch directory per scenario."""
 
-    def __init__(self, binary: Path, cache: Cache | None, timeout_s: float):
+    def __init__(self, binary: Path, cache: Cache | None, timeout_s: float, key: str | None = None):
         super().__init__(cache, timeout_s)
         self.binary = Path(binary)
         try:
-            self.key = "c-" + hashlib.sha256(self.binary.read_bytes()).hexdigest()
+            self.key = key or "c-" + hashlib.sha256(self.binary.read_bytes()).hexdigest()
         except OSError as exc:
             raise ReferenceFailure(f"cannot read the C reference {self.binary}: {exc}",
                                    hint="pass --c-bin PATH or set NB_C_BIN to an existing program")
-        self.description = f"C program {self.binary}"
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
         shape = self._shape(scenario)
@@ -161,11 +159,9 @@ class CReference(Reference):
 class SimkernelReference(Reference):
     """The in-process float64 simkernel simulator (torch is imported only when needed)."""
 
-    def __init__(self, cache: Cache | None, timeout_s: float):
+    def __init__(self, cache: Cache | None, timeout_s: float, key: str | None = None):
         super().__init__(cache, timeout_s)
-        fingerprint = simkernel_fingerprint()
-        self.key = f"simkernel-{fingerprint}-float64"
-        self.description = f"simkernel {fingerprint} (float64)"
+        self.key = key or f"simkernel-{simkernel_fingerprint()}-float64"
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
         shape = self._shape(scenario)
@@ -220,22 +216,20 @@ def simkernel_fingerprint() -> str:
 def open_reference(config: Config, cache: Cache | None = None) -> Reference:
     """The reference configured in ``config``; a C program to build is built (once) first."""
     spec = config.reference
+    # A key pinned by `run` is used as given: the steps must not recompute (or change) it.
     if spec.kind == "simkernel":
-        return SimkernelReference(cache, config.timeout_s)
+        return SimkernelReference(cache, config.timeout_s, spec.pinned_key)
     if spec.c_bin:
-        return CReference(Path(spec.c_bin), cache, config.timeout_s)
+        return CReference(Path(spec.c_bin), cache, config.timeout_s, spec.pinned_key)
     if spec.build:
-        return CReference(build_reference(config), cache, config.timeout_s)
+        return CReference(build_reference(config), cache, config.timeout_s, spec.pinned_key)
     raise ReferenceFailure("no C reference configured",
                            hint="pass --c-bin PATH, set NB_C_BIN, or configure [tool.bisector.reference]")
 
 
 def reference_for(config: Config) -> Reference:
     """The configured reference, caching its images in ``config.cache_dir``."""
-    reference = open_reference(config, Cache(config.cache_dir))
-    if config.reference.pinned_key:
-        reference.key = config.reference.pinned_key
-    return reference
+    return open_reference(config, Cache(config.cache_dir))
 
 
 def pin_reference(config: Config) -> Config:

@@ -12,6 +12,7 @@ reports/bisect/<STAMP>/
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -95,8 +96,6 @@ def environment() -> dict:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

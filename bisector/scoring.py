@@ -108,7 +108,7 @@ def score_commit(config: Config, commit: str, *, use_cache: bool = True,
                  keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
     """Score ``commit`` (any revision of ``config.repo``) on every judged scenario.
 
-    ``keep_images``: save candidate and reference images (.npy) there and skip probes;
+    ``keep_images``: save the candidate images (.npy) there and skip probes;
     the score cache is then bypassed for reading (images are not cached) but still written.
     ``log(event)`` is called with {"event": "scenario_start"|"scenario_end", ...}.
     """
@@ -225,7 +225,7 @@ class _Scorer:
                                          "seconds": run.seconds})
         result = self._result(scenario, metrics, run.seconds, cached=False)
         if self.keep_images is not None:
-            result.image = str(self._keep(scenario, run.image, reference))
+            result.image = str(self._keep(scenario, run.image))
         return result
 
     def _result(self, scenario: Scenario, metrics: Metrics, seconds: float, cached: bool) -> ScenarioResult:
@@ -243,13 +243,13 @@ class _Scorer:
             self.setup_failure = run_setup(self.config, self.workspace)
         return self.workspace
 
-    def _keep(self, scenario: Scenario, image: np.ndarray, reference: np.ndarray) -> Path:
+    def _keep(self, scenario: Scenario, image: np.ndarray) -> Path:
+        """Save the candidate's image; the reference image stays in the cache, under its key."""
         import numpy as np
 
         self.keep_images.mkdir(parents=True, exist_ok=True)
         path = self.keep_images / f"{self.commit[:12]}-{scenario.name}.npy"
         np.save(path, image)
-        np.save(self.keep_images / f"reference-{scenario.name}.npy", reference)
         return path
 
 

@@ -48,10 +48,10 @@ def score(
 
 def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> int:
     from ..api import score as score_one
-    from ..config import ConfigOverrides
     from ..step import record_lines
+    from .options import overrides_from
 
-    overrides = ConfigOverrides(c_bin=c_bin, scenarios=scenarios or None)
+    overrides = overrides_from(c_bin=c_bin, scenarios=scenarios)
     record, cfg = score_one(repo, commit, config_file=config_file, overrides=overrides, use_cache=not no_cache)
     for notice in cfg.notices:
         typer.echo(f"bisector: {notice}", err=True)

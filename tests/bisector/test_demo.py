@@ -267,21 +267,15 @@ def test_demo_skips_the_import_broken_stretch(hunt):
 
 
 @pytest.mark.slow
-def test_bisect_finds_the_half_pixel_regression(hunt, bisect_cache):
+@pytest.mark.parametrize("name, scenario", [
+    ("half_pixel", "benchmark"),
+    ("oversample_norm", "oversample"),  # only the oversample scenario sees this one
+])
+def test_bisect_finds_each_later_regression(hunt, bisect_cache, name, scenario):
     repo = hunt[0].repo
-    regression = repo.regression("half_pixel")
+    regression = repo.regression(name)
     result = run_bisect(repo.path, regression.good, regression.bad, report_root=repo.path / "reports" / "bisect",
-                        overrides=_overrides(bisect_cache, ["benchmark"]),
-                        console=Console(file=io.StringIO()))
-    assert result.culprit == regression.culprit and result.confirmed
-
-
-@pytest.mark.slow
-def test_bisect_finds_the_regression_only_the_oversample_scenario_sees(hunt, bisect_cache):
-    repo = hunt[0].repo
-    regression = repo.regression("oversample_norm")
-    result = run_bisect(repo.path, regression.good, regression.bad, report_root=repo.path / "reports" / "bisect",
-                        overrides=_overrides(bisect_cache, ["oversample"]),
+                        overrides=_overrides(bisect_cache, [scenario]),
                         console=Console(file=io.StringIO()))
     assert result.culprit == regression.culprit and result.confirmed
 
