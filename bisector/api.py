@@ -13,18 +13,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import git
-from .bisectlog import parse_bisect_log
+from .hunt.bisectlog import parse_bisect_log
 from .config import Config, ConfigOverrides, load_config
 from .errors import BisectorError, EndpointError, GitError
-from .events import EventLog
-from .progress import BisectDisplay, format_score_line
-from .reference import pin_reference, reference_for
-from .report import RunFindings, new_report_dir, scenario_text, write_bundle
-from .scoring import ScoreRecord, score_commit
-from .session import PrivateBisect
-from .step import commit_under_test
-from .verdict import Verdict
-from .walk import GitWalk, walk_range
+from .store.events import EventLog
+from .hunt.progress import BisectDisplay, format_score_line
+from .score.reference import pin_reference, reference_for
+from .report.bundle import RunFindings, new_report_dir, scenario_text, write_bundle
+from .score.scoring import ScoreRecord, score_commit
+from .hunt.session import PrivateBisect
+from .hunt.step import commit_under_test
+from .score.verdict import Verdict
+from .hunt.walk import GitWalk, walk_range
 
 # Exit codes of `bisector run` (documented in the README).
 FOUND = 0
@@ -227,7 +227,7 @@ def _pictures(config: Config, records: list[dict]) -> dict:
     """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
     import numpy as np
 
-    from .candidate import load_kept_image
+    from .score.candidate import load_kept_image
 
     parent, culprit = records
     failing = next((sc for sc in culprit["scenarios"] if sc["verdict"] == "bad" and sc.get("image")), None)

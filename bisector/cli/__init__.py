@@ -8,7 +8,7 @@ import sys
 import typer
 
 from ..errors import BisectorError
-from ..verdict import INTERRUPTED_EXIT
+from ..score.verdict import INTERRUPTED_EXIT
 
 app = typer.Typer(
     name="bisector",

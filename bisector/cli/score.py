@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..verdict import Verdict
+from ..score.verdict import Verdict
 from . import app
 
 
@@ -48,7 +48,7 @@ def score(
 
 def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> int:
     from ..api import score as score_one
-    from ..step import record_lines
+    from ..hunt.step import record_lines
     from .options import overrides_from
 
     overrides = overrides_from(c_bin=c_bin, scenarios=scenarios)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bisector.candidate import load_kept_image
+from bisector.score.candidate import load_kept_image
 from bisector.config import ConfigOverrides, load_config, with_overrides
-from bisector.scoring import score_commit
-from bisector.verdict import Verdict
+from bisector.score.scoring import score_commit
+from bisector.score.verdict import Verdict
 from portrepo import Change, make_port_repo, pyproject_text
 from repostate import snapshot
 

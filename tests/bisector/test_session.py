@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from bisector import git
-from bisector.session import PrivateBisect
+from bisector.hunt.session import PrivateBisect
 from repostate import snapshot
 
 
@@ -25,7 +25,7 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
     before = snapshot(repo)
     with PrivateBisect(repo, head) as bisect:
         argv = bisect.pinned_scorer('{"pinned": true}')
-        assert argv[1:3] == ["-m", "bisector.step"]
+        assert argv[1:3] == ["-m", "bisector.hunt.step"]
         assert Path(argv[3]).read_text() == '{"pinned": true}'
         where = subprocess.run([sys.executable, "-c", "import bisector; print(bisector.__file__)"],
                                env=git.clean_env(bisect.scorer_env()), capture_output=True, text=True,

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
     import numpy as np
 
-from . import git
-from .cache import Cache
+from .. import git
+from ..store.cache import Cache
 from .candidate import Workspace, export_workspace, run_candidate, run_setup
-from .config import Config, Scenario
-from .errors import BisectorError, ReferenceFailure
+from ..config import Config, Scenario
+from ..errors import BisectorError, ReferenceFailure
 from .metrics import Metrics, compare, judge
 from .reference import Reference, detector_shape, open_reference
 from .verdict import Verdict

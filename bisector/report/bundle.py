@@ -23,8 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import git, images
-from .walk import GitWalk
+from .. import git
+from . import images
+from ..hunt.walk import GitWalk
 
 if TYPE_CHECKING:  # numpy is imported where images are made, not by every command
     import numpy as np

@@ -2,7 +2,7 @@
 
 git starts this once per step, so its start-up is bisector's overhead per step: it reads
 the configuration that `run` pinned outside the bisected tree and imports no CLI
-framework. ``python -m bisector.step PINNED_CONFIG REPO EVENTS``; exit codes as
+framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS``; exit codes as
 `bisector score` (0 good, 1 bad, 125 skip, 128 abort, 130 interrupted).
 """
 
@@ -13,11 +13,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import git
-from .config import Config
-from .errors import BisectorError, ConfigError
-from .events import EventLog
-from .verdict import INTERRUPTED_EXIT, Verdict
+from .. import git
+from ..config import Config
+from ..errors import BisectorError, ConfigError
+from ..store.events import EventLog
+from ..score.verdict import INTERRUPTED_EXIT, Verdict
 
 
 def commit_under_test(repo: Path) -> str:
@@ -47,7 +47,7 @@ def record_lines(record) -> list[str]:
 
 
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
-    from .scoring import score_commit
+    from ..score.scoring import score_commit
 
     config = load_pinned(pinned)
     sha = commit_under_test(repo)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if len(argv) != 3:
-            raise ConfigError("usage: python -m bisector.step PINNED_CONFIG REPO EVENTS")
+            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS")
         return run_step(Path(argv[0]), Path(argv[1]), Path(argv[2]))
     except KeyboardInterrupt:
         return INTERRUPTED_EXIT

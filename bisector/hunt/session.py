@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import git
+from .. import git
 
 _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
@@ -71,9 +71,9 @@ class PrivateBisect:
         while a bisection runs cannot either.
         """
         pinned = self.state / "pinned"
-        shutil.copytree(Path(__file__).resolve().parent, pinned / "bisector", ignore=_PINNED_IGNORE)
+        shutil.copytree(Path(__file__).resolve().parents[1], pinned / "bisector", ignore=_PINNED_IGNORE)
         (self.state / "config.json").write_text(config_json)
-        return [sys.executable, "-m", "bisector.step", str(self.state / "config.json"),
+        return [sys.executable, "-m", "bisector.hunt.step", str(self.state / "config.json"),
                 str(self.worktree), str(self.events_path)]
 
     @property

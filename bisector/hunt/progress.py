@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.markup import escape
 
-from .report import scenario_text
+from ..report.bundle import scenario_text
 
 
 def steps_left(relevant_commits: int) -> int:
