@@ -340,7 +340,8 @@ def param_diff(audit: Audit) -> list[str]:
 
 
 def _differences(good: list[Run], bad: list[Run]) -> list[str]:
-    keys = sorted({k for r in good + bad for k in r.context}, key=lambda k: (_order(category(k)), k))
+    keys = sorted({k for r in good + bad for k in r.context if not _identity(k)},
+                  key=lambda k: (_order(category(k)), k))
     rows = []
     for key in keys:
         gv, bv = _values(good, key), _values(bad, key)
@@ -356,6 +357,12 @@ def _differences(good: list[Run], bad: list[Run]) -> list[str]:
                 "something not recorded (see the open questions)."]
     return ["## Parameters whose values differ", "",
             "| kind | parameter | good runs | bad runs | note |", "|---|---|---|---|---|", *rows]
+
+
+def _identity(key: str) -> bool:
+    """Provenance and time stamps differ between any two runs: they are not parameters."""
+    bare = key.removeprefix("record.")
+    return bare in _SHA_KEYS or bare in _TIME_KEYS
 
 
 def _order(cat: str) -> int:
