@@ -124,3 +124,40 @@ def test_bad_input_is_a_message_and_exit_2(tmp_path, capsys, case, message):
 def test_no_common_names_raises_from_the_library():
     with pytest.raises(BisectorError):
         diff_traces(parse_trace("TRACE_C: a 1\n"), parse_trace("TRACE_PY: b 1\n"))
+
+
+def _real_trace(program: list[str], tmp_path, tag: str) -> str:
+    """The trace lines a real program prints for pixel (10, 12) of a small benchmark image."""
+    import subprocess
+
+    from portrepo import scenario_args
+
+    argv = [*program, *scenario_args(32).split(), "-trace_pixel", "10", "12", "-floatfile", str(tmp_path / f"{tag}.bin")]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    text = proc.stdout + proc.stderr
+    if proc.returncode != 0 or f"TRACE_{tag}:" not in text:
+        pytest.skip(f"this simkernel has no -trace_pixel yet: {text.strip().splitlines()[-1:] or proc.returncode}")
+    return text
+
+
+@pytest.mark.slow
+def test_an_injected_unit_slip_in_a_real_simkernel_trace_is_the_first_divergence(tmp_path, c_twin):
+    import sys
+
+    py_text = _real_trace([sys.executable, "-m", "simkernel"], tmp_path, "PY")
+    entries = parse_trace(py_text)
+    assert len(entries) >= 10
+    # Metres written as angstroms in one quantity of the port: airpath_m x 1e10.
+    slipped = "\n".join(
+        " ".join(["TRACE_PY:", "airpath_m", *(f"{float(v) * 1e10:.17g}" for v in line.split()[2:])])
+        if line.startswith("TRACE_PY: airpath_m") else line for line in py_text.splitlines())
+    assert slipped != py_text
+    diff = diff_traces(entries, parse_trace(slipped), rtol=1e-9)
+    first = diff.divergences[0]
+    assert first.first.name == "airpath_m" and first.power_of_ten == 10
+    assert "angstroms" in first.hint()
+
+    # The C twin traces the same pixel under the same names, and agrees.
+    c_text = _real_trace([str(c_twin)], tmp_path, "C")
+    real = diff_traces(parse_trace(c_text), entries, rtol=1e-6)
+    assert real.compared == len(entries) and real.divergences == []
