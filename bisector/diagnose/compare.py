@@ -320,7 +320,7 @@ def _write(result: CompareResult, reference: np.ndarray, image: np.ndarray, box:
         roi_panels = [figures.Panel(p.name, p.label, box.cut(p.image)) for p in panels]
         result.figures.append(figures.comparison_figure(
             result.report_dir / "roi.png", roi_panels, title=f"{title} (ROI {box.text()})",
-            caption=_caption(result.roi), difference_of=("candidate", "reference")))
+            caption=_caption(result.roi), difference_of=("candidate", "reference"), origin=(box.y0, box.x0)))
     atomic_write(result.report_dir / "summary.json", (json.dumps(summary(result), indent=2) + "\n").encode())
     atomic_write(result.report_dir / "summary.md", ("\n".join(summary_md(result)) + "\n").encode())
 

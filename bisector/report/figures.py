@@ -63,8 +63,9 @@ class Zoom:
     def cut(self, image: np.ndarray) -> np.ndarray:
         return image[self.slow0:self.slow1, self.fast0:self.fast1]
 
-    def text(self) -> str:
-        return f"slow {self.slow0}-{self.slow1 - 1}, fast {self.fast0}-{self.fast1 - 1}"
+    def text(self, origin: tuple[int, int] = (0, 0)) -> str:
+        s, f = origin
+        return f"slow {s + self.slow0}-{s + self.slow1 - 1}, fast {f + self.fast0}-{f + self.fast1 - 1}"
 
 
 @dataclass
@@ -76,12 +77,17 @@ class FigureInfo:
     zoom: Zoom | None
     panels: list[dict] = field(default_factory=list)   # {"name", "box": [left, top, right, bottom]}
     size: tuple[int, int] = (0, 0)                     # (width, height) in pixels
+    origin: tuple[int, int] = (0, 0)                   # detector (slow, fast) of array pixel (0, 0)
 
 
 def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: list[str],
-                      difference_of: tuple[str, str] | None = None) -> FigureInfo:
+                      difference_of: tuple[str, str] | None = None,
+                      origin: tuple[int, int] = (0, 0)) -> FigureInfo:
     """Draw ``panels`` (first = reference) and, when ``difference_of`` = (candidate, reference)
-    names two equally shaped panels, their difference and a zoom; write a PNG at ``path``."""
+    names two equally shaped panels, their difference and a zoom; write a PNG at ``path``.
+
+    ``origin``: detector (slow, fast) of the images' first pixel, when they are a region cut
+    from a larger frame; axes are labelled in detector pixels."""
     import numpy as np
 
     plt = _pyplot()
@@ -110,7 +116,7 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     for i, panel in enumerate(panels):
         ax = fig.add_subplot(grid[0, i])
         shown = _show(ax, shown_images[panel.name], panel.label,
-                      INTENSITY_CMAP, norm, images[panel.name].shape)
+                      INTENSITY_CMAP, norm, _extent(images[panel.name].shape, origin))
         boxes.append((panel.name, ax))
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[0, cols]))
     bar.set_label("photons / pixel" + (" (log)" if log_scale else ""))
@@ -118,13 +124,15 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     boxes.append(("intensity_colorbar", bar.ax))
 
     if diff is not None:
-        _difference_row(fig, grid, cols, diff, shown_diff, images, difference_of, zoom, norm, boxes)
+        _difference_row(fig, grid, cols, diff, shown_diff, images, difference_of, zoom, norm, boxes, origin)
     fig.text(0.03, 0.02 / fig.get_figheight() + 0.005, "\n".join(caption), fontsize=8.5,
              va="bottom", ha="left", family="monospace")
-    return _save(fig, Path(path), boxes, log_scale, zoom, title)
+    info = _save(fig, Path(path), boxes, log_scale, zoom, title)
+    info.origin = origin
+    return info
 
 
-def _difference_row(fig, grid, cols, diff, shown_diff, images, names, zoom, norm, boxes) -> None:
+def _difference_row(fig, grid, cols, diff, shown_diff, images, names, zoom, norm, boxes, origin) -> None:
     import numpy as np
     from matplotlib.colors import Normalize
 
@@ -133,10 +141,10 @@ def _difference_row(fig, grid, cols, diff, shown_diff, images, names, zoom, norm
     symmetric = Normalize(vmin=-limit, vmax=limit)
     ax = fig.add_subplot(grid[1, 0])
     shown = _show(ax, shown_diff, f"{candidate} - {reference}",
-                  DIFFERENCE_CMAP, symmetric, diff.shape)
+                  DIFFERENCE_CMAP, symmetric, _extent(diff.shape, origin))
     boxes.append(("difference", ax))
     if zoom is not None:
-        _outline(ax, zoom)
+        _outline(ax, zoom, origin)
         for col, (name, image, cmap, scale) in enumerate(
                 (("zoom_reference", images[reference], INTENSITY_CMAP, norm),
                  ("zoom_candidate", images[candidate], INTENSITY_CMAP, norm),
@@ -144,22 +152,26 @@ def _difference_row(fig, grid, cols, diff, shown_diff, images, names, zoom, norm
             zax = fig.add_subplot(grid[1, col])
             label = {"zoom_reference": reference, "zoom_candidate": candidate,
                      "zoom_difference": "difference"}[name]
-            _show(zax, zoom.cut(image), f"zoom: {label}", cmap, scale, None,
-                  extent=(zoom.fast0 - 0.5, zoom.fast1 - 0.5, zoom.slow1 - 0.5, zoom.slow0 - 0.5))
+            s0, f0 = origin
+            _show(zax, zoom.cut(image), f"zoom: {label}", cmap, scale,
+                  (f0 + zoom.fast0 - 0.5, f0 + zoom.fast1 - 0.5, s0 + zoom.slow1 - 0.5, s0 + zoom.slow0 - 0.5))
             boxes.append((name, zax))
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[1, cols]))
     bar.set_label("difference (photons / pixel)")
     boxes.append(("difference_colorbar", bar.ax))
 
 
-def _show(ax, image, label, cmap, norm, full_shape, extent=None):
+def _extent(shape: tuple[int, int], origin: tuple[int, int]) -> tuple[float, float, float, float]:
+    """imshow's (left, right, bottom, top) so that pixel centres sit on detector indices."""
+    (slow, fast), (s0, f0) = shape, origin
+    return (f0 - 0.5, f0 + fast - 0.5, s0 + slow - 0.5, s0 - 0.5)
+
+
+def _show(ax, image, label, cmap, norm, extent):
     """imshow in detector coordinates (rows = slow, columns = fast), labelled in full-size pixels."""
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
-    if extent is None:
-        slow, fast = full_shape
-        extent = (-0.5, fast - 0.5, slow - 0.5, -0.5)
     shown = ax.imshow(np.asarray(image), cmap=cmap, norm=norm, interpolation="nearest",
                       extent=extent, origin="upper")
     ax.set_title(label, fontsize=9)
@@ -172,10 +184,11 @@ def _show(ax, image, label, cmap, norm, full_shape, extent=None):
     return shown
 
 
-def _outline(ax, zoom: Zoom) -> None:
+def _outline(ax, zoom: Zoom, origin: tuple[int, int]) -> None:
     from matplotlib.patches import Rectangle
 
-    ax.add_patch(Rectangle((zoom.fast0 - 0.5, zoom.slow0 - 0.5), zoom.fast1 - zoom.fast0,
+    s0, f0 = origin
+    ax.add_patch(Rectangle((f0 + zoom.fast0 - 0.5, s0 + zoom.slow0 - 0.5), zoom.fast1 - zoom.fast0,
                            zoom.slow1 - zoom.slow0, fill=False, edgecolor="lime", linewidth=1.2))
 
 
@@ -293,5 +306,5 @@ def explain(info: FigureInfo, reference: str, candidate: str, others: tuple[str,
                      "pairs beside each spot; a scale error as spots of one colour.")
     if info.zoom is not None:
         lines.append(f"- Bottom right: zoom on the window with the largest disagreement "
-                     f"({info.zoom.text()}, green box), at full resolution.")
+                     f"({info.zoom.text(info.origin)}, green box), at full resolution.")
     return lines
