@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from .. import git
 from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
-from ..errors import BisectorError, ReferenceFailure
+from ..errors import BisectorError
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
