@@ -212,3 +212,30 @@ def test_a_bug_exits_70_with_one_line_and_a_crash_log(tmp_path):
     crash_log = Path(line.rsplit("traceback in ", 1)[1])
     assert crash_log.parent == tmp_path / "cache" / "bisector"
     assert "Traceback" in crash_log.read_text() and "KeyError: 'missing'" in crash_log.read_text()
+
+
+def test_user_hooks_and_git_variables_do_not_reach_the_private_bisect(port, tmp_path, cache):
+    hooks = Path(subprocess.run(["git", "-C", str(port.path), "rev-parse", "--git-path", "hooks"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    if not hooks.is_absolute():
+        hooks = port.path / hooks
+    hooks.mkdir(exist_ok=True)
+    fired = tmp_path / "hooks-fired.log"
+    for name in ("reference-transaction", "post-checkout", "post-index-change"):
+        (hooks / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "{fired}"\n')
+        (hooks / name).chmod(0o755)
+    other = tmp_path / "other.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    before = snapshot(port.path)
+    fired.unlink(missing_ok=True)  # the snapshot's own `git status` may refresh the index
+    # As if bisector were started from a git hook: variables that point git elsewhere.
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_DIR=str(other),
+               GIT_INDEX_FILE=str(tmp_path / "index"), GIT_WORK_TREE=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "bisector", "run", "--good", port.base,
+                           "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert port.culprit in proc.stderr
+    assert not fired.exists(), fired.read_text()
+    assert snapshot(port.path) == before
+    assert not (tmp_path / "index").exists()
