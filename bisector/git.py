@@ -16,10 +16,13 @@ user's own repository state.
 
 from __future__ import annotations
 
+import atexit
+import collections
 import contextlib
 import functools
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tarfile
@@ -40,6 +43,8 @@ if TYPE_CHECKING:  # GitPython costs ~0.15 s to import: commands that need no gi
 _KEEP = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_CONFIG_NOSYSTEM",
          "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
          "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"}
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 # Hooks of the user's repository must not run inside anything we create.
 _SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false"]
@@ -113,19 +118,47 @@ def _repo_object(path: Path, **kwargs) -> "gitpython.Repo":
         return clean_repo(str(path), **kwargs)
 
 
+# Recently used repositories, most recent last; a few at most, so a long-lived process
+# (a test session, a library user) does not collect idle git processes.
+_open_repos: collections.OrderedDict[str, "gitpython.Repo"] = collections.OrderedDict()
+_MAX_OPEN = 4
+
+
 @contextlib.contextmanager
 def _open(path: Path) -> Iterator["gitpython.Repo"]:
-    """A GitPython Repo of ``path`` whose git processes end when the block does."""
-    gitpython, _ = _gitpython()
-    try:
-        repo = _repo_object(path)
-    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
-        raise GitError(f"{Path(path).resolve()} is not a git repository") from None
-    repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # never wait for a password
-    try:
-        yield repo
-    finally:
+    """The GitPython Repo of ``path``, opened once per process.
+
+    Reusing it keeps its ``git cat-file`` processes: a scoring step asks a handful of
+    questions about one repository, and a process per question was most of its git time.
+    """
+    key = str(Path(path).absolute())
+    repo = _open_repos.get(key)
+    if repo is None:
+        gitpython, _ = _gitpython()
+        try:
+            repo = _repo_object(path)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            raise GitError(f"{Path(path).resolve()} is not a git repository") from None
+        repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # never wait for a password
+        if not _open_repos:
+            atexit.register(close_all)
+        _open_repos[key] = repo
+        while len(_open_repos) > _MAX_OPEN:
+            _open_repos.popitem(last=False)[1].close()
+    _open_repos.move_to_end(key)
+    yield repo
+
+
+def close(path: Path) -> None:
+    """End the git processes kept for ``path`` (before the repository is deleted)."""
+    repo = _open_repos.pop(str(Path(path).absolute()), None)
+    if repo is not None:
         repo.close()
+
+
+def close_all() -> None:
+    for key in list(_open_repos):
+        _open_repos.pop(key).close()
 
 
 def _run(repo: "gitpython.Repo", *args: str, check: bool = True, stdin: bytes | None = None) -> tuple[int, str, str]:
@@ -189,6 +222,11 @@ def try_resolve(repo: Path, rev: str) -> str | None:
     if rev.startswith("-"):
         return None
     with _open(repo) as r:
+        if _FULL_SHA.fullmatch(rev) and rev.strip("0"):  # a sha needs no rev-parse: ask the object database
+            try:
+                return r.commit(rev).hexsha
+            except (ValueError, LookupError):
+                return None
         status, sha, _ = _run(r, "rev-parse", "--verify", "--quiet", "--end-of-options",
                               f"{rev}^{{commit}}", check=False)
     return sha.strip() or None if status == 0 else None

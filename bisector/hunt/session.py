@@ -55,6 +55,7 @@ class PrivateBisect:
         with _signals_deferred():
             if self._started and self.worktree.exists():
                 git.bisect_reset(self.worktree)
+            git.close(self.worktree)
             if not self.keep:
                 shutil.rmtree(self.state, ignore_errors=True)
 
