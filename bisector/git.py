@@ -279,25 +279,26 @@ def commit_infos(repo: Path, commits: list[str]) -> dict[str, CommitInfo]:
 
 
 def _info(c) -> CommitInfo:
+    message, author = _text_of(c)
+    return CommitInfo(sha=c.hexsha, short=c.hexsha[:10], subject=subject_of(message), author=author,
+                      date=c.committed_datetime.isoformat())
+
+
+def _text_of(c) -> tuple[str, str]:
+    """The message and ``name <email>`` of commit ``c``, decoded as its header declares.
+
+    GitPython reads every message as UTF-8 (its check for the ``encoding`` header never
+    matches), so a commit written in Latin-1 would lose its accents; the raw object is
+    read here instead, and an encoding no codec knows falls back to UTF-8.
+    """
+    headers, _, message = c.repo.odb.stream(c.binsha).read().partition(b"\n\n")
+    fields = dict(line.split(b" ", 1) for line in headers.splitlines() if b" " in line and line[:1] != b" ")
+    encoding = fields.get(b"encoding", b"utf-8").decode("ascii", "replace").strip()
+    author = fields.get(b"author", b"").rsplit(b" ", 2)[0]
     try:
-        message, author = decoded(c.message), f"{decoded(c.author.name)} <{decoded(c.author.email)}>"
-        date = c.committed_datetime.isoformat()
-    except (LookupError, ValueError):  # an encoding header naming no codec python knows
-        message, author, date = _raw_fields(c)
-    return CommitInfo(sha=c.hexsha, short=c.hexsha[:10], subject=subject_of(message), author=author, date=date)
-
-
-def _raw_fields(c) -> tuple[str, str, str]:
-    from datetime import datetime, timedelta, timezone
-
-    raw = c.repo.odb.stream(c.binsha).read()
-    headers, _, message = raw.partition(b"\n\n")
-    fields = dict(line.split(b" ", 1) for line in headers.splitlines() if b" " in line and not line.startswith(b" "))
-    author = decoded(fields.get(b"author", b"?").rsplit(b" ", 2)[0])
-    when, offset = fields.get(b"committer", b"? 0 +0000").rsplit(b" ", 2)[1:]
-    sign = -1 if offset.startswith(b"-") else 1
-    tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
-    return decoded(message), author, datetime.fromtimestamp(int(when), tz).isoformat()
+        return message.decode(encoding, "replace"), author.decode(encoding, "replace")
+    except LookupError:
+        return decoded(message), decoded(author)
 
 
 def subject_of(message: str) -> str:

@@ -45,3 +45,22 @@ def test_commit_text_is_decoded_with_replacement(tmp_path):
     # The same subject git itself prints, byte for byte where the bytes are UTF-8.
     raw = subprocess.run(["git", "-C", str(port.path), "log", "-1", "--format=%s"], capture_output=True).stdout
     assert raw.rstrip(b"\n").decode("utf-8", "replace") == info.subject
+
+
+def test_a_declared_commit_encoding_is_honoured_and_an_unknown_one_is_survived(tmp_path):
+    port = make_port_repo(tmp_path / "port", history=[Change("docs")])
+
+    def commit(encoding: str, message: bytes) -> str:
+        (port.path / "docs" / "notes.md").write_bytes(message)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        run = lambda *a: subprocess.run(["git", "-C", str(port.path), *a], env=env, check=True,  # noqa: E731
+                                        capture_output=True, input=message)
+        run("add", "docs/notes.md")
+        run("-c", "user.name=T\xe9st", "-c", "user.email=t@example.com", "-c", f"i18n.commitEncoding={encoding}",
+            "commit", "-q", "-F", "-")
+        return git.resolve(port.path, "HEAD")
+
+    latin1 = commit("ISO-8859-1", b"caf\xe9 cr\xe8me\n")
+    assert git.commit_info(port.path, latin1).subject == "café crème"
+    unknown = commit("x-no-such-codec", b"na\xefve\n")
+    assert git.commit_info(port.path, unknown).subject == "na\ufffdve"
