@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from .. import git
 from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
-from ..errors import BisectorError
+from ..errors import BisectorError, ExitCode
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
@@ -37,7 +37,7 @@ from . import imagestats
 # Exit codes of `bisector compare` (README).
 AGREE = 0
 DISAGREE = 1
-SIDE_FAILED = 4
+SIDE_FAILED = ExitCode.ABORTED
 
 SCENARIO_NAME = "compare"
 

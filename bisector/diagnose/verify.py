@@ -1,9 +1,11 @@
 """`bisector verify`: every configured scenario, and the port's own tests, at one commit.
 
-Everything runs in one private checkout of the commit (a detached worktree in a temporary
-folder outside the user's checkout, removed afterwards whatever happens): the scenarios
-with the configured command, then each pytest selector with the same Python and
-environment. Nothing is read from the score cache: verifying a fix means running it.
+Everything runs in one private checkout of the commit: the whole committed tree exported
+(git archive) into a temporary folder outside the user's checkout, removed afterwards
+whatever happens. No worktree of the user's repository is made, so neither its worktree
+list nor its hooks are involved. The scenarios run with the configured command, then each
+pytest selector with the same Python and environment. Nothing is read from the score cache:
+verifying a fix means running it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
 from ..errors import ReferenceFailure
-from ..report.bundle import last_line, new_report_dir
+from ..report.bundle import new_report_dir
+from ..report.text import last_line
 from ..score.candidate import Workspace, process_env, run_candidate, run_process, run_setup
 from ..score.metrics import compare, judge
 from ..score.reference import Reference, detector_shape, reference_for
@@ -74,16 +77,15 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     scratch = Path(tempfile.mkdtemp(prefix="bisector-verify-"))
     ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out")
     try:
-        for folder in (ws.tmp, ws.outputs):
+        for folder in (ws.worktree, ws.tmp, ws.outputs):
             folder.mkdir(parents=True)
-        git.add_checkout_worktree(repo, ws.worktree, sha)
+        git.export(repo, sha, ["."], ws.worktree)  # "." is the whole tree
         setup_failure = run_setup(config, ws)
         for name in names:
             result.checks.append(_scenario_check(config, reference, ws, name, setup_failure))
         for selector in pytest:
             result.checks.append(_pytest_check(config, ws, selector))
     finally:
-        git.remove_worktree(repo, ws.worktree)
         shutil.rmtree(scratch, ignore_errors=True)
     result.report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "verify")
     atomic_write(result.report_dir / "verify.md", ("\n".join(table_lines(result)) + "\n").encode())
