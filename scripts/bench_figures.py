@@ -3,7 +3,9 @@
 Before: report/images.save_png for reference, parent, culprit and difference (4 PNGs).
 After:  report/figures.comparison_figure (one figure: 3 panels, difference, zoom, caption).
 Each is timed in a fresh Python process, imports included, as `bisector run` pays them once
-per hunt; the rest of the bundle (markdown, JSON) is unchanged and not timed.
+per hunt; the rest of the bundle (markdown, JSON) is unchanged and not timed. CPU seconds
+(user + system of the child) are printed beside wall seconds: on a shared, oversubscribed
+machine they are the steadier measure of the work done.
 
     python scripts/bench_figures.py [--size 4096] [--repeat 3]
 """
@@ -11,6 +13,7 @@ per hunt; the rest of the bundle (markdown, JSON) is unchanged and not timed.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,9 +54,13 @@ print(time.perf_counter() - t)
 """
 
 
-def timed(code: str) -> float:
+def timed(code: str) -> tuple[float, float]:
+    """(wall seconds measured inside the child, CPU seconds of the whole child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return float(out.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return float(out.strip().splitlines()[-1]), cpu
 
 
 def main() -> None:
@@ -66,10 +73,11 @@ def main() -> None:
         before = [timed(BEFORE.format(tmp=tmp)) for _ in range(opts.repeat)]
         after = [timed(AFTER.format(tmp=tmp)) for _ in range(opts.repeat)]
         sizes = (sum(p.stat().st_size for p in Path(tmp).glob("before-*.png")), (Path(tmp) / "after.png").stat().st_size)
-    b, a = statistics.median(before), statistics.median(after)
     print(f"report images of a run bundle, {opts.size}^2, median of {opts.repeat} fresh processes (imports included)")
     print(f"{'':28}{'before (4 plain PNGs)':>24}{'after (one figure)':>22}{'after/before':>14}")
-    print(f"{'seconds':28}{b:>24.2f}{a:>22.2f}{a / b:>14.2f}x")
+    for i, what in ((0, "wall seconds"), (1, "CPU seconds")):
+        b, a = statistics.median(t[i] for t in before), statistics.median(t[i] for t in after)
+        print(f"{what:28}{b:>24.2f}{a:>22.2f}{a / b:>14.2f}x")
     print(f"{'bytes written':28}{sizes[0]:>24,}{sizes[1]:>22,}{sizes[1] / sizes[0]:>14.2f}x")
 
 

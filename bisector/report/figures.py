@@ -90,7 +90,6 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     from a larger frame; axes are labelled in detector pixels."""
     import numpy as np
 
-    plt = _pyplot()
     images = {p.name: np.asarray(p.image) for p in panels}
     shown_images = {name: reduce_for_display(img, DISPLAY_SIDE, signed=_has_negative(img))
                     for name, img in images.items()}
@@ -106,7 +105,7 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     cols = max(len(panels), 4 if diff is not None else 1)
     rows = 2 if diff is not None else 1
     caption_inches = 0.22 * (len(caption) + 1)
-    fig = plt.figure(figsize=(PANEL_INCHES * cols + 0.9, PANEL_INCHES * rows + 0.6 + caption_inches), dpi=DPI)
+    fig = _new_figure(figsize=(PANEL_INCHES * cols + 0.9, PANEL_INCHES * rows + 0.6 + caption_inches), dpi=DPI)
     grid = fig.add_gridspec(rows, cols + 1, width_ratios=[1] * cols + [0.06],
                             left=0.03, right=0.95, top=1 - 0.55 / fig.get_figheight(),
                             bottom=(caption_inches + 0.15) / fig.get_figheight(), wspace=0.25, hspace=0.3)
@@ -276,19 +275,19 @@ def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI,
                 metadata={"Title": title, "Software": "bisector", "Panels": json.dumps(panels)})
-    _pyplot().close(fig)
     atomic_write(path, buf.getvalue())
     return FigureInfo(path=path, log_scale=log_scale, zoom=zoom, panels=panels, size=(width, height))
 
 
-def _pyplot():
-    # Agg: no display is needed (CI, ssh); selected before pyplot is first imported.
-    import matplotlib
+def _new_figure(**kwargs):
+    """A figure on the Agg canvas, without pyplot: no display is needed (CI, ssh), and no
+    global figure registry keeps figures alive between reports."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def explain(info: FigureInfo, reference: str, candidate: str, others: tuple[str, ...] = ()) -> list[str]:
