@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,7 @@ def _json(report_root):
 @pytest.mark.slow
 def test_verify_scores_every_scenario_and_runs_the_port_tests(port, tmp_path, capsys):
     before = snapshot(port.path)
+    scratch_before = set(Path(tempfile.gettempdir()).glob("bisector-verify-*"))
     code = main(["verify", "--repo", str(port.path), "--pytest", "tests/test_port.py",
                  "--pytest", "tests/test_broken.py", "--pytest", "tests/test_nothing.py",
                  "--report-dir", str(tmp_path / "head")])
@@ -72,6 +75,7 @@ def test_verify_scores_every_scenario_and_runs_the_port_tests(port, tmp_path, ca
     assert table.count("| scenario |") == 2 and table.count("| pytest |") == 3 and ": FAIL" in table
     assert "| pytest | tests/test_port.py | pass (pass) |" in capsys.readouterr().out
     assert snapshot(port.path) == before
+    assert set(Path(tempfile.gettempdir()).glob("bisector-verify-*")) <= scratch_before  # checkout removed
 
     # The good root, one scenario: everything passes. (The root has no tests folder.)
     assert main(["verify", port.base, "--repo", str(port.path), "--scenario", "tiny",
