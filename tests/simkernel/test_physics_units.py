@@ -149,7 +149,7 @@ def test_parse_rules(base_args):
 
 def test_round_shape_factor_is_one_at_the_direct_beam():
     import torch
-    from simkernel.simulate import _sinc3
+    from simkernel.kernel import _sinc3
 
     x = torch.tensor([0.0, 1e-17, 0.05, 0.5, 2.0], dtype=torch.float64)
     expected = [1.0, 1.0] + [3 * (math.sin(v) / v - math.cos(v)) / v**2 for v in (0.05, 0.5, 2.0)]
