@@ -29,8 +29,9 @@ from .config import SimConfig
 from .crystal import crystal_vectors
 from .geometry import detector, layer_offsets, subpixel_coordinates
 from .rng import mosaic_rotations
-from .sources import build_sources, phi_angles, spindle_matrix, POLARIZATION_AXIS
+from .sources import build_sources, phi_angles, spin, POLARIZATION_AXIS
 from .structure import nearest_lookup, tricubic
+from .vectors import mat_apply
 
 R_E_SQUARED_M2 = 7.94079248018965e-30  # classical electron radius squared
 ROUND_XTAL_SCALE = 0.723601254558268
@@ -58,14 +59,18 @@ class _Plan:
 def rotated_cells(config: SimConfig, real_m: np.ndarray) -> np.ndarray:
     """Real-space vectors for every (phi step, mosaic domain), shape (P*D, 3, 3).
 
-    a = U_m R(phi_k) a0 (rows of the 3x3 are a, b, c).
+    a = U_m R(phi_k) a0 (rows of the 3x3 are a, b, c), in C's order of operations; without
+    a mosaic spread no matrix is applied (as in C).
     """
     mosaic = mosaic_rotations(config.mosaic_spread_rad, config.mosaic_domains, config.mosaic_seed)
     cells = []
     for phi in phi_angles(config.phi0_rad, config.phistep_rad, config.phisteps):
-        spun = real_m @ spindle_matrix(phi).T
+        spun = [spin(axis, phi) for axis in real_m]
         for umat in mosaic:
-            cells.append(spun @ umat.T)
+            if config.mosaic_spread_rad > 0:
+                cells.append([mat_apply(umat, axis) for axis in spun])
+            else:
+                cells.append(spun)
     return np.array(cells)
 
 

@@ -89,7 +89,7 @@ def trace_pixel(config: SimConfig, slow: int, fast: int, device="cpu", dtype=tor
         ("rot_b_m", tuple(float(x) for x in cell[1])),
         ("rot_c_m", tuple(float(x) for x in cell[2])),
         ("hkl_frac", tuple(_scalar(h) for h in hkl)),
-        ("hkl_nearest", tuple(float(math.ceil(_scalar(h) - 0.5)) for h in hkl)),
+        ("hkl_nearest", tuple(float(np.ceil(_scalar(h) - 0.5)) for h in hkl)),
         ("F_latt", (f_latt,)),
         ("F_cell", (f_cell,)),
         ("I_term", (f_cell * f_cell * f_latt * f_latt,)),
