@@ -218,17 +218,25 @@ class _Kernel:
         return nearest_lookup(table, h0, k0, l0, self.grid, default_F)
 
     def term(self, sub: _Subpixel, cell: np.ndarray, incident, wavelength):
-        """F_cell^2 F_latt^2 (without the constant F^2 when there is no table); None means
-        the constant 1 (every N == 1, square shape, no table)."""
+        """(F_cell^2 F_latt^2, F_latt == 0) for one orientation and source.
+
+        The intensity lacks the constant F^2 when there is no table; None means the constant
+        1 (every N == 1, square shape, no table). The mask says where C skips the whole term,
+        running -oversample_* multiplies included: where F_latt is 0, not where F_cell is
+        (a zero F_cell from the table still takes the multiplies).
+        """
         if not self.needs_indices:
             flatt = self._square_lattice(sub, cell, incident, wavelength)
-            return flatt.square_() if flatt is not None else None
+            if flatt is None:
+                return None, None
+            intensity = flatt.square_()
+            return intensity, intensity == 0
         hkl = self._indices(sub.scattering(incident, wavelength), cell)
         flatt = self._shaped_lattice(hkl)
         intensity = flatt.square()
         if self.config.hkl is not None:
             intensity.mul_(self._structure_factor(hkl).square_())
-        return intensity
+        return intensity, flatt == 0
 
     # -- pixel factors ------------------------------------------------------------------
     def omega(self, sub: _Subpixel) -> torch.Tensor:
@@ -272,7 +280,7 @@ def _accumulate(kernel: _Kernel, plan: _Plan, config: SimConfig, rows: np.ndarra
     running = config.oversample_omega or config.oversample_polar or config.oversample_thick
     acc = None
     omega = polar = capture = None
-    thick = config.detector_thick_m > 0
+    thick = config.detector_thick_m > 0 and config.detector_mu_per_m > 0  # mu 0: no absorption
     for layer, base in enumerate(plan.base_points):
         layer_capture = None
         for ss in range(n):
@@ -288,19 +296,17 @@ def _accumulate(kernel: _Kernel, plan: _Plan, config: SimConfig, rows: np.ndarra
                     if config.polarization_enabled and (polar is None or config.oversample_polar):
                         polar = kernel.polarization(sub, incident)
                     for cell in plan.real_m:
-                        term = kernel.term(sub, cell, incident, wavelength)
+                        term, skipped = kernel.term(sub, cell, incident, wavelength)
                         if term is None:
                             term = torch.ones_like(sub.inv_r)
-                        if not running:
-                            acc = term if acc is None else acc.add_(term)
-                            continue
                         acc = term if acc is None else acc.add_(term)
-                        skipped = term == 0  # C skips the whole term (and its multiplies) then
+                        if not running:
+                            continue
                         for on, factor in ((config.oversample_thick, layer_capture),
                                            (config.oversample_polar, polar),
                                            (config.oversample_omega, omega)):
                             if on and factor is not None:
-                                acc.mul_(torch.where(skipped, 1.0, factor))
+                                acc.mul_(factor if skipped is None else torch.where(skipped, 1.0, factor))
         capture = layer_capture
     if thick and not config.oversample_thick:
         acc.mul_(capture)
