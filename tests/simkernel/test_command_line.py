@@ -100,7 +100,7 @@ def test_help_is_the_table_in_both_programs(tmp_path):
     assert _normalised(lines[0], "simkernel") == _normalised(twin_lines[0], "nanobragg_twin")
     assert lines[1:] == twin_lines[1:]
     for flag in table().flags.values():
-        row = next(line for line in lines if line.split()[0] == flag.name)
+        row = next(line for line in lines if line.split()[:1] == [flag.name])
         assert flag.unit in row and flag.default in row and flag.meaning in row
     for alias, target in table().aliases.items():
         assert any(line.split()[:4] == [alias, "same", "as", target] for line in lines)
