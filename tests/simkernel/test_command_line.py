@@ -1,7 +1,9 @@
-"""One command line for simkernel and its C twin: the same lists through both real programs.
+"""One command line for simkernel and its C twin: the same lists through both programs.
 
-Each program is run as the user runs it (``python -m simkernel``, the compiled twin); exit
-codes, error lines, --help, parameter lines and written files are compared between the two.
+The twin runs as the compiled program; simkernel runs through ``simkernel.cli.main`` (the
+console script's entry, in this process so torch is imported once) and, for a few lists, as
+``python -m simkernel``. Exit codes, error lines, --help, parameter lines and written files
+are compared between the two.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 
 from simkernel import cref
 from simkernel.args import HANDLERS, detector_shape, parse_command_line
+from simkernel.cli import main
 from simkernel.errors import ArgumentError
 from simkernel.flags import table
 from simkernel.io import read_floatfile
@@ -62,25 +65,40 @@ def _normalised(text: str, program: str) -> str:
     return text.replace(program, "PROGRAM")
 
 
-@pytest.mark.slow
-def test_bad_lists_are_rejected_alike_by_both_programs(tmp_path):
+def _main(argv: list[str], cwd: Path, capsys, monkeypatch) -> tuple[int, str, str]:
+    """simkernel's console entry in this process: (exit status, stdout, stderr)."""
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_bad_lists_are_rejected_alike_by_both_programs(tmp_path, capsys, monkeypatch):
     garbage = tmp_path / "garbage.hkl"
     garbage.write_text("not an hkl file\n")
     lists = [line.split() for line in BAD] + [f"{CELL} -hkl {garbage}".split()]
-    results = []
-    for start in range(0, len(lists), 4):  # a few at a time: each is a Python start-up
-        batch = [_simkernel(argv, tmp_path) for argv in lists[start:start + 4]]
-        results += [(proc, *proc.communicate(timeout=120)) for proc in batch]
-    for argv, (proc, out, err) in zip(lists, results):
+    for argv in lists:
+        status, out, err = _main(argv, tmp_path, capsys, monkeypatch)
         twin = cref.run(argv, tmp_path)
         context = " ".join(argv)
-        assert (proc.returncode, twin.returncode) == (2, 2), (context, err, twin.stderr)
+        assert (status, twin.returncode) == (2, 2), (context, err, twin.stderr)
         assert _normalised(err, "simkernel") == _normalised(twin.stderr, "nanobragg_twin"), context
         first = err.splitlines()[0]
         assert first.startswith("simkernel: error: -") or first.startswith("simkernel: error: 5"), first
         assert "Traceback" not in err and "physics.md" not in err and out == ""
         assert len(err.splitlines()) == 2 and "--help" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.hkl"]
+
+
+def test_bad_lists_through_the_real_command(tmp_path):
+    lists = [BAD[0].split(), BAD[1].split(), BAD[6].split()]
+    procs = [_simkernel(argv, tmp_path) for argv in lists]
+    for argv, proc in zip(lists, procs):
+        _, err = proc.communicate(timeout=120)
+        twin = cref.run(argv, tmp_path)
+        assert proc.returncode == twin.returncode == 2
+        assert _normalised(err, "simkernel") == _normalised(twin.stderr, "nanobragg_twin")
 
 
 def test_the_issue_example_names_the_missing_value(tmp_path):
@@ -138,30 +156,27 @@ OUTPUT_CASES = [
 ]
 
 
-@pytest.mark.slow
-def test_both_programs_print_the_same_lines_and_write_the_same_files(tmp_path):
-    runs = []
-    for i, case in enumerate(OUTPUT_CASES):
-        py_dir, c_dir = tmp_path / f"py{i}", tmp_path / f"c{i}"
-        py_dir.mkdir(), c_dir.mkdir()
-        runs.append((case.split(), py_dir, c_dir, _simkernel([*case.split(), "-device", "cpu"], py_dir)))
-    for argv, py_dir, c_dir, proc in runs:
-        out, err = proc.communicate(timeout=300)
-        twin = cref.run(argv, c_dir)
-        assert (proc.returncode, twin.returncode) == (0, 0), (err, twin.stderr)
-        ours, theirs = out.splitlines(), twin.stdout.splitlines()
-        assert ours[0].startswith("simkernel ") and theirs[0].startswith("nanobragg_twin")
-        # trace values are compared with a tolerance in test_trace.py
-        strip = [line for line in ours[1:] if not line.startswith("TRACE_PY")]
-        assert strip == [line for line in theirs[1:] if not line.startswith("TRACE_C")]
-        assert any(line.startswith("max_I = ") and "  at " in line for line in strip)
-        smv_py, smv_c = (py_dir / "img.smv").read_bytes(), (c_dir / "img.smv").read_bytes()
-        assert smv_py[:512] == smv_c[:512] and b"ADC_OFFSET=" in smv_py[:512]
-        assert smv_py == smv_c
-        shape = detector_shape(argv)
-        float_py, float_c = (read_floatfile(d / "img.bin", shape).astype(np.float64) for d in (py_dir, c_dir))
-        bright = float_c > 1e-3 * float_c.max()
-        assert np.max(np.abs(float_py[bright] - float_c[bright]) / float_c[bright]) <= 1e-6
+@pytest.mark.parametrize("case", OUTPUT_CASES, ids=["base", "many_flags", "round_trace"])
+def test_both_programs_print_the_same_lines_and_write_the_same_files(case, tmp_path, capsys, monkeypatch):
+    argv = case.split()
+    py_dir, c_dir = tmp_path / "py", tmp_path / "c"
+    py_dir.mkdir(), c_dir.mkdir()
+    status, out, err = _main([*argv, "-device", "cpu"], py_dir, capsys, monkeypatch)
+    twin = cref.run(argv, c_dir)
+    assert (status, twin.returncode) == (0, 0), (err, twin.stderr)
+    ours, theirs = out.splitlines(), twin.stdout.splitlines()
+    assert ours[0].startswith("simkernel ") and theirs[0].startswith("nanobragg_twin")
+    # trace values are compared with a tolerance in test_trace.py
+    strip = [line for line in ours[1:] if not line.startswith("TRACE_PY")]
+    assert strip == [line for line in theirs[1:] if not line.startswith("TRACE_C")]
+    assert any(line.startswith("max_I = ") and "  at " in line for line in strip)
+    smv_py, smv_c = (py_dir / "img.smv").read_bytes(), (c_dir / "img.smv").read_bytes()
+    assert smv_py[:512] == smv_c[:512] and b"ADC_OFFSET=" in smv_py[:512]
+    assert smv_py == smv_c
+    shape = detector_shape(argv)
+    float_py, float_c = (read_floatfile(d / "img.bin", shape).astype(np.float64) for d in (py_dir, c_dir))
+    bright = float_c > 1e-3 * float_c.max()
+    assert np.max(np.abs(float_py[bright] - float_c[bright]) / float_c[bright]) <= 1e-6
 
 
 def test_simkernel_c_starts_without_torch(tmp_path):
@@ -170,9 +185,13 @@ def test_simkernel_c_starts_without_torch(tmp_path):
             "'-detpixels', '4']); print('torch' in sys.modules, rc)")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.stdout.splitlines()[-1] == "False 0", result.stderr
-    probe = subprocess.run([sys.executable, "-c", "import simkernel, sys; simkernel.simulate; print('torch' in sys.modules)"],
-                           capture_output=True, text=True, timeout=120)
-    assert probe.stdout.strip() == "True"  # the lazy attribute really loads the kernel
+
+
+def test_lazy_simulate_is_the_kernel_function():
+    import simkernel
+    from simkernel.kernel import simulate
+
+    assert simkernel.simulate is simulate and callable(simkernel.simulate)
 
 
 @pytest.mark.parametrize("argv, shape", [
