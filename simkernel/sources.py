@@ -60,7 +60,7 @@ def resolve_phi(osc: float, phistep: float, phisteps: int) -> tuple[float, float
             return phistep, phistep, 2
         if phistep <= 0:
             return osc, osc / 2.0, 2
-        return osc, phistep, int(math.ceil(osc / phistep))
+        return osc, phistep, max(1, int(math.ceil(osc / phistep)))
     if osc < 0:
         if phistep <= 0:
             osc = math.radians(1.0)

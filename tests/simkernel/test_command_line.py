@@ -224,3 +224,11 @@ def test_read_floatfile_is_numpy_only_and_checks_the_size(tmp_path):
     np.testing.assert_array_equal(read_floatfile(tmp_path / "f.bin", (2, 3)), data)
     with pytest.raises(ValueError, match="f.bin holds 6 float32 values, expected 3 x 3 = 9"):
         read_floatfile(tmp_path / "f.bin", (3, 3))
+
+
+def test_docs_list_every_flag():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "simkernel.md").read_text()
+    flags = table()
+    missing = [name for name in [*flags.flags, *flags.aliases, *flags.unsupported] if f"`{name}" not in text]
+    assert missing == []
+    assert "physics.md" not in text
