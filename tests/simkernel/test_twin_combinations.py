@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,7 @@ def _inner_steps(config) -> int:
     return config.steps * config.thicksteps
 
 
+@lru_cache(maxsize=None)
 def scenario_argv(index: int, hkl: Path) -> list[str]:
     """The command line of scenario ``index`` (deterministic for BASE_SEED), within the cost guard."""
     rng = np.random.default_rng([BASE_SEED, index])
