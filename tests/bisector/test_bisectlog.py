@@ -2,7 +2,7 @@
 
 import subprocess
 
-from bisector.bisectlog import parse_bisect_log
+from bisector.hunt.bisectlog import parse_bisect_log
 
 
 def _repo_with_values(tmp_path, values):

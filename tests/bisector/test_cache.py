@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 
-from bisector.cache import Cache, atomic_write
+from bisector.store.cache import Cache, atomic_write
 
 ARGS = ("-default_F", "100", "-detpixels", "8")
 
@@ -65,7 +65,7 @@ def test_two_processes_write_concurrently(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         import numpy as np
-        from bisector.cache import Cache
+        from bisector.store.cache import Cache
         cache = Cache({str(tmp_path)!r})
         who = sys.argv[1]
         for i in range(150):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bisector.images import difference_rgb, intensity_rgb, save_png
+from bisector.report.images import difference_rgb, intensity_rgb, save_png
 
 
 def test_intensity_levels_are_log_scaled():
@@ -39,7 +39,7 @@ def test_large_images_are_reduced_keeping_single_pixel_peaks(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from bisector.images import reduce_for_display, save_png
+    from bisector.report.images import reduce_for_display, save_png
 
     img = np.zeros((2047, 1001))
     img[2046, 1000] = 5.0   # a lone peak in the last, partial block

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bisector.config import Thresholds
-from bisector.metrics import Metrics, compare, judge, pearson
-from bisector.verdict import Verdict
+from bisector.score.metrics import Metrics, compare, judge, pearson
+from bisector.score.verdict import Verdict
 
 T = Thresholds(min_correlation=0.999, max_sum_ratio_error=5e-3)
 

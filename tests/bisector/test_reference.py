@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bisector.cache import Cache
+from bisector.store.cache import Cache
 from bisector.config import ConfigOverrides, Scenario, load_config
 from bisector.errors import ReferenceFailure
-from bisector.reference import CReference, detector_shape, open_reference
+from bisector.score.reference import CReference, detector_shape, open_reference
 from portrepo import make_port_repo, scenario_args
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"

@@ -1,11 +1,11 @@
-"""The private bisect: a worktree beside the checkout, a pinned scorer, and cleanup."""
+"""The private bisect: a repository beside the checkout, a pinned scorer, and cleanup."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 from bisector import git
-from bisector.session import PrivateBisect
+from bisector.hunt.session import PrivateBisect
 from repostate import snapshot
 
 
@@ -25,14 +25,17 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
     before = snapshot(repo)
     with PrivateBisect(repo, head) as bisect:
         argv = bisect.pinned_scorer('{"pinned": true}')
-        assert argv[1:3] == ["-m", "bisector.step"]
+        assert argv[1:3] == ["-m", "bisector.hunt.step"]
         assert Path(argv[3]).read_text() == '{"pinned": true}'
         where = subprocess.run([sys.executable, "-c", "import bisector; print(bisector.__file__)"],
                                env=git.clean_env(bisect.scorer_env()), capture_output=True, text=True,
                                cwd=bisect.worktree).stdout.strip()
         assert Path(where).resolve().is_relative_to(bisect.state.resolve())
         assert not (bisect.state / "pinned" / "bisector" / "demo").exists()  # the demo is not needed
-        assert bisect.worktree.resolve() in [p.resolve() for p in git.worktree_paths(repo)]
+        # The private repository borrows the user's objects but is no worktree of theirs.
+        assert git.resolve(bisect.worktree, head) == head
+        assert bisect.worktree.resolve() not in [p.resolve() for p in git.worktree_paths(repo)]
+        assert snapshot(repo) == before
         assert not bisect.worktree.resolve().is_relative_to(repo.resolve())
         state = bisect.state
     assert not state.exists()

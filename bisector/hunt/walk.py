@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import git
+from .. import git
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
     import numpy as np
 
-from . import git
-from .config import Config, Scenario
-from .errors import ConfigError
+from .. import git
+from ..config import Config, Scenario
+from ..errors import ConfigError
 from .reference import output_tail
 
 @dataclass(frozen=True)

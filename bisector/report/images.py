@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import atomic_write
+from ..store.cache import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np

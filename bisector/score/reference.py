@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
     import numpy as np
 
-from . import git
-from .cache import Cache, digest
-from .config import Config, Scenario
-from .errors import ReferenceFailure
+from .. import git
+from ..store.cache import Cache, digest
+from ..config import Config, Scenario
+from ..errors import ReferenceFailure
 
 _TAIL_CHARS = 2000
 # nanoBragg's defaults (physics.md §2): 0.1 mm pixels on a 102.4 mm detector.
