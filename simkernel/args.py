@@ -1,7 +1,7 @@
 """nanoBragg's command line -> (SimConfig, OutputOptions).
 
 The flags, their values and their checks come from the table shared with the C twin
-(csrc/flags.def, read by flags.py); this module says what each flag sets and resolves
+(the FLAG rows of csrc/nanobragg_twin.c, read by flags.py); this module says what each flag sets and resolves
 nanoBragg's automatic rules, so SimConfig holds the values the kernel uses. Torch-free.
 Differences from nanoBragg's own parser, on purpose (the twin makes the same ones):
 
@@ -129,7 +129,7 @@ def _ignore(raw: _Raw, values: list) -> None:
     """Accepted for nanoBragg compatibility; changes nothing here."""
 
 
-# canonical flag of csrc/flags.def -> what it sets (tests check every table row has one)
+# canonical flag of the table -> what it sets (tests check every table row has one)
 HANDLERS: dict[str, Callable] = {
     "-cell": lambda raw, values: setattr(raw, "cell", list(values)),
     "-misset": lambda raw, values: setattr(raw, "misset", list(values)),

@@ -1,9 +1,9 @@
 """The C twin of simkernel: build it once per source hash, run it, read its image.
 
-The C source ships inside the package (``simkernel/csrc/nanobragg_twin.c``, which
-#includes the command-line table ``csrc/flags.def`` shared with simkernel's parser). It is
+The C source ships inside the package (``simkernel/csrc/nanobragg_twin.c``, one
+self-contained file that also holds the command-line table simkernel's parser reads). It is
 compiled on first use with the system C compiler (``$CC``, else ``cc`` or ``gcc``)
-into a per-user cache folder keyed by the sha256 of the source and the table::
+into a per-user cache folder keyed by the source's sha256::
 
     ${XDG_CACHE_HOME:-~/.cache}/simkernel/<sha256[:16]>/nanobragg_twin
 
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 _SOURCE_NAME = "nanobragg_twin.c"
-_TABLE_NAME = "flags.def"
 _BINARY_NAME = "nanobragg_twin"
 # Portable flags only: the cache may be shared by machines with different CPUs.
 _CFLAGS = ["-O3", "-fopenmp"]
@@ -54,16 +53,8 @@ def source_path() -> Path:
     return Path(__file__).resolve().parent / "csrc" / _SOURCE_NAME
 
 
-def table_path() -> Path:
-    """The command-line table the twin #includes (shared with simkernel's parser)."""
-    return source_path().parent / _TABLE_NAME
-
-
 def _source_sha256() -> str:
-    """Hash of everything compiled into the binary: the source and the table it includes."""
-    digest = hashlib.sha256(source_path().read_bytes())
-    digest.update(table_path().read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(source_path().read_bytes()).hexdigest()
 
 
 def _cache_root() -> Path:

@@ -1,8 +1,10 @@
-"""The command-line table shared with the C twin (csrc/flags.def) and the token rules.
+"""The command-line table shared with the C twin, and the token rules.
 
-Both programs read the same table, so they accept the same flags, require the same values,
-print the same ``--help`` and word their errors alike; the C twin implements the very same
-rules in C (see the parser in csrc/nanobragg_twin.c). Torch-free.
+The table is the FLAG/ALIAS/UNSUPPORTED rows between ``/* BEGIN FLAG TABLE */`` and
+``/* END FLAG TABLE */`` in csrc/nanobragg_twin.c: the twin compiles them, this module reads
+them, so both programs accept the same flags, require the same values, print the same
+``--help`` and word their errors alike (the twin's parser implements the same rules in C, and
+its source stays one self-contained file). Torch-free.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Union
 
 from .errors import ArgumentError
 
-TABLE_PATH = Path(__file__).resolve().parent / "csrc" / "flags.def"
+TABLE_PATH = Path(__file__).resolve().parent / "csrc" / "nanobragg_twin.c"
+BEGIN, END = "/* BEGIN FLAG TABLE */", "/* END FLAG TABLE */"
 KINDS = ("SWITCH", "NUMBER", "POSITIVE", "INTEGER", "COUNT", "TEXT", "CHOICE")
 HELP_HINT = "--help lists the supported flags"
 INT_LIMIT = 2147483647
@@ -57,7 +60,9 @@ class Table:
 
 def _parse_table(text: str) -> Table:
     flags, aliases, unsupported = {}, {}, []
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    start, stop = lines.index(BEGIN) + 1, lines.index(END)
+    for number, line in enumerate(lines[start:stop], start + 1):
         line = line.strip()
         if match := _FLAG_LINE.match(line):
             name, count, kind, metavar, unit, default, meaning = match.groups()
@@ -78,7 +83,7 @@ def _parse_table(text: str) -> Table:
 
 @lru_cache(maxsize=1)
 def table() -> Table:
-    """The parsed flags.def (read once)."""
+    """The parsed table (read once)."""
     return _parse_table(TABLE_PATH.read_text())
 
 

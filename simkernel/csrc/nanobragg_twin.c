@@ -145,7 +145,7 @@ static void usage_error(const char *flag, const char *why)
     exit(EXIT_USAGE);
 }
 
-/* ---- The command-line table shared with simkernel (flags.def) ------ */
+/* ---- The command-line table shared with simkernel ------------------ */
 enum kind { K_SWITCH, K_NUMBER, K_POSITIVE, K_INTEGER, K_COUNT, K_TEXT, K_CHOICE };
 
 typedef struct {
@@ -157,11 +157,142 @@ typedef struct {
     int unsupported;                 /* UNSUPPORTED rows */
 } Flag;
 
+/*
+ * THE command-line table of simkernel and this twin (one table for both programs):
+ * simkernel/flags.py reads the rows between the BEGIN and END lines below, this program
+ * compiles them. Both accept exactly these flags, require the same values, print the same
+ * --help from the columns and word their errors alike. One row per line.
+ *
+ * FLAG(name, values, kind, metavar, unit, default, meaning)
+ *   kind: SWITCH (no value), NUMBER (decimal), POSITIVE (decimal > 0), INTEGER (decimal
+ *   digits), COUNT (integer >= 1), TEXT (any word), CHOICE (one of metavar's |-separated
+ *   words; "cuda:N" stands for cuda: followed by digits).
+ * ALIAS(name, canonical)   another spelling of a FLAG (nanoBragg's spellings).
+ * UNSUPPORTED(name)        a nanoBragg flag neither program implements: rejected by name.
+ */
 static const Flag FLAGS[] = {
 #define FLAG(n, c, k, m, u, d, h) {n, c, K_##k, m, u, d, h, NULL, 0},
 #define ALIAS(n, target) {n, 0, K_SWITCH, "", "", "", "", target, 0},
 #define UNSUPPORTED(n) {n, 0, K_SWITCH, "", "", "", "", NULL, 1},
-#include "flags.def"
+/* BEGIN FLAG TABLE */
+FLAG("-cell", 6, NUMBER, "a b c alpha beta gamma", "A, deg", "required", "unit cell lengths and angles")
+FLAG("-misset", 3, NUMBER, "rx ry rz", "deg", "none", "crystal rotation about X, then Y, then Z")
+FLAG("-N", 1, INTEGER, "n", "cells", "1", "unit cells along a, b and c (below 1 means 1)")
+FLAG("-Na", 1, INTEGER, "n", "cells", "1", "unit cells along a")
+FLAG("-Nb", 1, INTEGER, "n", "cells", "1", "unit cells along b")
+FLAG("-Nc", 1, INTEGER, "n", "cells", "1", "unit cells along c")
+FLAG("-default_F", 1, NUMBER, "F", "electrons", "0", "structure factor of every hkl not in the table")
+FLAG("-hkl", 1, TEXT, "FILE", "h k l F text", "none", "P1 structure-factor table")
+FLAG("-interpolate", 0, SWITCH, "", "-", "auto", "tricubic F interpolation (auto: on with -hkl and any N <= 2)")
+FLAG("-nointerpolate", 0, SWITCH, "", "-", "auto", "nearest-index F lookup")
+FLAG("-square_xtal", 0, SWITCH, "", "-", "on", "parallelepiped crystal: F_latt = product of sincg")
+FLAG("-round_xtal", 0, SWITCH, "", "-", "off", "ellipsoidal crystal (sinc3 lattice factor)")
+FLAG("-gauss_xtal", 0, SWITCH, "", "-", "off", "gaussian spots")
+FLAG("-tophat_spots", 0, SWITCH, "", "-", "off", "tophat spots")
+ALIAS("-binary_spots", "-tophat_spots")
+FLAG("-fudge", 1, NUMBER, "x", "-", "1", "scales the spot radius of round/gauss/tophat")
+FLAG("-lambda", 1, POSITIVE, "wavelength", "A", "1", "central wavelength")
+ALIAS("-wave", "-lambda")
+FLAG("-energy", 1, POSITIVE, "E", "eV", "12398.42", "photon energy (sets the wavelength to 12398.42/E A)")
+FLAG("-fluence", 1, NUMBER, "fluence", "photons/m^2", "1.25932015286227e29", "incident fluence")
+FLAG("-flux", 1, NUMBER, "flux", "photons/s", "0", "with -exposure and -beamsize: fluence = flux*exposure/beamsize^2")
+FLAG("-exposure", 1, NUMBER, "t", "s", "1", "exposure time (with -flux)")
+FLAG("-beamsize", 1, NUMBER, "size", "mm", "0.1", "beam size (with -flux)")
+FLAG("-polar", 1, NUMBER, "K", "Kahn factor", "0", "polarisation factor")
+FLAG("-nopolar", 0, SWITCH, "", "-", "off", "polarisation factor forced to 1")
+FLAG("-dispersion", 1, NUMBER, "percent", "%", "0", "wavelength spread")
+FLAG("-dispsteps", 1, INTEGER, "n", "count", "auto", "wavelength samples")
+FLAG("-divergence", 1, NUMBER, "range", "mrad", "unset", "horizontal and vertical divergence range")
+FLAG("-hdivrange", 1, NUMBER, "range", "mrad", "unset", "horizontal divergence range")
+FLAG("-vdivrange", 1, NUMBER, "range", "mrad", "unset", "vertical divergence range")
+FLAG("-hdivstep", 1, NUMBER, "step", "mrad", "unset", "horizontal divergence step")
+FLAG("-vdivstep", 1, NUMBER, "step", "mrad", "unset", "vertical divergence step")
+FLAG("-divsteps", 1, INTEGER, "n", "count", "auto", "horizontal and vertical divergence samples")
+FLAG("-hdivsteps", 1, INTEGER, "n", "count", "auto", "horizontal divergence samples")
+FLAG("-vdivsteps", 1, INTEGER, "n", "count", "auto", "vertical divergence samples")
+FLAG("-square_div", 0, SWITCH, "", "-", "off", "keep the corners of the divergence grid")
+FLAG("-round_div", 0, SWITCH, "", "-", "on", "trim the divergence grid to an ellipse")
+FLAG("-distance", 1, POSITIVE, "d", "mm", "100", "sample to direct-beam-spot distance")
+ALIAS("-close_distance", "-distance")
+FLAG("-pixel", 1, POSITIVE, "p", "mm", "0.1", "pixel size")
+FLAG("-detpixels", 1, COUNT, "n", "pixels", "from -detsize", "pixels along both axes")
+FLAG("-detpixels_f", 1, COUNT, "n", "pixels", "from -detsize_f", "pixels along the fast axis")
+ALIAS("-detpixels_x", "-detpixels_f")
+FLAG("-detpixels_s", 1, COUNT, "n", "pixels", "from -detsize_s", "pixels along the slow axis")
+ALIAS("-detpixels_y", "-detpixels_s")
+FLAG("-detsize", 1, NUMBER, "size", "mm", "102.4", "detector size along both axes")
+FLAG("-detsize_f", 1, NUMBER, "size", "mm", "102.4", "detector size along the fast axis")
+ALIAS("-detsize_x", "-detsize_f")
+FLAG("-detsize_s", 1, NUMBER, "size", "mm", "102.4", "detector size along the slow axis")
+ALIAS("-detsize_y", "-detsize_s")
+FLAG("-Xbeam", 1, NUMBER, "x", "mm", "(detsize_s+pixel)/2", "beam centre along the slow axis")
+FLAG("-Ybeam", 1, NUMBER, "y", "mm", "(detsize_f+pixel)/2", "beam centre along the fast axis")
+FLAG("-mosflm", 0, SWITCH, "", "-", "on", "MOSFLM convention (the only one)")
+FLAG("-roi", 4, INTEGER, "xmin xmax ymin ymax", "pixel index", "whole detector", "render only these fast (x) and slow (y) pixels, inclusive")
+FLAG("-oversample", 1, INTEGER, "n", "per axis", "auto", "n x n subpixels per pixel")
+FLAG("-oversample_omega", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's solid angle")
+FLAG("-oversample_polar", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's polarisation")
+FLAG("-oversample_thick", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's capture fraction")
+FLAG("-point_pixel", 0, SWITCH, "", "-", "off", "solid angle 1/R^2 (no obliquity)")
+FLAG("-detector_thick", 1, NUMBER, "t", "um", "0", "sensor thickness")
+FLAG("-detector_abs", 1, NUMBER, "length", "um", "thickness", "attenuation length (0: no absorption)")
+FLAG("-thicksteps", 1, INTEGER, "n", "count", "auto", "sensor layers")
+FLAG("-phi", 1, NUMBER, "phi0", "deg", "0", "spindle angle of the first step")
+FLAG("-osc", 1, NUMBER, "range", "deg", "auto", "spindle oscillation range")
+FLAG("-phistep", 1, NUMBER, "step", "deg", "auto", "spindle step")
+FLAG("-phisteps", 1, INTEGER, "n", "count", "auto", "spindle steps")
+FLAG("-mosaic", 1, NUMBER, "spread", "deg", "0", "mosaic spread")
+ALIAS("-mosaic_spread", "-mosaic")
+FLAG("-mosaic_domains", 1, INTEGER, "n", "count", "auto", "mosaic domains (10 with a spread and no count)")
+ALIAS("-mosaic_dom", "-mosaic_domains")
+FLAG("-mosaic_seed", 1, INTEGER, "seed", "-", "12345678", "mosaic random seed")
+FLAG("-floatfile", 1, TEXT, "FILE", "path", "none", "write the image as raw float32")
+FLAG("-intfile", 1, TEXT, "FILE", "path", "none", "write the image as SMV 16-bit")
+FLAG("-scale", 1, NUMBER, "s", "counts/photon", "55000/max", "-intfile scale")
+FLAG("-adc", 1, NUMBER, "offset", "counts", "40", "-intfile ADC offset")
+FLAG("-noisefile", 1, TEXT, "FILE", "path", "none", "accepted, not written")
+FLAG("-pgmfile", 1, TEXT, "FILE", "path", "none", "accepted, not written")
+FLAG("-seed", 1, INTEGER, "seed", "-", "none", "noise seed (accepted, unused)")
+FLAG("-nonoise", 0, SWITCH, "", "-", "-", "accepted (no noise file is written)")
+FLAG("-nopgm", 0, SWITCH, "", "-", "-", "accepted (no PGM file is written)")
+FLAG("-noprogress", 0, SWITCH, "", "-", "-", "accepted (no progress meter)")
+FLAG("-progress", 0, SWITCH, "", "-", "-", "accepted (no progress meter)")
+FLAG("-trace_pixel", 2, INTEGER, "slow fast", "pixel index", "none", "print the intermediate values of one pixel")
+FLAG("-device", 1, CHOICE, "cpu|cuda|cuda:N", "-", "cuda if available", "where simkernel runs (the C twin ignores it)")
+FLAG("-dtype", 1, CHOICE, "float32|float64", "-", "float64", "simkernel's precision (the C twin is always double)")
+UNSUPPORTED("-mat")
+UNSUPPORTED("-sourcefile")
+UNSUPPORTED("-curved_det")
+UNSUPPORTED("-xds")
+UNSUPPORTED("-dials")
+UNSUPPORTED("-adxv")
+UNSUPPORTED("-denzo")
+UNSUPPORTED("-custom")
+UNSUPPORTED("-twotheta")
+UNSUPPORTED("-twotheta_axis")
+UNSUPPORTED("-detector_rotx")
+UNSUPPORTED("-detector_roty")
+UNSUPPORTED("-detector_rotz")
+UNSUPPORTED("-pivot")
+UNSUPPORTED("-water")
+UNSUPPORTED("-dmin")
+UNSUPPORTED("-Xclose")
+UNSUPPORTED("-Yclose")
+UNSUPPORTED("-ORGX")
+UNSUPPORTED("-ORGY")
+UNSUPPORTED("-spindle_axis")
+UNSUPPORTED("-fdet_vector")
+UNSUPPORTED("-sdet_vector")
+UNSUPPORTED("-odet_vector")
+UNSUPPORTED("-beam_vector")
+UNSUPPORTED("-polar_vector")
+UNSUPPORTED("-pix0_vector")
+UNSUPPORTED("-xtalsize")
+UNSUPPORTED("-samplesize")
+UNSUPPORTED("-sample_thick")
+UNSUPPORTED("-printout")
+UNSUPPORTED("-misset_seed")
+/* END FLAG TABLE */
 #undef FLAG
 #undef ALIAS
 #undef UNSUPPORTED

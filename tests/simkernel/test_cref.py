@@ -57,7 +57,7 @@ def test_twin_matches_golden(name):
     corr = np.corrcoef(image.ravel(), golden.ravel().astype(np.float64))[0, 1]
     assert corr >= 0.99999
     assert abs(image.sum() / meta["sum"] - 1.0) <= 1e-4
-    # the physics sheet's double model reproduces these bit-for-bit; so does the twin
+    # an independent double-precision model reproduces these bit-for-bit; so does the twin
     np.testing.assert_allclose(image, golden, rtol=1e-6, atol=0)
     assert tuple(np.unravel_index(image.argmax(), image.shape)) == tuple(meta["argmax_slow_fast"])
 
@@ -178,7 +178,6 @@ def test_concurrent_first_builds_do_not_collide(tmp_path):
     built = Path(paths.pop())
     assert [p.name for p in built.parent.iterdir()] == ["nanobragg_twin"]
     assert subprocess.run([str(built), "-cell", "50"], capture_output=True).returncode == 2
-    assert built.parent.name == cref._source_sha256()[:16]  # the table is part of the key
 
 
 @pytest.mark.parametrize("compiler,expected", [("false", "compiling the C twin failed"),

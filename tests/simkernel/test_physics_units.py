@@ -1,4 +1,4 @@
-"""Pure functions of simkernel against independently derived values (physics.md)."""
+"""Pure functions of simkernel against independently derived values."""
 import math
 
 import numpy as np

@@ -72,7 +72,7 @@ THEMES = {
     "square_misset": lambda r, hkl: _misset(r),
     "round_fudge": lambda r, hkl: ["-round_xtal", "-fudge", _num(r.uniform(0.5, 2.0))],
     # odd pixel count, default beam centre: one pixel centre sits exactly on the direct
-    # beam, where S = 0 and the round shape's sinc3(0) = 1 (physics.md §6)
+    # beam, where S = 0 and the round shape's sinc3(0) = 1
     "round_direct_beam": lambda r, hkl: ["-round_xtal", "-detpixels", str(2 * r.integers(12, 24) + 1)],
     "gauss_fudge": lambda r, hkl: ["-gauss_xtal", "-fudge", _num(r.uniform(0.5, 2.0)), *_misset(r)],
     "tophat_fudge": lambda r, hkl: ["-tophat_spots", "-fudge", _num(r.uniform(0.3, 1.0))],
