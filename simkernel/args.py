@@ -1,8 +1,9 @@
 """nanoBragg's command line -> (SimConfig, OutputOptions).
 
-The flags, their values and their checks come from the table shared with the C twin
-(the FLAG rows of csrc/nanobragg_twin.c, read by flags.py); this module says what each flag sets and resolves
-nanoBragg's automatic rules, so SimConfig holds the values the kernel uses. Torch-free.
+The flags, their values and their checks come from the table shared with the C twin (the
+FLAG rows of csrc/nanobragg_twin.c, read by flags.py); this module says what each flag sets
+and resolves nanoBragg's automatic rules, so SimConfig holds the values the kernel uses.
+Torch-free.
 Differences from nanoBragg's own parser, on purpose (the twin makes the same ones):
 
 * flags are matched exactly (plus nanoBragg's spellings such as -close_distance,
