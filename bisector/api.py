@@ -25,6 +25,8 @@ from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
 from .score.verdict import Verdict
 from .hunt.walk import GitWalk, walk_range
+from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
+from .report.timeline import print_timeline, write_scan_bundle
 
 # Exit codes of `bisector run` (documented in the README).
 FOUND = 0
@@ -43,6 +45,7 @@ class BisectResult:
     walk: GitWalk
     conclusion: str
     exit_code: int
+    scan: ScanResult | None = None  # set when a good tip turned the run into a scan
 
     @property
     def scored_commits(self) -> int:
@@ -67,7 +70,15 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
     config = _prepare_references(_build_at(config, good_sha), console)
-    records = _score_endpoints(config, good_sha, bad_sha, console)
+    try:
+        records = _score_endpoints(config, good_sha, bad_sha, console)
+    except GoodTip as tip:
+        if bad is not None:
+            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+        console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
+                      f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
+        result = _scan_and_report(config, good_sha, bad_sha, None, report_root, console)
+        return _as_bisect_result(result, walk)
     report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
 
     if walk.relevant_commits == 0:
@@ -117,6 +128,38 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
     return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
                    config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
+
+
+def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
+                 overrides: ConfigOverrides | None = None, report_root: Path | None = None,
+                 budget: int | None = None, console: Console | None = None) -> ScanResult:
+    """Score every distinct state of good..bad (first parent) and pin every window of broken parity."""
+    console = console or Console(stderr=True, soft_wrap=True)
+    repo = git.toplevel(Path(repo))
+    good_sha, bad_sha = _endpoints(repo, good, bad)
+    config = load_config(repo, config_file, overrides)
+    for notice in config.notices:
+        console.print(f"[yellow]note:[/yellow] {escape(notice)}")
+    config = _prepare_references(_build_at(config, good_sha), console)
+    return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+
+
+def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
+                     console: Console) -> ScanResult:
+    result = scan_range(config, good, bad, budget=budget, console=console)
+    root = Path(report_root) if report_root else Path.cwd() / "reports" / "scan"
+    result.report_dir = write_scan_bundle(result, new_report_dir(root))
+    print_timeline(console, result)
+    return result
+
+
+def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
+    pinned = [w.start.commits[0] for w in result.pinned_windows()]
+    records = list(result.records.values())
+    records += [r for c in result.confirmations.values() for r in c.records]
+    return BisectResult(culprit=pinned[0] if len(pinned) == 1 else None, candidates=pinned,
+                        confirmed=bool(pinned) or None, report_dir=result.report_dir, records=records,
+                        walk=walk, conclusion=result.conclusion, exit_code=result.exit_code, scan=result)
 
 
 def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
@@ -187,6 +230,8 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> l
         if record.verdict is Verdict.ABORT:
             raise BisectorError(f"scoring the {label} endpoint failed in the harness: "
                                 f"{_first_reason(data)}", exit_code=BISECT_ABORTED)
+        if label == "bad" and record.verdict is Verdict.GOOD:
+            raise GoodTip(_endpoint_evidence(label, sha, data, wanted))
         if record.verdict is not wanted:
             raise EndpointError(_endpoint_evidence(label, sha, data, wanted), exit_code=ENDPOINTS_REFUSED,
                                 hint=_endpoint_hint(label, record.verdict))

@@ -206,3 +206,8 @@ def try_resolve(repo: Path, rev: str) -> str | None:
     """Full sha of ``rev``, or None when it does not name a commit (e.g. no BISECT_HEAD)."""
     proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
     return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def first_parent_commits(repo: Path, good: str, bad: str) -> list[str]:
+    """``good`` and the first-parent commits of good..bad, oldest first: the mainline history."""
+    return [good, *out(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]
