@@ -233,7 +233,7 @@ def scan_plot(result: ScanResult) -> Plot:
 
 
 def save_plot(plot: Plot, path: Path) -> Path:
-    """Two panels: 1 - correlation (log scale, so 0.996 and 0.11 both read) and sum ratio."""
+    """Two panels on log scales: 1 - correlation (so 0.996 and 0.11 both read) and sum ratio."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -252,6 +252,7 @@ def save_plot(plot: Plot, path: Path) -> Path:
     bottom.axhspan(1 - plot.max_sum_ratio_error, 1 + plot.max_sum_ratio_error, color="black", alpha=0.15,
                    label=f"|sum ratio - 1| <= {plot.max_sum_ratio_error:g}")
     bottom.axhline(1, color="black", linestyle="--", linewidth=1)
+    bottom.set_yscale("log")  # a unit slip gives x50, an oversample slip x2: both must read
     bottom.set_ylabel("sum ratio (candidate / reference)")
     bottom.set_xlabel(plot.xlabel)
     for ax in (top, bottom):
@@ -266,8 +267,8 @@ def save_plot(plot: Plot, path: Path) -> Path:
         top.annotate(label, xy=(start, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
                      textcoords="offset points", fontsize=8, color="tab:red")
     top.set_title(plot.title)
-    top.legend(loc="upper left", fontsize=8, ncols=2)
-    bottom.legend(loc="upper left", fontsize=8)
+    top.legend(loc="best", fontsize=8, ncols=2, framealpha=0.9)
+    bottom.legend(loc="best", fontsize=8, framealpha=0.9)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
