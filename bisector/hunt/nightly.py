@@ -18,21 +18,21 @@ from rich.console import Console
 
 from .. import git
 from ..config import ConfigOverrides, load_config
-from ..errors import BisectorError, EndpointError
-from ..hunt.progress import format_score_line
-from ..report.bundle import environment, new_report_dir, scenario_text
+from ..errors import BisectorError, EndpointError, ExitCode
+from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
-from ..score.scoring import score_commit
+from ..report.text import scenario_text, score_line, shown
+from ..score.scoring import ScenarioResult, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, default_path
 
 # Exit codes of `bisector nightly` (README): what a scheduler acts on.
-ALL_GOOD = 0
-PINNED = 1           # the tip regressed; the culprit is pinned and confirmed
-NOT_PINNED = 2       # the tip regressed; no confirmed culprit (no known good commit, skips, flaky)
-UNTESTABLE = 3       # the tip cannot be tested (setup or import fails, no output, timeout)
-HARNESS = 4          # the reference, the ledger or bisector itself failed
-BAD_INPUT = 64       # unknown branch or commit, invalid configuration
+ALL_GOOD = ExitCode.NIGHT_GOOD
+PINNED = ExitCode.REGRESSION_PINNED
+NOT_PINNED = ExitCode.REGRESSION_NOT_PINNED    # no known good commit, skips border it, or flaky
+UNTESTABLE = ExitCode.TIP_UNTESTABLE
+HARNESS = ExitCode.NIGHT_HARNESS
+BAD_INPUT = ExitCode.NIGHT_USAGE
 
 OUTCOMES = {ALL_GOOD: "good", PINNED: "pinned", NOT_PINNED: "not_pinned", UNTESTABLE: "untestable",
             HARNESS: "error"}
@@ -43,8 +43,8 @@ class NightlyResult:
     night: int
     branch: str
     tip: str
-    verdict: str
-    scenarios: list[dict]
+    verdict: Verdict
+    scenarios: list[ScenarioResult]
     exit_code: int
     conclusion: str
     hunted_from: str | None = None
@@ -63,6 +63,9 @@ class NightlyResult:
         data = asdict(self)
         for key in ("hunt_report", "out_dir", "ledger"):
             data[key] = str(data[key]) if data[key] else None
+        data["verdict"] = self.verdict.value
+        data["scenarios"] = [sc.to_dict() for sc in self.scenarios]
+        data["exit_code"] = int(self.exit_code)
         data["outcome"] = self.outcome
         return data
 
@@ -88,13 +91,14 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         out_dir.mkdir(parents=True, exist_ok=True)
         info = git.commit_info(repo, tip)
         night = ledger.begin(name, tip, info.date)
-        console.print(f"night {night}: {name} at {tip[:10]} {info.subject}; ledger {ledger_path}", markup=False)
+        console.print(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}",
+                      markup=False)
         with console.status(f"scoring the tip {tip[:10]}"):
-            record = score_commit(config, tip).to_dict()
-        ledger.record_tip(night, record["verdict"], record["scenarios"])
-        console.print(format_score_line("tip", record, info.subject))
-        result = NightlyResult(night=night, branch=name, tip=tip, verdict=record["verdict"],
-                               scenarios=record["scenarios"], exit_code=ALL_GOOD, conclusion="",
+            record = score_commit(config, tip)
+        ledger.record_tip(night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
+        console.print(score_line("tip", record, info.subject))
+        result = NightlyResult(night=night, branch=name, tip=tip, verdict=record.verdict,
+                               scenarios=record.scenarios, exit_code=ALL_GOOD, conclusion="",
                                out_dir=out_dir, ledger=ledger_path)
         try:
             _judge_night(result, record, repo, good_sha, ledger, config_file, overrides, out_dir, console, run_bisect)
@@ -109,9 +113,9 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
     return result
 
 
-def _judge_night(result: NightlyResult, record: dict, repo: Path, good: str | None, ledger: Ledger,
+def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: str | None, ledger: Ledger,
                  config_file, overrides, out_dir: Path, console: Console, run_bisect) -> None:
-    verdict = Verdict(record["verdict"])
+    verdict = record.verdict
     tip = result.tip
     if verdict is Verdict.GOOD:
         result.conclusion = f"{tip[:10]} is good on every judged scenario."
@@ -122,7 +126,7 @@ def _judge_night(result: NightlyResult, record: dict, repo: Path, good: str | No
         return
     if verdict is Verdict.ABORT:
         result.exit_code = HARNESS
-        result.conclusion = f"scoring {tip[:10]} failed in the harness: {_reasons(record) or record.get('error')}"
+        result.conclusion = f"scoring {tip[:10]} failed in the harness: {_reasons(record) or record.error}"
         return
     start = good or _last_known_good(repo, tip, ledger.good_tips(result.branch) or ledger.good_tips())
     if start is None:
@@ -155,12 +159,11 @@ def _last_known_good(repo: Path, tip: str, good_tips: list[str]) -> str | None:
 
 
 def _branch_name(repo: Path) -> str:
-    proc = git.git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    return proc.stdout.strip() or "HEAD"
+    return git.git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip() or "HEAD"
 
 
-def _reasons(record: dict) -> str:
-    return "; ".join(scenario_text(sc) for sc in record.get("scenarios", []) if sc["verdict"] != "good")
+def _reasons(record: ScoreRecord) -> str:
+    return "; ".join(scenario_text(sc) for sc in record.scenarios if sc.verdict is not Verdict.GOOD)
 
 
 # -- outputs for CI -----------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def write_outputs(result: NightlyResult, repo: Path) -> None:
 def _culprit_text(result: NightlyResult, repo: Path) -> str:
     if result.culprit:
         ci = git.commit_info(repo, result.culprit)
-        return f"culprit {ci.sha} \"{ci.subject}\" ({ci.author}, {ci.date[:10]})"
+        return f"culprit {ci.sha} \"{shown(ci.subject)}\" ({shown(ci.author)}, {ci.date[:10]})"
     if result.candidates:
         return "culprit: one of " + " ".join(c[:10] for c in result.candidates)
     return "culprit: not pinned"
@@ -184,13 +187,13 @@ def _culprit_text(result: NightlyResult, repo: Path) -> str:
 def junit_cases(result: NightlyResult, repo: Path) -> list[Case]:
     cases = []
     for sc in result.scenarios:
-        status = {"good": PASSED, "bad": FAILED, "skip": SKIPPED}.get(sc["verdict"], ERROR)
+        status = {Verdict.GOOD: PASSED, Verdict.BAD: FAILED, Verdict.SKIP: SKIPPED}.get(sc.verdict, ERROR)
         text = scenario_text(sc)
         if status == FAILED:
             text = "\n".join([f"tip {result.tip}", text, _culprit_text(result, repo), result.conclusion]
                              + ([f"report: {result.hunt_report}"] if result.hunt_report else []))
-        cases.append(Case(name=sc["name"], classname=f"bisector.nightly.{result.branch}", status=status,
-                          seconds=float(sc.get("seconds") or 0.0), message=scenario_text(sc), text=text))
+        cases.append(Case(name=sc.name, classname=f"bisector.nightly.{result.branch}", status=status,
+                          seconds=sc.seconds, message=scenario_text(sc), text=text))
     return cases
 
 
@@ -199,13 +202,13 @@ def summary_md(result: NightlyResult, repo: Path) -> str:
     icon = {"good": "PASS", "pinned": "REGRESSION (pinned)", "not_pinned": "REGRESSION (not pinned)",
             "untestable": "UNTESTABLE", "error": "HARNESS ERROR"}[result.outcome]
     lines = [f"# bisector nightly: {result.branch} - {icon}", "",
-             f"Tip `{info.short}` {_md(info.subject)} ({info.date[:10]}), night {result.night}, "
+             f"Tip `{info.short}` {_md(shown(info.subject))} ({info.date[:10]}), night {result.night}, "
              f"{result.seconds:.0f} s.", "",
              "| scenario | verdict | correlation | sum ratio |", "|---|---|---|---|"]
     for sc in result.scenarios:
-        corr = f"{sc['correlation']:.6f}" if sc.get("correlation") is not None else "-"
-        ratio = f"{sc['sum_ratio']:.6f}" if sc.get("sum_ratio") is not None else "-"
-        lines.append(f"| {sc['name']} | {sc['verdict']} | {corr} | {ratio} |")
+        corr = f"{sc.correlation:.6f}" if sc.correlation is not None else "-"
+        ratio = f"{sc.sum_ratio:.6f}" if sc.sum_ratio is not None else "-"
+        lines.append(f"| {sc.name} | {sc.verdict.value} | {corr} | {ratio} |")
     lines += ["", _md(result.conclusion), ""]
     if result.hunted_from:
         lines += [f"- Hunted from the last known good commit `{result.hunted_from[:10]}`",

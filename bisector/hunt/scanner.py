@@ -15,21 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from .. import git
 from ..config import Config
-from ..errors import BisectorError, EndpointError
-from ..report.bundle import last_line, scenario_text
-from ..score.scoring import score_commit
+from ..errors import EndpointError, ExitCode, HarnessAbort
+from ..report.text import first_reason, score_line
+from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
-WINDOWS_PINNED = 0       # at least one window's break is pinned to one commit and confirmed
-NOT_PINNED = 1           # windows found, none pinned and confirmed
-NO_BAD_STATE = 5         # no scored state is bad
-HARNESS_ABORT = 4
+WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
+NOT_PINNED = ExitCode.NO_CULPRIT       # windows found, none pinned and confirmed
+NO_BAD_STATE = ExitCode.NO_BAD_STATE   # no scored state is bad
 
 
 @dataclass(frozen=True)
@@ -38,12 +37,12 @@ class Confirmation:
 
     commit: str
     parent: str
-    expected: tuple[str, str]     # verdicts the scan saw: (parent, commit)
-    records: tuple[dict, dict]    # the fresh score records: (parent, commit)
+    expected: tuple[Verdict, Verdict]          # verdicts the scan saw: (parent, commit)
+    records: tuple[ScoreRecord, ScoreRecord]   # the fresh score records: (parent, commit)
 
     @property
     def confirmed(self) -> bool:
-        return (self.records[0]["verdict"], self.records[1]["verdict"]) == self.expected
+        return (self.records[0].verdict, self.records[1].verdict) == self.expected
 
 
 @dataclass
@@ -57,7 +56,7 @@ class ScanResult:
     commits: list[str]                          # first-parent, oldest first (good included)
     runs: list[Run]
     timeline: Timeline
-    records: dict[Hashable, dict]               # run key -> score record
+    records: dict[Hashable, ScoreRecord]        # run key -> score record
     judged_order: list[Hashable]
     fresh_states: int                           # states scored without the cache
     budget: int | None
@@ -75,7 +74,7 @@ class ScanResult:
     def scored_states(self) -> int:
         return len(self.judged_order)
 
-    def record_of(self, run_index: int) -> dict | None:
+    def record_of(self, run_index: int) -> ScoreRecord | None:
         return self.records.get(self.runs[run_index].key)
 
     def confirmed(self, t: Transition | None) -> bool | None:
@@ -96,7 +95,7 @@ class GoodTip(EndpointError):
         argv = ["bisector", "scan", "--good", good, "--bad", bad]
         if Path(repo).resolve() != Path.cwd().resolve():
             argv[2:2] = ["--repo", str(repo)]
-        return EndpointError(self.message, exit_code=3,
+        return EndpointError(self.message,
                              hint=f"the tip may be good again after one or more fixed windows: "
                                   f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
 
@@ -127,22 +126,20 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     first_of = {}
     for run in runs:
         first_of.setdefault(run.key, run.first)
-    records: dict[Hashable, dict] = {}
+    records: dict[Hashable, ScoreRecord] = {}
     fresh_seconds: list[float] = []
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
         with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
-            record = score_commit(config, sha)
-        data = dict(record.to_dict(), phase="scan")
-        records[key] = data
+            record = score_commit(config, sha).in_phase(Phase.SCAN)
+        records[key] = record
         if record.verdict is Verdict.ABORT:
-            raise BisectorError(f"scoring {sha[:10]} failed in the harness, not in the commit: "
-                                f"{last_line(data.get('error')) or 'no message'}", exit_code=HARNESS_ABORT)
-        cached = all(sc.get("cached") for sc in data["scenarios"])
-        if not cached:
+            raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "
+                               f"{first_reason(record)}")
+        if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        console.print(_progress_line(len(records), to_score, data, fresh_seconds,
+        console.print(_progress_line(len(records), to_score, record, fresh_seconds,
                                      git.commit_info(repo, sha).subject))
         return record.verdict
 
@@ -160,16 +157,13 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     return result
 
 
-def _progress_line(done: int, total: int, data: dict, fresh_seconds: list[float], subject: str) -> str:
+def _progress_line(done: int, total: int, record: ScoreRecord, fresh_seconds: list[float], subject: str) -> Text:
+    """The score line of one state, then how many remain and, from the states run so far, how long."""
     left = max(total - done, 0)
     eta = ""
     if left and fresh_seconds:
         eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
-    verdict = data["verdict"]
-    colour = {"good": "green", "bad": "red", "skip": "yellow"}.get(verdict, "magenta")
-    metrics = "; ".join(scenario_text(sc) + (" cached" if sc.get("cached") else "") for sc in data["scenarios"])
-    return (f"  {escape(f'[{done}/{total}]')} {data['commit'][:10]} [{colour}]{verdict:>5}[/{colour}]  "
-            f"{escape(metrics)}  [dim]{escape(subject[:50])}[/dim]  ({left} states left{eta})")
+    return score_line(f"{done}/{total}", record, subject).append(f"  ({left} states left{eta})")
 
 
 def _duration(seconds: float) -> str:
@@ -185,17 +179,17 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             commit = t.commits[0]
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
             fresh = []
-            for label, sha in (("parent", parent), ("commit", commit)):
+            for sha in (parent, commit):
                 with console.status(f"confirming: fresh re-run of {sha[:10]}"):
-                    record = score_commit(config, sha, use_cache=False)
-                fresh.append(dict(record.to_dict(), phase="confirm"))
-            expected = (verdicts[t.before].value, verdicts[t.after].value)
+                    fresh.append(score_commit(config, sha, use_cache=False).in_phase(Phase.CONFIRM))
+            expected = (verdicts[t.before], verdicts[t.after])
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
             result.confirmations[commit] = c
-            mark = "[green]confirmed[/green]" if c.confirmed else "[red]NOT confirmed[/red]"
             what = "break" if t.to is Verdict.BAD else "fix"
-            console.print(f"  {what} {commit[:10]} {mark} on a fresh re-run "
-                          f"(parent {fresh[0]['verdict']}, commit {fresh[1]['verdict']})")
+            line = Text(f"  {what} {commit[:10]} ")
+            line.append("confirmed" if c.confirmed else "NOT confirmed", style="green" if c.confirmed else "red")
+            line.append(f" on a fresh re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
+            console.print(line)
 
 
 def _conclude(result: ScanResult) -> tuple[int, str]:

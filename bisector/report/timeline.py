@@ -20,7 +20,8 @@ from pathlib import Path
 from .. import git
 from ..hunt.scan import PINNED, Transition, Window
 from ..hunt.scanner import ScanResult
-from .bundle import environment, last_line, scenario_text
+from .bundle import environment
+from .text import scenario_text, shown
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,12 @@ def window_dict(result: ScanResult, w: Window) -> dict:
         "fix": w.end.commits[0] if w.end and w.end.kind == PINNED else None,
         "fix_candidates": list(w.end.commits) if w.end and w.end.kind != PINNED else [],
         "fixed": _transition_dict(result, w.end),
-        "metrics": (result.record_of(w.first_bad_run) or {}).get("scenarios", []),
+        "metrics": _scenarios(result.record_of(w.first_bad_run)),
     }
+
+
+def _scenarios(record) -> list[dict]:
+    return [sc.to_dict() for sc in record.scenarios] if record else []
 
 
 def _transition_dict(result: ScanResult, t: Transition | None) -> dict | None:
@@ -84,7 +89,7 @@ def _transition_dict(result: ScanResult, t: Transition | None) -> dict | None:
     c = result.confirmations.get(t.commits[0]) if t.kind == PINNED else None
     return {"kind": t.kind, "to": t.to.value, "commits": list(t.commits),
             "confirmed": result.confirmed(t),
-            "fresh": [r for r in c.records] if c else []}
+            "fresh": [r.to_dict() for r in c.records] if c else []}
 
 
 def timeline_dict(result: ScanResult) -> dict:
@@ -96,7 +101,7 @@ def timeline_dict(result: ScanResult) -> dict:
         states.append({"index": i, "first": run.first, "last": run.last, "commits": len(run.commits),
                        "position": position[run.first], "tree_ids": list(run.key),
                        "verdict": verdict.value if verdict else None,
-                       "scenarios": record["scenarios"] if record else []})
+                       "scenarios": _scenarios(record)})
     return {
         "repo": str(result.repo), "good": result.good, "bad": result.bad, "paths": list(result.paths),
         "scenarios": list(result.judge), "thresholds": result.thresholds,
@@ -131,7 +136,7 @@ def _ref(infos: dict, sha: str | None) -> str:
     if not sha:
         return "-"
     ci = infos.get(sha)
-    return f"`{sha[:10]}` {_md(ci.subject[:60])}" if ci else f"`{sha[:10]}`"
+    return f"`{sha[:10]}` {_md(shown(ci.subject)[:60])}" if ci else f"`{sha[:10]}`"
 
 
 def _candidates(infos: dict, shas: list[str]) -> str:
@@ -161,10 +166,11 @@ def timeline_md(result: ScanResult, infos: dict[str, git.CommitInfo]) -> str:
         "", "## Windows", "",
     ]
     windows = [window_dict(result, w) for w in result.timeline.windows]
+    firsts = [result.record_of(w.first_bad_run) for w in result.timeline.windows]
     if windows:
         lines += ["| # | first bad | last bad | fixed by | metrics at the first bad state | break confirmed | fix confirmed |",
                   "|---|---|---|---|---|---|---|"]
-        for n, w in enumerate(windows, 1):
+        for n, (w, first_record) in enumerate(zip(windows, firsts), 1):
             first = _ref(infos, w["first_bad"]) if w["first_bad"] else _candidates(infos, w["first_bad_candidates"])
             if w["break"] is None:
                 first += " (bad from the start of the range)"
@@ -174,7 +180,7 @@ def timeline_md(result: ScanResult, infos: dict[str, git.CommitInfo]) -> str:
                 fix = _candidates(infos, w["fix_candidates"])
             else:
                 fix = "not fixed at the end of the range"
-            metrics = "; ".join(scenario_text(sc) for sc in w["metrics"])
+            metrics = _metrics(first_record)
             lines.append(f"| {n} | {first} | {_ref(infos, w['last_bad'])} | {fix} | {_md(metrics)} | "
                          f"{_confirmed_cell(w['break'])} | {_confirmed_cell(w['fixed'])} |")
     else:
@@ -190,12 +196,14 @@ def timeline_md(result: ScanResult, infos: dict[str, git.CommitInfo]) -> str:
     for i, run in enumerate(result.runs):
         verdict = result.timeline.verdicts.get(i)
         record = result.record_of(i) if verdict else None
-        metrics = "; ".join(scenario_text(sc) for sc in record["scenarios"]) if record else "not scored"
-        if verdict is not None and verdict.value == "skip" and record:
-            metrics = "; ".join(last_line(sc.get("reason")) for sc in record["scenarios"]) or metrics
+        metrics = _metrics(record) if record else "not scored"
         lines.append(f"| {i} | {_ref(infos, run.first)} | {len(run.commits)} | "
                      f"{verdict.value if verdict else '-'} | {_md(metrics)} |")
     return "\n".join(lines) + "\n"
+
+
+def _metrics(record) -> str:
+    return shown("; ".join(scenario_text(sc) for sc in record.scenarios)) if record else "-"
 
 
 def _md(text: str) -> str:
@@ -211,10 +219,10 @@ def scan_plot(result: ScanResult) -> Plot:
         xs, corr, ratio = [], [], []
         for i, run in enumerate(result.runs):
             record = result.record_of(i) if i in result.timeline.verdicts else None
-            sc = next((s for s in (record or {}).get("scenarios", []) if s["name"] == name), None)
+            sc = next((s for s in record.scenarios if s.name == name), None) if record else None
             xs.append(position[run.first])
-            corr.append(sc.get("correlation") if sc else None)
-            ratio.append(sc.get("sum_ratio") if sc else None)
+            corr.append(sc.correlation if sc else None)
+            ratio.append(sc.sum_ratio if sc else None)
         series.append(Series(name, xs, corr, ratio))
     end = len(result.commits)
     windows = []
@@ -294,23 +302,24 @@ def _one_minus(corr: float | None) -> float:
 
 def print_timeline(console, result: ScanResult) -> None:
     """The windows, one block each, then the conclusion and where the bundle is."""
-    from rich.markup import escape
+    from rich.text import Text
 
     console.print()
     infos = _infos(result)
     for n, w in enumerate(result.timeline.windows, 1):
         d = window_dict(result, w)
-        first = (f"{d['first_bad'][:10]} {infos[d['first_bad']].subject}" if d["first_bad"]
+        first = (f"{d['first_bad'][:10]} {shown(infos[d['first_bad']].subject)}" if d["first_bad"]
                  else "one of " + " ".join(c[:10] for c in d["first_bad_candidates"]))
-        fix = (f"{d['fix'][:10]} {infos[d['fix']].subject}" if d["fix"]
+        fix = (f"{d['fix'][:10]} {shown(infos[d['fix']].subject)}" if d["fix"]
                else "one of " + " ".join(c[:10] for c in d["fix_candidates"]) if d["fix_candidates"]
                else "not fixed at the end of the range")
-        console.print(f"[bold]window {n}[/bold]: first bad {escape(first)}  "
-                      f"[dim]({_confirmed_word(d['break'])})[/dim]")
-        console.print(f"  last bad {d['last_bad'][:10]}; fixed by {escape(fix)}  "
-                      f"[dim]({_confirmed_word(d['fixed'])})[/dim]")
-        for sc in d["metrics"]:
-            console.print(f"  {escape(scenario_text(sc))}")
+        console.print(Text(f"window {n}", style="bold").append(f": first bad {first}  ", style="")
+                      .append(f"({_confirmed_word(d['break'])})", style="dim"))
+        console.print(Text(f"  last bad {d['last_bad'][:10]}; fixed by {fix}  ")
+                      .append(f"({_confirmed_word(d['fixed'])})", style="dim"))
+        record = result.record_of(w.first_bad_run)
+        for sc in record.scenarios if record else []:
+            console.print(f"  {shown(scenario_text(sc))}", markup=False)
     for s in result.timeline.unscored:
         console.print(f"unscored: {s.stop - s.start} states from {result.runs[s.start].first[:10]} "
                       f"to {result.runs[s.stop - 1].last[:10]}", markup=False)
