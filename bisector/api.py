@@ -156,15 +156,26 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
 def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
                  overrides: ConfigOverrides | None = None, report_root: Path | None = None,
                  budget: int | None = None, console: Console | None = None) -> ScanResult:
-    """Score every distinct state of good..bad (first parent) and pin every window of broken parity."""
+    """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
+
+    Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
+    InternalError (a bug of ours, with its traceback in a crash log in the cache folder).
+    """
     console = console or Console(stderr=True, soft_wrap=True)
-    repo = git.toplevel(Path(repo))
-    good_sha, bad_sha = _endpoints(repo, good, bad)
-    config = load_config(repo, config_file, overrides)
-    for notice in config.notices:
-        console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
-    config = _prepare_references(_build_at(config, good_sha), console)
-    return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+    crash = _CrashFolder()
+    try:
+        repo = git.toplevel(Path(repo))
+        good_sha, bad_sha = _endpoints(repo, good, bad)
+        config = load_config(repo, config_file, overrides)
+        crash.path = config.cache_dir
+        for notice in config.notices:
+            console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
+        config = _prepare_references(_build_at(config, good_sha), console)
+        return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+    except BisectorError:
+        raise
+    except Exception as exc:
+        raise InternalError.from_exception(exc, crash.path) from None
 
 
 def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
