@@ -50,11 +50,11 @@ def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
     bundle = result.report_dir
     assert bundle.parent == tmp_path / "reports"
     for name in ("git_walk.md", "bisect_log.md", "culprit_summary.md", "commands.txt",
-                 "env.json", "results.json", "reference.png", "culprit.png", "parent.png",
-                 "difference.png"):
+                 "env.json", "results.json", "comparison.png"):
         assert (bundle / name).is_file(), name
     summary = (bundle / "culprit_summary.md").read_text()
     assert port.culprit in summary and "src/nbport/physics.py" in summary and "nbport.physics" in summary
+    assert "![comparison](comparison.png)" in summary
     results = json.loads((bundle / "results.json").read_text())
     assert results["culprit"] == port.culprit
     confirm = [r for r in results["records"] if r["phase"] == "confirm"]
