@@ -92,10 +92,11 @@ def test_refuses_a_bad_endpoint_that_is_good_with_evidence(tmp_path, cache_dir):
     history = [Change("refactor"), Change("regress"), Change("docs"), Change("fix"), Change("docs")]
     port = make_port_repo(tmp_path / "port", history=history)
     before = snapshot(port.path)
+    # An explicit --bad that is good is refused; without --bad, run goes on as a scan (test_scan.py).
     with pytest.raises(EndpointError) as err:
-        run_bisect(port.path, port.base, overrides=_overrides(cache_dir), report_root=tmp_path / "r")
+        run_bisect(port.path, port.base, port.head, overrides=_overrides(cache_dir), report_root=tmp_path / "r")
     assert "bad endpoint" in err.value.message and "correlation" in err.value.message
-    assert err.value.exit_code == 3
+    assert err.value.exit_code == 3 and "bisector scan" in err.value.hint
     assert snapshot(port.path) == before
 
 
