@@ -143,21 +143,32 @@ def parents(repo: Path, commit: str) -> list[str]:
     return out(repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
 
 
-# --- private worktrees and git bisect -------------------------------------------------
+# --- private repositories and git bisect -----------------------------------------------
+#
+# The bisection and the C build happen in a private repository that borrows the user's
+# objects (objects/info/alternates) and nothing else: no refs, no config, no hooks. Even
+# git 2.39's bisect helper, which ignores core.hooksPath, then runs no hook of the user's,
+# and nothing is ever registered in the user's repository (no worktree to go stale when a
+# run is killed with SIGKILL).
 
-def add_worktree(repo: Path, path: Path, commit: str) -> None:
-    """A detached worktree with nothing checked out: bisect state lives there, not in the user's."""
-    git(repo, "worktree", "add", "--no-checkout", "--detach", str(path), commit)
+def init_private(repo: Path, path: Path, commit: str) -> None:
+    """A repository at ``path`` that sees ``repo``'s commits, with HEAD detached at ``commit``
+    and nothing checked out."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "--template=", ".")  # no templates: no hooks from init.templateDir
+    common = Path(out(repo, "rev-parse", "--path-format=absolute", "--git-common-dir"))
+    info = path / ".git" / "objects" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "alternates").write_text(f"{common / 'objects'}\n")
+    if (common / "shallow").is_file():  # a shallow clone's grafts, or parents would be missing
+        (path / ".git" / "shallow").write_bytes((common / "shallow").read_bytes())
+    git(path, "update-ref", "--no-deref", "HEAD", commit)
 
 
-def remove_worktree(repo: Path, path: Path) -> None:
-    git(repo, "worktree", "remove", "--force", str(path), check=False)
-    git(repo, "worktree", "prune", check=False)
-
-
-def worktree_paths(repo: Path) -> list[Path]:
-    lines = out(repo, "worktree", "list", "--porcelain").splitlines()
-    return [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("worktree ")]
+def checkout_private(repo: Path, path: Path, commit: str) -> None:
+    """A private repository at ``path`` with ``commit`` checked out (to build the C reference in)."""
+    init_private(repo, path, commit)
+    git(path, "checkout", "-q", "--detach", "--force", commit)
 
 
 def bisect_start(worktree: Path, bad: str, good: str, paths: list[str]) -> str:
@@ -180,10 +191,6 @@ def bisect_log(worktree: Path) -> str:
     return git(worktree, "bisect", "log", check=False).stdout
 
 
-def bisect_reset(worktree: Path) -> None:
-    git(worktree, "bisect", "reset", check=False)
-
-
 def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
     """``tree_ids`` for many commits in one ``git cat-file`` process (one per commit is slow)."""
     queries = [f"{c}:{p}" for c in commits for p in paths]
@@ -193,13 +200,6 @@ def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str,
                 stdin="\n".join(queries).encode() + b"\n").stdout.splitlines()
     ids = [None if line.endswith("missing") else line.split()[0] for line in lines]
     return {c: tuple(ids[i * len(paths):(i + 1) * len(paths)]) for i, c in enumerate(commits)}
-
-
-# --- helpers for scoring (appended) ----------------------------------------------------
-
-def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
-    """A detached worktree with ``commit`` checked out (to build the C reference in)."""
-    git(repo, "worktree", "add", "--detach", str(path), commit)
 
 
 def try_resolve(repo: Path, rev: str) -> str | None:

@@ -1,11 +1,13 @@
-"""A git bisect that happens beside the user's checkout, never in it.
+"""A git bisect that happens beside the user's repository, never in it.
 
-The bisection runs in a private, detached worktree with nothing checked out
-(``git bisect start --no-checkout``): git only moves that worktree's BISECT_HEAD and
-the scorer exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) is
-per-worktree, so the user's own checkout, and any bisect they have in progress there,
-is never touched. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
-turns SIGTERM into an interrupt too).
+The bisection runs in a private repository that borrows the user's objects and holds
+nothing else (see ``git.init_private``), with nothing checked out (``git bisect start
+--no-checkout``): git only moves its BISECT_HEAD and the scorer exports the files it
+needs from the user's repository, read-only. No ref, worktree, hook or bisect state of
+the user's is ever involved. Cleanup runs on every exit path: success, error and Ctrl-C
+(the CLI turns SIGTERM into an interrupt too); what a run killed with SIGKILL leaves
+behind is removed by the next one (``procs.prune_orphans``), and its scorer steps stop by
+themselves once they see their owner is gone.
 """
 
 from __future__ import annotations
@@ -15,32 +17,33 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import git
+from ..score import procs
 
 _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
 
 class PrivateBisect:
-    """Context manager owning a state folder, a private worktree and its bisect."""
+    """Context manager owning a state folder, a private repository and its bisect.
+
+    ``worktree`` is the private repository (its work tree stays empty)."""
 
     def __init__(self, repo: Path, start_commit: str, keep: bool = False):
         self.repo = repo
         self.start_commit = start_commit
         self.keep = keep
-        self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
-        self.worktree = self.state / "worktree"
-        self._started = False
+        self.state = procs.owned_tempdir("bisector-run-")
+        self.worktree = self.state / "repo"
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "PrivateBisect":
         try:
-            git.add_worktree(self.repo, self.worktree, self.start_commit)
+            git.init_private(self.repo, self.worktree, self.start_commit)
         except BaseException:
             self.close()
             raise
@@ -50,18 +53,13 @@ class PrivateBisect:
         self.close()
 
     def close(self) -> None:
-        """Reset the bisect and remove the worktree; safe to call more than once."""
-        # A second Ctrl-C during cleanup must not leave refs/bisect behind.
-        with _signals_deferred():
-            if self._started and self.worktree.exists():
-                git.bisect_reset(self.worktree)
+        """Remove the private repository and the state folder; safe to call more than once."""
+        with _signals_deferred():  # a second Ctrl-C must not leave a half-removed folder
             if not self.keep:
-                git.remove_worktree(self.repo, self.worktree)
                 shutil.rmtree(self.state, ignore_errors=True)
 
     # -- bisect ---------------------------------------------------------------------------
     def start(self, bad: str, good: str, paths: list[str]) -> None:
-        self._started = True
         git.bisect_start(self.worktree, bad, good, paths)
 
     def pinned_scorer(self, config_json: str) -> list[str]:
@@ -81,8 +79,11 @@ class PrivateBisect:
         return self.state / "events.jsonl"
 
     def scorer_env(self) -> dict[str, str]:
+        # The marker names us as the owner of git bisect run and its steps: a later run ends
+        # them if we die without cleaning up, and a step refuses to start once we are gone.
         return {"PYTHONPATH": os.pathsep.join(filter(None, [str(self.state / "pinned"),
-                                                            os.environ.get("PYTHONPATH")]))}
+                                                            os.environ.get("PYTHONPATH")])),
+                procs.MARKER: f"{procs.owner_id()}:bisect"}
 
     def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2) -> tuple[int, str]:
         """``git bisect run argv``, calling ``poll`` while it works; (exit status, output)."""

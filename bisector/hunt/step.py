@@ -8,6 +8,7 @@ framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS``; exit code
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -16,6 +17,7 @@ from pathlib import Path
 from .. import git
 from ..config import Config
 from ..errors import BisectorError, ConfigError
+from ..score import procs
 from ..store.events import EventLog
 from ..score.verdict import INTERRUPTED_EXIT, Verdict
 
@@ -46,8 +48,19 @@ def record_lines(record) -> list[str]:
     return lines
 
 
+def owner_gone() -> bool:
+    """True when the `bisector run` that started this bisection has died (SIGKILL): its
+    orphaned `git bisect run` must stop here rather than go on scoring for no one."""
+    marker = os.environ.get(procs.MARKER, "")
+    return marker.endswith(":bisect") and not procs.owner_alive(marker.rpartition(":")[0])
+
+
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
     from ..score.scoring import score_commit
+
+    if owner_gone():
+        print("bisector: the bisector run that started this bisection is gone; stopping", file=sys.stderr)
+        return Verdict.ABORT.exit_code
 
     config = load_pinned(pinned)
     sha = commit_under_test(repo)

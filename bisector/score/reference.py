@@ -13,8 +13,6 @@ import math
 import os
 import shlex
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -23,11 +21,11 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
     import numpy as np
 
 from .. import git
+from . import procs
 from ..store.cache import Cache, digest
 from ..config import Config, Scenario
 from ..errors import ReferenceFailure
 
-_TAIL_CHARS = 2000
 # nanoBragg's defaults (physics.md §2): 0.1 mm pixels on a 102.4 mm detector.
 _DEFAULT_PIXEL_MM = 0.1
 _DEFAULT_DETSIZE_MM = 102.4
@@ -87,15 +85,6 @@ def read_floatfile(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return data.reshape(shape)
 
 
-def output_tail(text: str | bytes | None) -> str:
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = text.strip()
-    return text if len(text) <= _TAIL_CHARS else "..." + text[-_TAIL_CHARS:]
-
-
 class Reference:
     """Produces reference images; subclasses implement ``_compute``; ``image`` caches."""
 
@@ -142,11 +131,13 @@ class CReference(Reference):
     def _compute(self, scenario: Scenario) -> np.ndarray:
         shape = self._shape(scenario)
         # A scratch cwd: nanoBragg writes extra images there and silently reads a stray Fdump.bin.
-        with tempfile.TemporaryDirectory(prefix="bisector-ref-") as scratch:
-            out = Path(scratch) / "reference.bin"
+        scratch = procs.owned_tempdir("bisector-ref-")
+        try:
+            cwd, out = scratch / "cwd", scratch / "reference.bin"
+            cwd.mkdir()
             argv = [str(self.binary), *scenario.args, "-floatfile", str(out)]
             command = shlex.join(argv)
-            _run_or_fail(argv, Path(scratch), self.timeout_s, "the C reference",
+            _run_or_fail(argv, cwd, scratch / "logs", self.timeout_s, "the C reference",
                          hint="run that command by hand; check the scenario's args and the C program")
             if not out.is_file():
                 raise ReferenceFailure(f"the C reference wrote no float image: {command}")
@@ -154,6 +145,8 @@ class CReference(Reference):
                 return read_floatfile(out, shape)
             except ValueError as exc:
                 raise ReferenceFailure(f"the C reference wrote a float image of the wrong size: {exc}: {command}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class SimkernelReference(Reference):
@@ -179,18 +172,18 @@ class SimkernelReference(Reference):
         return image
 
 
-def _run_or_fail(argv: list[str], cwd: Path, timeout_s: float, what: str, hint: str) -> None:
+def _run_or_fail(argv: list[str], cwd: Path, log_dir: Path, timeout_s: float, what: str, hint: str) -> None:
     """Run a reference-side command; any failure is the harness's, so it raises ReferenceFailure."""
     command = shlex.join(argv)
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ReferenceFailure(f"{what} timed out after {timeout_s:g} s: {command}", hint=hint)
+        result = procs.run(argv, cwd=cwd, log_dir=log_dir, label="reference", timeout_s=timeout_s)
     except OSError as exc:
-        raise ReferenceFailure(f"{what}: cannot run {command}: {exc}", hint=hint)
-    if proc.returncode != 0:
-        raise ReferenceFailure(f"{what} failed with exit status {proc.returncode}: {command}\n"
-                               f"{output_tail(proc.stderr) or output_tail(proc.stdout)}", hint=hint)
+        raise ReferenceFailure(f"{what}: cannot keep the logs of {command}: {exc}", hint=hint)
+    if result.timed_out:
+        raise ReferenceFailure(f"{what} timed out after {timeout_s:g} s: {command}", hint=hint)
+    if result.returncode != 0:
+        raise ReferenceFailure(f"{what} failed with exit status {result.returncode}: {command}\n"
+                               f"{result.output_tail}", hint=hint)
 
 
 def simkernel_fingerprint() -> str:
@@ -245,8 +238,8 @@ def pin_reference(config: Config) -> Config:
 def build_reference(config: Config) -> Path:
     """Build the C program once per (build commit, command) and keep it in the cache folder.
 
-    The build runs in a private detached worktree of ``build_commit`` outside the user's
-    checkout; the worktree is removed afterwards whatever happens.
+    The build runs in a private checkout of ``build_commit`` outside the user's repository
+    (``git.checkout_private``); it is removed afterwards whatever happens.
     """
     spec = config.reference
     try:
@@ -257,11 +250,11 @@ def build_reference(config: Config) -> Path:
     target = Path(config.cache_dir) / "bin" / digest([commit, spec.build, spec.binary]) / binary_name
     if target.is_file() and os.access(target, os.X_OK):
         return target
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-build-"))
+    scratch = procs.owned_tempdir("bisector-build-")
     worktree = scratch / "src"
     try:
-        git.add_checkout_worktree(config.repo, worktree, commit)
-        _run_or_fail(shlex.split(spec.build), worktree, config.timeout_s,
+        git.checkout_private(config.repo, worktree, commit)
+        _run_or_fail(shlex.split(spec.build), worktree, scratch / "logs", config.timeout_s,
                      f"building the C reference at {commit[:12]}",
                      hint="fix [tool.bisector.reference] build/build_commit, or pass --c-bin")
         built = worktree / (spec.binary or "nanoBragg")
@@ -275,5 +268,4 @@ def build_reference(config: Config) -> Path:
         os.replace(tmp, target)
         return target
     finally:
-        git.remove_worktree(config.repo, worktree)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -9,12 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from portrepo import Change, make_port_repo
+from procwatch import cmdline, wait_for, with_env
 from repostate import snapshot
 
 
@@ -83,12 +82,10 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
                              "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    # Wait until the bisection is inside the hanging candidate: a private worktree exists.
-    deadline = time.time() + 120
-    while time.time() < deadline and snapshot(port.path)["worktrees"] == before["worktrees"]:
-        time.sleep(0.2)
+    # Wait until the bisection is inside the hanging candidate.
+    marker = f"XDG_CACHE_HOME={cache}"
+    assert wait_for(lambda: [p for p in with_env(marker) if "-m nbport" in cmdline(p)]), proc.communicate()
     assert proc.poll() is None, proc.communicate()
-    time.sleep(3.0)
     if how == "ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # a terminal sends SIGINT to the whole foreground group
     else:
@@ -97,18 +94,7 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert snapshot(port.path) == before
-    assert _processes_with_env(f"XDG_CACHE_HOME={cache}") == []  # the hanging candidate is gone too
-
-
-def _processes_with_env(marker: str) -> list[int]:
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker.encode() + b"\0" in environ.read_bytes():
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
+    assert with_env(marker) == []  # the hanging candidate is gone too
 
 
 @pytest.mark.parametrize("args, message", [
