@@ -18,7 +18,9 @@ from .config import Config, ConfigOverrides, load_config
 from .errors import BisectorError, EndpointError, GitError
 from .store.events import EventLog
 from .hunt.progress import BisectDisplay, format_score_line
+from .score import procs
 from .score.reference import pin_reference, reference_for
+from .report.reproduce import reproduce_argv
 from .report.bundle import RunFindings, new_report_dir, scenario_text, write_bundle
 from .score.scoring import ScoreRecord, score_commit
 from .hunt.session import PrivateBisect
@@ -57,7 +59,8 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
     """
     console = console or Console(stderr=True, soft_wrap=True)
-    repo = git.toplevel(Path(repo))
+    procs.prune_orphans()  # what a run killed with SIGKILL left behind
+    repo = _toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)
     for notice in config.notices:
@@ -125,13 +128,33 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
 
     The returned record's ``exit_code`` is git bisect's: 0 good, 1 bad, 125 skip, 128 abort.
     """
-    repo = git.toplevel(Path(repo).resolve() if repo else Path.cwd())
+    procs.prune_orphans()
+    repo = _toplevel(Path(repo).resolve() if repo else Path.cwd())
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit) if commit else commit_under_test(repo)
+    config = dataclasses.replace(config, notices=config.notices + _uncommitted_notice(repo, sha, config))
     return score_commit(config, sha, use_cache=use_cache), config
 
 
 # -- steps -----------------------------------------------------------------------------------
+
+def _toplevel(path: Path) -> Path:
+    if not path.exists():
+        raise GitError(f"{path} does not exist", hint="pass --repo with the folder of your port's checkout")
+    return git.toplevel(path)
+
+
+def _uncommitted_notice(repo: Path, sha: str, config: Config) -> tuple[str, ...]:
+    """Say so when HEAD is scored while the relevant paths have changes that are not in it."""
+    if git.try_resolve(repo, "HEAD") != sha:
+        return ()
+    changed = git.uncommitted(repo, list(config.paths))
+    if not changed:
+        return ()
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return (f"warning: uncommitted changes in {', '.join(config.paths)} ({shown}) are not scored: "
+            f"bisector scores the committed tree of {sha[:10]}; commit them to score them",)
+
 
 def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
     good_sha = git.resolve(repo, good)
@@ -280,22 +303,11 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
-    if not commit:
-        return []
-    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache"]
-    for name in config.judge:
-        argv += ["--scenario", name]
-    if config.reference.kind == "c" and config.reference.c_bin:
-        argv += ["--c-bin", str(config.reference.c_bin)]
-    return argv
-
-
 def _finish(repo, walk, records, culprit, candidates, confirmed, conclusion, config, report_root,
             exit_code, console, pictures) -> BisectResult:
     findings = RunFindings(repo=repo, walk=walk, records=records, culprit=culprit, candidates=candidates,
                            conclusion=conclusion, confirmed=confirmed,
-                           reproduce=_reproduce_argv(repo, culprit, config),
+                           reproduce=reproduce_argv(repo, culprit, config),
                            config=_config_dict(config), pictures=pictures)
     report_dir = write_bundle(findings, new_report_dir(report_root))
     _print_ending(console, findings, report_dir)
@@ -317,5 +329,6 @@ def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> 
         console.print(f"[bold]candidates:[/bold] {' '.join(c[:10] for c in findings.candidates)}")
     console.print(findings.conclusion, markup=False)
     if findings.reproduce:
-        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False)
-    console.print(f"report: {report_dir}", markup=False)
+        # never wrapped: it is meant to be copied and pasted
+        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False, soft_wrap=True)
+    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)

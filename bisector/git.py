@@ -202,6 +202,15 @@ def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str,
     return {c: tuple(ids[i * len(paths):(i + 1) * len(paths)]) for i, c in enumerate(commits)}
 
 
+def uncommitted(repo: Path, paths: list[str]) -> list[str]:
+    """Files under ``paths`` that differ from HEAD in the work tree or index (untracked too).
+
+    ``--no-optional-locks``: a plain status may rewrite the user's index to refresh it.
+    """
+    lines = git(repo, "--no-optional-locks", "status", "--porcelain", "--", *paths).stdout.splitlines()
+    return [line[3:] for line in lines if line.strip()]
+
+
 def try_resolve(repo: Path, rev: str) -> str | None:
     """Full sha of ``rev``, or None when it does not name a commit (e.g. no BISECT_HEAD)."""
     proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)

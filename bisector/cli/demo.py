@@ -9,15 +9,15 @@ import typer
 
 from ..demo.history import DEFAULT_SEED
 from . import app
+from .options import Command
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
-    dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: a temp folder).")] = None,
+    dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: <cache>/demo/nbport, replaced by the next demo).")] = None,
     commits: Annotated[int, typer.Option("--commits", help="Commits in the generated history.")] = 1400,
     size: Annotated[int, typer.Option("--size", help="Benchmark detector pixels per axis.")] = 4096,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history (same seed, same commits).")] = DEFAULT_SEED,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the generated port (and its report) on disk.")] = False,
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
@@ -27,7 +27,7 @@ def demo(
     from ..errors import BisectorError
 
     try:
-        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, keep=keep, regression=regression)
+        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, regression=regression)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",
                             hint="install a C compiler (gcc) and run `bisector demo` again") from None
