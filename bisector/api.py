@@ -16,6 +16,7 @@ from . import git
 from .hunt.bisectlog import parse_bisect_log
 from .config import Config, ConfigOverrides, load_config
 from .errors import BisectorError, EndpointError, GitError
+from .store.cache import Cache
 from .store.events import EventLog
 from .hunt.progress import BisectDisplay, format_score_line
 from .score import procs
@@ -132,7 +133,8 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
     repo = _toplevel(Path(repo).resolve() if repo else Path.cwd())
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit) if commit else commit_under_test(repo)
-    config = dataclasses.replace(config, notices=config.notices + _uncommitted_notice(repo, sha, config))
+    config = dataclasses.replace(config, notices=config.notices + _cache_notice(config)
+                                 + _uncommitted_notice(repo, sha, config))
     return score_commit(config, sha, use_cache=use_cache), config
 
 
@@ -142,6 +144,13 @@ def _toplevel(path: Path) -> Path:
     if not path.exists():
         raise GitError(f"{path} does not exist", hint="pass --repo with the folder of your port's checkout")
     return git.toplevel(path)
+
+
+def _cache_notice(config: Config) -> tuple[str, ...]:
+    """Why the cache is read-only or off, said once here; the scoring steps carry on quietly."""
+    cache = Cache(config.cache_dir)
+    cache.close()
+    return (cache.notice,) if cache.notice else ()
 
 
 def _uncommitted_notice(repo: Path, sha: str, config: Config) -> tuple[str, ...]:
@@ -187,6 +196,8 @@ def _prepare_references(config: Config, console: Console) -> Config:
     """
     config = pin_reference(config)
     reference = reference_for(config)
+    for notice in _cache_notice(config):
+        console.print(f"[yellow]note:[/yellow] {escape(notice)}")
     for name in _needed_scenarios(config):
         with console.status(f"reference image for scenario {name} ({reference.key[:24]})"):
             reference.image(config.scenarios[name])

@@ -39,7 +39,7 @@ def _top(version: Annotated[bool, typer.Option("--version", is_eager=True, callb
     """Find the commit that broke numerical parity between a PyTorch port and its C reference."""
 
 # Importing the command modules registers their commands on ``app``.
-from . import demo, run, score  # noqa: E402,F401
+from . import cache, demo, run, score  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

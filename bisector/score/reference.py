@@ -261,11 +261,18 @@ def build_reference(config: Config) -> Path:
         if not built.is_file():
             raise ReferenceFailure(f"the build command {spec.build!r} did not produce {spec.binary!r}",
                                    hint="set binary = \"path/inside/the/checkout\" in [tool.bisector.reference]")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{binary_name}.{os.getpid()}.tmp")
-        shutil.copy2(built, tmp)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-        return target
+        try:
+            return _install(built, target)
+        except OSError:  # an unusable cache folder: keep the program for this run only
+            return _install(built, procs.owned_tempdir("bisector-bin-") / binary_name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _install(built: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copy2(built, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, target)
+    return target
