@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides, default_cache_dir
+from ..score.scoring import ScoreRecord
 from .changes import REGRESSIONS
 from .history import (
     DEFAULT_SEED,
@@ -45,7 +46,7 @@ class DemoOutcome:
     exit_code: int  # bisector's own exit code for the run
     seconds: float
     scenarios: tuple[str, ...] = ()  # the scenarios bisector judged
-    records: tuple[dict, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
+    records: tuple[ScoreRecord, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
 
     @property
     def user_command(self) -> str:

@@ -1,13 +1,13 @@
-"""A git bisect that happens beside the user's repository, never in it.
+"""A git bisect that happens beside the user's checkout, never in it.
 
-The bisection runs in a private repository that borrows the user's objects and holds
-nothing else (see ``git.init_private``), with nothing checked out (``git bisect start
---no-checkout``): git only moves its BISECT_HEAD and the scorer exports the files it
-needs from the user's repository, read-only. No ref, worktree, hook or bisect state of
-the user's is ever involved. Cleanup runs on every exit path: success, error and Ctrl-C
-(the CLI turns SIGTERM into an interrupt too); what a run killed with SIGKILL leaves
-behind is removed by the next one (``procs.prune_orphans``), and its scorer steps stop by
-themselves once they see their owner is gone.
+The bisection runs in a private bare repository that borrows the user's objects
+(``git bisect start --no-checkout``): git only moves its BISECT_HEAD and the scorer
+exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) lives there, so the
+user's checkout, refs, worktree list and hooks, and any bisect they have in progress,
+are never involved. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
+turns SIGTERM into an interrupt too); what a run killed with SIGKILL leaves behind is
+removed by the next one (``procs.prune_orphans``), and its scorer steps stop by themselves
+once they see their owner is gone.
 """
 
 from __future__ import annotations
@@ -29,21 +29,20 @@ _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
 
 class PrivateBisect:
-    """Context manager owning a state folder, a private repository and its bisect.
-
-    ``worktree`` is the private repository (its work tree stays empty)."""
+    """Context manager owning a state folder, a private repository and its bisect."""
 
     def __init__(self, repo: Path, start_commit: str, keep: bool = False):
         self.repo = repo
         self.start_commit = start_commit
         self.keep = keep
         self.state = procs.owned_tempdir("bisector-run-")
-        self.worktree = self.state / "repo"
+        self.worktree = self.state / "bisect.git"  # the private repository git bisects in
+        self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "PrivateBisect":
         try:
-            git.init_private(self.repo, self.worktree, self.start_commit)
+            git.add_bisect_repo(self.repo, self.worktree, self.start_commit)
         except BaseException:
             self.close()
             raise
@@ -53,13 +52,18 @@ class PrivateBisect:
         self.close()
 
     def close(self) -> None:
-        """Remove the private repository and the state folder; safe to call more than once."""
-        with _signals_deferred():  # a second Ctrl-C must not leave a half-removed folder
+        """Reset the bisect and remove the private repository; safe to call more than once."""
+        # A second Ctrl-C during cleanup must not leave refs/bisect behind.
+        with _signals_deferred():
+            if self._started and self.worktree.exists():
+                git.bisect_reset(self.worktree)
+            git.close(self.worktree)
             if not self.keep:
                 shutil.rmtree(self.state, ignore_errors=True)
 
     # -- bisect ---------------------------------------------------------------------------
     def start(self, bad: str, good: str, paths: list[str]) -> None:
+        self._started = True
         git.bisect_start(self.worktree, bad, good, paths)
 
     def pinned_scorer(self, config_json: str) -> list[str]:

@@ -121,7 +121,8 @@ def end_run(proc: subprocess.Popen, marker: str) -> int:
 
 def kill_marked(match, spare: int | None = None) -> int:
     """SIGKILL every process of ours whose marker value satisfies ``match``; repeat until none
-    is left (a process may fork while we look); the number of processes killed.
+    is left (a process may fork while we look, and a killed owner orphans its children);
+    the number of processes killed.
 
     ``spare``: a pid to leave to the caller (the program itself, killed with its group)."""
     killed: set[int] = set()
@@ -135,8 +136,16 @@ def kill_marked(match, spare: int | None = None) -> int:
                 killed.add(pid)
             except (ProcessLookupError, PermissionError):
                 pass
-        time.sleep(0.01)
+        _wait_gone(found)
     return len(killed)
+
+
+def _wait_gone(pids: list[int], timeout_s: float = 2.0) -> None:
+    """Until the kernel has ended ``pids`` (a process dies a little after SIGKILL; until then
+    its children still look owned)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_start_time(pid) for pid in pids):
+        time.sleep(0.005)
 
 
 def _marked_processes():
