@@ -16,7 +16,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-
 from portrepo import scenario_args
 from procwatch import alive, wait_for
 from repostate import snapshot
