@@ -38,9 +38,14 @@ class BisectDisplay:
         subject = self.subjects.get(event.commit, "")
         if event.type is EventType.STEP_START:
             self.step += 1
-            left = max(self.estimate - self.step + 1, 1)
-            # A Text, not a markup string: the subject is shown as written.
-            self._status.update(Text(f"step {self.step} (about {left} left): scoring "
-                                     f"{event.commit[:10]} {shown(subject)[:50]}"))
+            self._status.update(self._scoring(event.commit, subject))
+        elif event.type is EventType.SCENARIO_START:
+            what = f"probe {event.scenario} of {event.probe_for}" if event.probe_for else event.scenario
+            self._status.update(self._scoring(event.commit, subject).append(f" ({what})"))
         elif event.type is EventType.SCORED and event.record is not None:
             self.console.print(score_line(self.step, event.record, subject))
+
+    def _scoring(self, commit: str, subject: str) -> Text:
+        # A Text, not a markup string: the subject is shown as written.
+        left = max(self.estimate - self.step + 1, 1)
+        return Text(f"step {self.step} (about {left} left): scoring {commit[:10]} {shown(subject)[:50]}")

@@ -26,6 +26,7 @@ from .. import git
 from ..errors import ExitCode
 from ..hunt.walk import GitWalk
 from ..score.scoring import Phase, ScoreRecord
+from ..score.verdict import Verdict
 from . import images
 from .text import last_line, scenario_text, shown
 
@@ -159,7 +160,7 @@ def _bisect_log_md(f: RunFindings, info: dict) -> str:
             corr = f"{sc.correlation:.6f}" if sc.correlation is not None else "-"
             ratio = f"{sc.sum_ratio:.6f}" if sc.sum_ratio is not None else "-"
             verdict = sc.verdict.value + (" (probe)" if sc.via_probe else "")
-            if sc.verdict.value in ("skip", "abort") and sc.reason:
+            if sc.verdict in (Verdict.SKIP, Verdict.ABORT) and sc.reason:
                 verdict += f": {last_line(sc.reason)}"
             rows.append(f"{lead} {_md(sc.name)} | {corr} | {ratio} | {_md(verdict)} | "
                         f"{sc.seconds:.2f} | {'yes' if sc.cached else 'no'} |")
