@@ -3,7 +3,7 @@
 Layout under ``cache_dir`` (default ``~/.cache/bisector``, or ``$XDG_CACHE_HOME/bisector``):
 ``cache.sqlite3`` (WAL mode, so concurrent runs do not block each other for long),
 ``images/<sha256>.npy`` (reference images, float32 whenever that is exact), ``bin/<key>/``
-(C programs built from source) and ``demo/`` (the last `bisector demo` port). Scores store
+(C programs built from source), ``demo/`` (the last `bisector demo` port) and crash logs. Scores store
 *metrics*, never verdicts, so a changed threshold re-judges without re-running the
 candidate. Anything that cannot be read back exactly (a missing or damaged .npy, a row with
 bad JSON, a database that is not a database) is treated as a miss and recomputed, never
@@ -350,8 +350,9 @@ def _clear_all(directory: Path) -> int:
     before = info(directory)
     for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
         (directory / name).unlink(missing_ok=True)
-    for path in directory.glob(f"{DB_NAME}.corrupt-*"):
-        path.unlink()
+    for pattern in (f"{DB_NAME}.corrupt-*", "crash-*.log"):
+        for path in directory.glob(pattern):
+            path.unlink()
     for name in _FOLDERS:
         if (directory / name).is_dir():
             shutil.rmtree(directory / name)
