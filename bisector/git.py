@@ -473,3 +473,14 @@ def bisect_log(bisect_repo: Path) -> str:
 
 def bisect_reset(bisect_repo: Path) -> None:
     git(bisect_repo, "bisect", "reset", check=False)
+
+
+def first_parent_commits(repo: Path, good: str, bad: str) -> list[str]:
+    """``good`` and the first-parent commits of good..bad, oldest first: the mainline history."""
+    return [good, *out(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]
+
+
+def common_dir(repo: Path) -> Path:
+    """The repository's git directory shared by all its worktrees (``.git`` of the main checkout)."""
+    path = Path(out(repo, "rev-parse", "--git-common-dir"))
+    return path if path.is_absolute() else (Path(repo) / path).resolve()

@@ -33,10 +33,17 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
-    """The same for the top level (``--version``, ``--help``)."""
+    """The same for the top level (``--version``, ``--help``) and for every command under it,
+    also those registered without ``cls=Command``."""
 
     def get_params(self, ctx):
         return _no_flag_placeholder(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_placeholder(command.get_params(ctx))
+        return command
 
 
 class ReferenceKind(str, Enum):

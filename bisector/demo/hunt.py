@@ -77,11 +77,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     console = console or Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
     _check_regression(regression)
-    if dir is not None:
-        target = Path(dir)
-    else:
-        target = Path(cache_dir or default_cache_dir()) / DEMO_FOLDER / "nbport"
-        shutil.rmtree(target, ignore_errors=True)  # the previous demo's port
+    target = demo_folder(dir, cache_dir)
     # checked before anything is created, so a refused folder is never removed
     check_request(target, commits, size)
     repo = _generate(target, commits, size, seed, console)
@@ -102,6 +98,15 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
         records=tuple(result.records))
     _print_verdict(outcome, console)
     return outcome
+
+
+def demo_folder(dir: Path | None, cache_dir: Path | None = None) -> Path:
+    """``dir``, or the stable folder of the demo's port, emptied of the previous demo's."""
+    if dir is not None:
+        return Path(dir)
+    target = Path(cache_dir or default_cache_dir()) / DEMO_FOLDER / "nbport"
+    shutil.rmtree(target, ignore_errors=True)
+    return target
 
 
 def _check_regression(name: str) -> None:

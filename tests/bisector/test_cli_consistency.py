@@ -40,7 +40,7 @@ def test_score_takes_every_judging_option_of_run(tmp_path):
     assert re.search(r"--scenario\s+-s\b", score_help)
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"]])
 def test_flags_show_no_value_placeholder(tmp_path, command):
     text = bisector(*command, "--help", cwd=tmp_path, xdg=tmp_path).stdout
     assert "--help" in text and "<bool>" not in text
