@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 import shlex
 import shutil
@@ -26,63 +25,14 @@ from ..store.cache import Cache, digest
 from ..config import Config, Scenario
 from ..errors import ReferenceFailure
 
-# nanoBragg's defaults (physics.md §2): 0.1 mm pixels on a 102.4 mm detector.
-_DEFAULT_PIXEL_MM = 0.1
-_DEFAULT_DETSIZE_MM = 102.4
-
 
 def detector_shape(args: tuple[str, ...] | list[str]) -> tuple[int, int]:
-    """(slow, fast) pixel counts that nanoBragg derives from its arguments.
+    """(slow, fast) pixel counts nanoBragg derives from ``args``: simkernel's one rule
+    (``simkernel.args.detector_shape``, torch-free; imported here on first use because it
+    brings numpy, which a cached step never needs). Raises ValueError naming the flag."""
+    from simkernel.args import detector_shape as nanobragg_rule
 
-    -detpixels N (or -detpixels_f/_x, -detpixels_s/_y) fixes the counts; otherwise
-    count = ceil(detsize / pixel - 0.5) with -detsize (or -detsize_f/_s) in mm and
-    -pixel in mm. A flag given twice: the last one wins.
-    """
-    pixel = _DEFAULT_PIXEL_MM
-    size = {"f": _DEFAULT_DETSIZE_MM, "s": _DEFAULT_DETSIZE_MM}
-    count: dict[str, int] = {}
-    args = list(args)
-    for i, flag in enumerate(args[:-1]):
-        value = args[i + 1]
-        try:
-            if flag == "-pixel":
-                pixel = float(value)
-            elif flag == "-detsize":
-                size["f"] = size["s"] = float(value)
-            elif flag == "-detsize_f":
-                size["f"] = float(value)
-            elif flag == "-detsize_s":
-                size["s"] = float(value)
-            elif flag == "-detpixels":
-                count["f"] = count["s"] = int(value)
-            elif flag in ("-detpixels_f", "-detpixels_x"):
-                count["f"] = int(value)
-            elif flag in ("-detpixels_s", "-detpixels_y"):
-                count["s"] = int(value)
-        except ValueError:
-            raise ValueError(f"{flag} needs a number, not {value!r}") from None
-    if pixel <= 0:
-        raise ValueError(f"-pixel must be > 0, not {pixel}")
-    shape = []
-    for axis in ("s", "f"):
-        n = count.get(axis)
-        if n is None:
-            n = math.ceil(size[axis] / pixel - 0.5)
-        if n <= 0:
-            raise ValueError(f"detector has {n} pixels along the {'slow' if axis == 's' else 'fast'} axis")
-        shape.append(n)
-    return shape[0], shape[1]
-
-
-def read_floatfile(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A raw little-endian float32 image of ``shape`` = (slow, fast); ValueError if the size differs."""
-    import numpy as np
-
-    data = np.fromfile(path, dtype="<f4")
-    if data.size != shape[0] * shape[1]:
-        raise ValueError(f"{path.name} holds {data.size} float32 values ({path.stat().st_size} bytes), "
-                         f"expected {shape[0]} x {shape[1]} = {shape[0] * shape[1]}")
-    return data.reshape(shape)
+    return nanobragg_rule(list(args))
 
 
 class Reference:
@@ -141,6 +91,8 @@ class CReference(Reference):
                          hint="run that command by hand; check the scenario's args and the C program")
             if not out.is_file():
                 raise ReferenceFailure(f"the C reference wrote no float image: {command}")
+            from simkernel.io import read_floatfile
+
             try:
                 return read_floatfile(out, shape)
             except ValueError as exc:
