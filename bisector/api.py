@@ -18,6 +18,9 @@ from .errors import (BisectorError, ConfigError, EndpointError, ExitCode, GitErr
                      InternalError)
 from .hunt.bisectlog import parse_bisect_log
 from .hunt.progress import BisectDisplay
+from .report.reproduce import reproduce_argv
+from .score import procs
+from .store.cache import Cache
 from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
 from .hunt.walk import GitWalk, walk_range
@@ -76,6 +79,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
                 crash: _CrashFolder) -> BisectResult:
+    procs.prune_orphans()  # what a run killed with SIGKILL left behind
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)
@@ -202,13 +206,35 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
 
     The returned record's ``exit_code`` is git bisect's: 0 good, 1 bad, 125 skip, 128 abort.
     """
+    procs.prune_orphans()
     repo = git.toplevel(Path(repo).resolve() if repo else Path.cwd())
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit) if commit else commit_under_test(repo)
+    config = dataclasses.replace(config, notices=config.notices + _cache_notice(config)
+                                 + _uncommitted_notice(repo, sha, config))
     return score_commit(config, sha, use_cache=use_cache), config
 
 
 # -- steps -----------------------------------------------------------------------------------
+
+def _cache_notice(config: Config) -> tuple[str, ...]:
+    """Why the cache is read-only or off, said once here; the scoring steps carry on quietly."""
+    cache = Cache(config.cache_dir)
+    cache.close()
+    return (cache.notice,) if cache.notice else ()
+
+
+def _uncommitted_notice(repo: Path, sha: str, config: Config) -> tuple[str, ...]:
+    """Say so when HEAD is scored while the relevant paths have changes that are not in it."""
+    if git.try_resolve(repo, "HEAD") != sha:
+        return ()
+    changed = git.uncommitted(repo, list(config.paths))
+    if not changed:
+        return ()
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return (f"warning: uncommitted changes in {', '.join(config.paths)} ({shown}) are not scored: "
+            f"bisector scores the committed tree of {sha[:10]}; commit them to score them",)
+
 
 def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
     good_sha = git.resolve(repo, good)
@@ -241,6 +267,8 @@ def _prepare_references(config: Config, console: Console) -> Config:
     """
     config = pin_reference(config)
     reference = reference_for(config)
+    for notice in _cache_notice(config):
+        console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
     for name in _needed_scenarios(config):
         with console.status(f"reference image for scenario {name} ({reference.key[:24]})"):
             reference.image(config.scenarios[name])
@@ -365,20 +393,9 @@ def _abort_reason(last: ScoreRecord | None, output: str) -> str:
     return " / ".join(tail) or "git bisect run stopped without a result"
 
 
-def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
-    if not commit:
-        return []
-    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache"]
-    for name in config.judge:
-        argv += ["--scenario", name]
-    if config.reference.kind == "c" and config.reference.c_bin:
-        argv += ["--c-bin", str(config.reference.c_bin)]
-    return argv
-
-
 def _finish(findings: RunFindings, config: Config, report_root: Path, console: Console,
             crash: _CrashFolder) -> BisectResult:
-    findings.reproduce = _reproduce_argv(findings.repo, findings.culprit, config)
+    findings.reproduce = reproduce_argv(findings.repo, findings.culprit, config)
     report_dir = new_report_dir(report_root)
     crash.path = report_dir
     write_bundle(findings, report_dir)
@@ -400,5 +417,6 @@ def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> 
             " " + " ".join(c[:10] for c in findings.candidates), style=""))
     console.print(findings.conclusion, markup=False)
     if findings.reproduce:
-        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False)
-    console.print(f"report: {report_dir}", markup=False)
+        # never wrapped: it is meant to be copied and pasted
+        console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False, soft_wrap=True)
+    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)

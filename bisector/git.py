@@ -428,16 +428,22 @@ def init_private(repo: Path, path: Path, commit: str) -> None:
         _run(private, "update-ref", "--no-deref", "HEAD", commit)
 
 
-def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
-    """A detached worktree with ``commit`` checked out (to build the C reference in)."""
-    with _open(repo) as r:
-        _run(r, "worktree", "add", "--detach", str(path), commit)
+def checkout_private(repo: Path, path: Path, commit: str) -> None:
+    """``commit`` checked out at ``path`` from a private repository (see ``init_private``) that borrows
+    ``repo``'s objects, to build the C reference in: nothing is registered in ``repo``, so
+    a build killed with SIGKILL leaves no stale worktree there, and no hook of the user's runs."""
+    init_private(repo, path, commit)
+    with _open(path) as private:
+        _run(private, "checkout", "--quiet", "--force", "--detach", commit)
 
 
-def remove_worktree(repo: Path, path: Path) -> None:
-    with _open(repo) as r:
-        _run(r, "worktree", "remove", "--force", str(path), check=False)
-        _run(r, "worktree", "prune", check=False)
+def uncommitted(repo: Path, paths: list[str]) -> list[str]:
+    """Files under ``paths`` that differ from HEAD in the work tree or index (untracked too).
+
+    ``--no-optional-locks``: a plain status may rewrite the user's index to refresh it.
+    """
+    lines = git(repo, "--no-optional-locks", "status", "--porcelain", "--", *paths).splitlines()
+    return [line[3:] for line in lines if line.strip()]
 
 
 def worktree_paths(repo: Path) -> list[Path]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import Annotated
 
 import typer
 
 from ..errors import ExitCode, as_reportable, error_lines
+from .options import Group
 
 app = typer.Typer(
     name="bisector",
@@ -15,10 +17,29 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"bisector {version('bisector')}")
+        except PackageNotFoundError:
+            typer.echo("bisector (not installed: version unknown)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                               help="Print bisector's version and exit.")] = False) -> None:
+    """Find the commit that broke numerical parity between a PyTorch port and its C reference."""
+
+
 # Importing the command modules registers their commands on ``app``.
-from . import demo, history, nightly, run, scan, score  # noqa: E402,F401
+from . import cache, demo, history, nightly, run, scan, score  # noqa: E402,F401
 from . import audit, compare, tracediff, verify  # noqa: E402,F401
 
 

@@ -9,15 +9,15 @@ import typer
 
 from ..demo.history import DEFAULT_SEED
 from . import app
+from .options import Command
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
-    dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: a temp folder).")] = None,
+    dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: <cache>/demo/nbport, replaced by the next demo).")] = None,
     commits: Annotated[int, typer.Option("--commits", help="Commits in the generated history.")] = 1400,
     size: Annotated[int, typer.Option("--size", help="Benchmark detector pixels per axis.")] = 4096,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history (same seed, same commits).")] = DEFAULT_SEED,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the generated port (and its report) on disk.")] = False,
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
     scan: Annotated[bool, typer.Option("--scan", help="Scan the whole history instead: find all three windows, print the timeline, write the plot.")] = False,
 ) -> int:
@@ -29,11 +29,12 @@ def demo(
 
     try:
         if scan:
+            from ..demo.hunt import demo_folder
             from ..demo.scan import run_demo_scan
 
-            scanned = run_demo_scan(dir=dir, commits=commits, size=size, seed=seed, keep=keep)
+            scanned = run_demo_scan(dir=demo_folder(dir), commits=commits, size=size, seed=seed, keep=True)
             raise typer.Exit(0 if scanned.found_all else 1)
-        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, keep=keep, regression=regression)
+        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, regression=regression)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",
                             hint="install a C compiler (gcc) and run `bisector demo` again") from None

@@ -7,34 +7,38 @@ commit. Heavy modules are imported inside the command: git runs this at every st
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import ExitCode, as_reportable, error_lines, exit_code_of
 from . import app
+from . import options as opt
 
 
-@app.command("score")
+@app.command("score", cls=opt.Command)
 def score(
     commit: Annotated[Optional[str], typer.Argument(
         help="Commit to score (default: BISECT_HEAD during a bisection, else HEAD).")] = None,
-    repo: Annotated[Optional[Path], typer.Option(
-        help="Repository of the port (default: the one containing the current folder).")] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="TOML configuration file (default: bisector.toml or pyproject.toml).")] = None,
-    c_bin: Annotated[Optional[Path], typer.Option(
-        "--c-bin", help="nanoBragg-compatible C program used as the reference.")] = None,
-    scenario: Annotated[Optional[list[str]], typer.Option(
-        "--scenario", help="Scenario to judge (repeatable; default: all configured).")] = None,
+    repo: opt.Repo = None,
+    config: opt.ConfigFile = None,
+    c_bin: opt.CBin = None,
+    reference: opt.Reference = None,
+    scenario: opt.Scenarios = None,
+    paths: opt.Paths = None,
+    timeout: opt.Timeout = None,
+    min_correlation: opt.MinCorrelation = None,
+    max_sum_ratio_error: opt.MaxSumRatioError = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run the candidate even if a cached score exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference)
     try:
-        code = _score(commit, repo, config, c_bin, scenario, no_cache, as_json)
+        code = _score(commit, repo, config, overrides, no_cache, as_json)
     except (KeyboardInterrupt, typer.Exit):
         raise
     except BaseException as exc:  # noqa: BLE001 - anything else must not look like "bad"
@@ -43,12 +47,10 @@ def score(
     raise typer.Exit(code)
 
 
-def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> int:
+def _score(commit, repo, config_file, overrides, no_cache, as_json) -> int:
     from ..api import score as score_one
     from ..report.text import record_lines
-    from .options import overrides_from
 
-    overrides = overrides_from(c_bin=c_bin, scenarios=scenarios)
     record, cfg = score_one(repo, commit, config_file=config_file, overrides=overrides, use_cache=not no_cache)
     for notice in cfg.notices:
         typer.echo(f"bisector: {notice}", err=True)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from ..config import ConfigOverrides
+from ..config import ConfigOverrides, default_cache_dir
 from ..score.scoring import ScoreRecord
+from .changes import REGRESSIONS
 from .history import (
     DEFAULT_SEED,
     DemoError,
@@ -27,7 +27,9 @@ from .history import (
 )
 
 FIRST_REGRESSION = "unit_slip"
-REPORTS_WHEN_NOT_KEPT = Path(tempfile.gettempdir()) / "bisector-demo-reports"
+# Without --dir the demo's port lives here, replaced by the next demo: the commands it
+# prints (reproduce with ..., hunt by hand with ...) keep working until then.
+DEMO_FOLDER = "demo"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,6 @@ class DemoOutcome:
     c_bin: Path
     exit_code: int  # bisector's own exit code for the run
     seconds: float
-    kept: bool  # the generated repository is still on disk
     scenarios: tuple[str, ...] = ()  # the scenarios bisector judged
     records: tuple[ScoreRecord, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
 
@@ -58,11 +59,12 @@ class DemoOutcome:
 
 
 def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
-             keep: bool = False, console: Console | None = None, *, regression: str = FIRST_REGRESSION,
+             console: Console | None = None, *, regression: str = FIRST_REGRESSION,
              cache_dir: Path | None = None, scenarios: list[str] | None = None) -> DemoOutcome:
-    """Generate the port in ``dir`` (a new temp folder by default), then hunt one regression.
+    """Generate the port in ``dir``, then hunt one regression; the port and its report stay.
 
-    ``size``: benchmark detector pixels per axis. ``regression``: which injected
+    ``dir``: a new or empty folder (default: ``<cache>/demo/nbport``, replaced by the next
+    demo). ``size``: benchmark detector pixels per axis. ``regression``: which injected
     regression's bracket to bisect. ``scenarios``: the scenarios to judge (default: the
     first one that detects the hunted regression, so a cold demo at 4096^2 stays within
     minutes on two cores). ``cache_dir``: bisector's cache (default: the user's).
@@ -74,34 +76,43 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
 
     console = console or Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
-    if dir is not None:
-        # checked before anything is created, so a refused folder is never removed
-        check_request(Path(dir), commits, size)
-    root = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="bisector-demo-"))
-    target = root if dir is not None else root / "nbport"
-    try:
-        repo = _generate(target, commits, size, seed, console)
-        hunted = _pick(repo, regression)
-        with console.status("building the C twin (once per source version)"):
-            c_bin = cref.binary()
-        console.print(f"reference: C twin {c_bin}")
-        judged = tuple(scenarios or hunted.scenarios[:1])
-        console.print(f"hunting [bold]{hunted.name}[/bold] between good {hunted.good[:10]} and bad "
-                      f"{hunted.bad[:10]}, judging {', '.join(judged)}")
-        report_root = target / "reports" / "bisect" if keep else REPORTS_WHEN_NOT_KEPT
-        result = run_bisect(
-            repo.path, hunted.good, hunted.bad, report_root=report_root, console=console,
-            overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir, scenarios=list(judged)))
-    finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+    _check_regression(regression)
+    target = demo_folder(dir, cache_dir)
+    # checked before anything is created, so a refused folder is never removed
+    check_request(target, commits, size)
+    repo = _generate(target, commits, size, seed, console)
+    hunted = _pick(repo, regression)
+    with console.status("building the C twin (once per source version)"):
+        c_bin = cref.binary()
+    console.print(f"reference: C twin {c_bin}")
+    judged = tuple(scenarios or hunted.scenarios[:1])
+    console.print(f"hunting [bold]{hunted.name}[/bold] between good {hunted.good[:10]} and bad "
+                  f"{hunted.bad[:10]}, judging {', '.join(judged)}")
+    result = run_bisect(
+        repo.path, hunted.good, hunted.bad, report_root=target / "reports" / "bisect", console=console,
+        overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir, scenarios=list(judged)))
     outcome = DemoOutcome(
         repo=repo, regression=hunted, culprit=result.culprit, candidates=tuple(result.candidates),
         found=result.culprit == hunted.culprit, report_dir=result.report_dir, c_bin=c_bin,
-        exit_code=result.exit_code, seconds=time.perf_counter() - started, kept=keep, scenarios=judged,
+        exit_code=result.exit_code, seconds=time.perf_counter() - started, scenarios=judged,
         records=tuple(result.records))
     _print_verdict(outcome, console)
     return outcome
+
+
+def demo_folder(dir: Path | None, cache_dir: Path | None = None) -> Path:
+    """``dir``, or the stable folder of the demo's port, emptied of the previous demo's."""
+    if dir is not None:
+        return Path(dir)
+    target = Path(cache_dir or default_cache_dir()) / DEMO_FOLDER / "nbport"
+    shutil.rmtree(target, ignore_errors=True)
+    return target
+
+
+def _check_regression(name: str) -> None:
+    known = [spec.name for spec in REGRESSIONS]
+    if name not in known:
+        raise DemoError(f"the demo has no regression named {name!r}", hint=f"choose one of: {', '.join(known)}")
 
 
 def _generate(target: Path, commits: int, size: int, seed: int, console: Console) -> DemoRepo:
@@ -137,10 +148,8 @@ def _print_verdict(outcome: DemoOutcome, console: Console) -> None:
     else:
         named = outcome.culprit[:10] if outcome.culprit else "no commit"
         console.print(f"[red bold]bisector named {named}, but the injected commit is {injected[:10]}[/red bold]")
-    if outcome.report_dir is not None:
-        console.print(f"report: {outcome.report_dir}")
-    if outcome.kept:
-        console.print(f"the port stays at {outcome.repo.path}; hunt by hand with:")
-        console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)
+    console.print(f"the port stays at {outcome.repo.path} (a demo without --dir replaces it); "
+                  "hunt by hand with:", markup=False)
+    console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)
     console.print("on your own port's checkout:", soft_wrap=True)
     console.print("  bisector run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)

@@ -198,7 +198,9 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
     import numpy as np
 
-    from ..score.reference import detector_shape, read_floatfile
+    from simkernel.io import read_floatfile
+
+    from ..score.reference import detector_shape
 
     try:
         if path.suffix == ".npy":

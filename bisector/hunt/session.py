@@ -5,7 +5,9 @@ The bisection runs in a private repository that borrows the user's objects
 exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) lives there, so the
 user's checkout, refs, worktree list and hooks, and any bisect they have in progress,
 are never involved. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
-turns SIGTERM into an interrupt too).
+turns SIGTERM into an interrupt too); what a run killed with SIGKILL leaves behind is
+removed by the next one (``procs.prune_orphans``), and its scorer steps stop by themselves
+once they see their owner is gone.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import git
+from ..score import procs
 
 _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
@@ -33,7 +35,7 @@ class PrivateBisect:
         self.repo = repo
         self.start_commit = start_commit
         self.keep = keep
-        self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
+        self.state = procs.owned_tempdir("bisector-run-")
         self.worktree = self.state / "repo"  # the private repository git bisects in (nothing checked out)
         self._started = False
 
@@ -81,8 +83,11 @@ class PrivateBisect:
         return self.state / "events.jsonl"
 
     def scorer_env(self) -> dict[str, str]:
+        # The marker names us as the owner of git bisect run and its steps: a later run ends
+        # them if we die without cleaning up, and a step refuses to start once we are gone.
         return {"PYTHONPATH": os.pathsep.join(filter(None, [str(self.state / "pinned"),
-                                                            os.environ.get("PYTHONPATH")]))}
+                                                            os.environ.get("PYTHONPATH")])),
+                procs.MARKER: f"{procs.owner_id()}:bisect"}
 
     def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2) -> tuple[int, str]:
         """``git bisect run argv``, calling ``poll`` while it works; (exit status, output)."""

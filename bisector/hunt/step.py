@@ -8,14 +8,16 @@ framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS``; exit code
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..errors import ConfigError, as_reportable, error_lines, exit_code_of
+from ..errors import ConfigError, ExitCode, as_reportable, error_lines, exit_code_of
 from ..report.text import record_lines
+from ..score import procs
 from ..store.events import Event, EventLog, EventType
 
 
@@ -31,8 +33,19 @@ def load_pinned(path: Path) -> Config:
         raise ConfigError(f"cannot read the pinned configuration {path}: {exc}")
 
 
+def owner_gone() -> bool:
+    """True when the `bisector run` that started this bisection has died (SIGKILL): its
+    orphaned `git bisect run` must stop here rather than go on scoring for no one."""
+    marker = os.environ.get(procs.MARKER, "")
+    return marker.endswith(":bisect") and not procs.owner_alive(marker.rpartition(":")[0])
+
+
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
     from ..score.scoring import Phase, score_commit
+
+    if owner_gone():
+        print("bisector: the bisector run that started this bisection is gone; stopping", file=sys.stderr)
+        return ExitCode.BISECT_ABORT
 
     config = load_pinned(pinned)
     sha = commit_under_test(repo)

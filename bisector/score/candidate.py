@@ -2,18 +2,16 @@
 
 Commands come from templates that are split into arguments first (shlex) and filled in
 per argument afterwards, so nothing from the commit or the scenario is ever parsed by a
-shell. Every process gets its own session so that a timeout kills the whole group,
-children included.
+shell. Processes are run by :mod:`.procs` (own session, timeout and leftovers ended); their
+logs live in ``logs/``, beside the folders the candidate is given, so a candidate that
+empties its $TMPDIR cannot take them with it.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,26 +23,17 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
 from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
-from .reference import output_tail
+from . import procs
 
 @dataclass(frozen=True)
 class Workspace:
-    """A private export of one commit: ``worktree`` holds the files, ``tmp`` is its TMPDIR."""
+    """A private export of one commit: ``worktree`` holds the files, ``tmp`` is its TMPDIR,
+    ``outputs`` receives the images, ``logs`` our logs of its processes."""
 
     worktree: Path
     tmp: Path
     outputs: Path
-
-
-@dataclass(frozen=True)
-class ProcessResult:
-    returncode: int | None  # None when killed for the timeout
-    output_tail: str        # stderr tail, or stdout tail when stderr is empty
-    seconds: float
-
-    @property
-    def timed_out(self) -> bool:
-        return self.returncode is None
+    logs: Path
 
 
 @dataclass(frozen=True)
@@ -65,8 +54,9 @@ class CandidateRun:
 
 def export_workspace(config: Config, commit: str, scratch: Path) -> Workspace:
     """Materialise the relevant and extra paths of ``commit`` under ``scratch`` (git archive)."""
-    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out")
-    for folder in (ws.worktree, ws.tmp, ws.outputs):
+    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
+                   logs=scratch / "logs")
+    for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
         folder.mkdir(parents=True, exist_ok=True)
     git.export(config.repo, commit, list(dict.fromkeys([*config.paths, *config.extra_paths])), ws.worktree)
     return ws
@@ -99,43 +89,12 @@ def expand(template: str, values: dict[str, str | list[str]]) -> list[str]:
 
 
 def process_env(config: Config, ws: Workspace) -> dict[str, str]:
-    # A candidate's own git calls (version strings, say) must not reach the user's repository.
-    env = git.without_repository_env(os.environ)
+    # procs drops GIT_* variables: a candidate's own git calls must not reach the user's repository.
+    env = dict(os.environ)
     for key, value in config.env.items():
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)
     return env
-
-
-def run_process(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float,
-                log_dir: Path, label: str) -> ProcessResult:
-    """Run ``argv`` in its own session; on timeout kill the whole process group."""
-    start = time.monotonic()
-    out_path, err_path = log_dir / f"{label}.stdout", log_dir / f"{label}.stderr"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
-            return ProcessResult(127, f"cannot start {argv[0]!r}: {exc}", time.monotonic() - start)
-        try:
-            returncode: int | None = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            returncode = None
-        finally:
-            if proc.poll() is None:  # interrupted (e.g. Ctrl-C): leave no orphans behind
-                _kill_group(proc)
-    tail = output_tail(err_path.read_bytes()) or output_tail(out_path.read_bytes())
-    return ProcessResult(returncode, tail, time.monotonic() - start)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 def run_setup(config: Config, ws: Workspace) -> str | None:
@@ -144,7 +103,8 @@ def run_setup(config: Config, ws: Workspace) -> str | None:
         return None
     argv = expand(config.setup, {"python": sys.executable, "worktree": str(ws.worktree),
                                  "package": config.package or ""})
-    result = run_process(argv, ws.worktree, process_env(config, ws), config.timeout_s, ws.tmp, "setup")
+    result = procs.run(argv, cwd=ws.worktree, env=process_env(config, ws), timeout_s=config.timeout_s,
+                       log_dir=ws.logs, label="setup")
     if result.timed_out:
         return f"setup timed out after {config.timeout_s:g} s"
     if result.returncode != 0:
@@ -155,13 +115,13 @@ def run_setup(config: Config, ws: Workspace) -> str | None:
 def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
                   shape: tuple[int, int]) -> CandidateRun:
     """Run the port on ``scenario`` and read its float image of ``shape`` (slow, fast)."""
-    out = ws.outputs / f"{scenario.name}.bin"
+    out = ws.outputs / f"{procs.safe_label(scenario.name)}.bin"
     out.unlink(missing_ok=True)
     argv = expand(config.command, {"python": sys.executable, "package": config.package or "",
                                    "args": list(scenario.args), "out": str(out),
                                    "worktree": str(ws.worktree)})
-    result = run_process(argv, ws.worktree, process_env(config, ws), config.timeout_s, ws.tmp,
-                         f"run-{scenario.name}")
+    result = procs.run(argv, cwd=ws.worktree, env=process_env(config, ws), timeout_s=config.timeout_s,
+                       log_dir=ws.logs, label=f"run-{procs.safe_label(scenario.name)}")
     if result.timed_out:
         return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, True)
     if result.returncode != 0:
@@ -171,9 +131,13 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
         return CandidateRun("skip", None, f"no output: {out.name} was not written. {result.output_tail}".strip(),
                             result.seconds)
     import numpy as np
+    from simkernel.io import read_floatfile
 
-    data = np.fromfile(out, dtype="<f4")
-    image = data.reshape(shape) if data.size == shape[0] * shape[1] else data
+    try:
+        image = read_floatfile(out, shape)
+    except ValueError:
+        # Only the size of a wrong-size image matters: compare() reports it and judges BAD.
+        image = np.zeros(out.stat().st_size // 4, dtype=np.float32)
     return CandidateRun("ok", image, "", result.seconds)
 
 

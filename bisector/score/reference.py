@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 import shlex
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -23,77 +20,19 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
     import numpy as np
 
 from .. import git
+from . import procs
 from ..store.cache import Cache, digest
 from ..config import Config, Scenario
 from ..errors import ReferenceFailure
 
-_TAIL_CHARS = 2000
-# nanoBragg's defaults (physics.md §2): 0.1 mm pixels on a 102.4 mm detector.
-_DEFAULT_PIXEL_MM = 0.1
-_DEFAULT_DETSIZE_MM = 102.4
-
 
 def detector_shape(args: tuple[str, ...] | list[str]) -> tuple[int, int]:
-    """(slow, fast) pixel counts that nanoBragg derives from its arguments.
+    """(slow, fast) pixel counts nanoBragg derives from ``args``: simkernel's one rule
+    (``simkernel.args.detector_shape``, torch-free; imported here on first use because it
+    brings numpy, which a cached step never needs). Raises ValueError naming the flag."""
+    from simkernel.args import detector_shape as nanobragg_rule
 
-    -detpixels N (or -detpixels_f/_x, -detpixels_s/_y) fixes the counts; otherwise
-    count = ceil(detsize / pixel - 0.5) with -detsize (or -detsize_f/_s) in mm and
-    -pixel in mm. A flag given twice: the last one wins.
-    """
-    pixel = _DEFAULT_PIXEL_MM
-    size = {"f": _DEFAULT_DETSIZE_MM, "s": _DEFAULT_DETSIZE_MM}
-    count: dict[str, int] = {}
-    args = list(args)
-    for i, flag in enumerate(args[:-1]):
-        value = args[i + 1]
-        try:
-            if flag == "-pixel":
-                pixel = float(value)
-            elif flag == "-detsize":
-                size["f"] = size["s"] = float(value)
-            elif flag == "-detsize_f":
-                size["f"] = float(value)
-            elif flag == "-detsize_s":
-                size["s"] = float(value)
-            elif flag == "-detpixels":
-                count["f"] = count["s"] = int(value)
-            elif flag in ("-detpixels_f", "-detpixels_x"):
-                count["f"] = int(value)
-            elif flag in ("-detpixels_s", "-detpixels_y"):
-                count["s"] = int(value)
-        except ValueError:
-            raise ValueError(f"{flag} needs a number, not {value!r}") from None
-    if pixel <= 0:
-        raise ValueError(f"-pixel must be > 0, not {pixel}")
-    shape = []
-    for axis in ("s", "f"):
-        n = count.get(axis)
-        if n is None:
-            n = math.ceil(size[axis] / pixel - 0.5)
-        if n <= 0:
-            raise ValueError(f"detector has {n} pixels along the {'slow' if axis == 's' else 'fast'} axis")
-        shape.append(n)
-    return shape[0], shape[1]
-
-
-def read_floatfile(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A raw little-endian float32 image of ``shape`` = (slow, fast); ValueError if the size differs."""
-    import numpy as np
-
-    data = np.fromfile(path, dtype="<f4")
-    if data.size != shape[0] * shape[1]:
-        raise ValueError(f"{path.name} holds {data.size} float32 values ({path.stat().st_size} bytes), "
-                         f"expected {shape[0]} x {shape[1]} = {shape[0] * shape[1]}")
-    return data.reshape(shape)
-
-
-def output_tail(text: str | bytes | None) -> str:
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    text = text.strip()
-    return text if len(text) <= _TAIL_CHARS else "..." + text[-_TAIL_CHARS:]
+    return nanobragg_rule(list(args))
 
 
 class Reference:
@@ -142,18 +81,24 @@ class CReference(Reference):
     def _compute(self, scenario: Scenario) -> np.ndarray:
         shape = self._shape(scenario)
         # A scratch cwd: nanoBragg writes extra images there and silently reads a stray Fdump.bin.
-        with tempfile.TemporaryDirectory(prefix="bisector-ref-") as scratch:
-            out = Path(scratch) / "reference.bin"
+        scratch = procs.owned_tempdir("bisector-ref-")
+        try:
+            cwd, out = scratch / "cwd", scratch / "reference.bin"
+            cwd.mkdir()
             argv = [str(self.binary), *scenario.args, "-floatfile", str(out)]
             command = shlex.join(argv)
-            _run_or_fail(argv, Path(scratch), self.timeout_s, "the C reference",
+            _run_or_fail(argv, cwd, scratch / "logs", self.timeout_s, "the C reference",
                          hint="run that command by hand; check the scenario's args and the C program")
             if not out.is_file():
                 raise ReferenceFailure(f"the C reference wrote no float image: {command}")
+            from simkernel.io import read_floatfile
+
             try:
                 return read_floatfile(out, shape)
             except ValueError as exc:
                 raise ReferenceFailure(f"the C reference wrote a float image of the wrong size: {exc}: {command}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class SimkernelReference(Reference):
@@ -179,18 +124,18 @@ class SimkernelReference(Reference):
         return image
 
 
-def _run_or_fail(argv: list[str], cwd: Path, timeout_s: float, what: str, hint: str) -> None:
+def _run_or_fail(argv: list[str], cwd: Path, log_dir: Path, timeout_s: float, what: str, hint: str) -> None:
     """Run a reference-side command; any failure is the harness's, so it raises ReferenceFailure."""
     command = shlex.join(argv)
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ReferenceFailure(f"{what} timed out after {timeout_s:g} s: {command}", hint=hint)
+        result = procs.run(argv, cwd=cwd, log_dir=log_dir, label="reference", timeout_s=timeout_s)
     except OSError as exc:
-        raise ReferenceFailure(f"{what}: cannot run {command}: {exc}", hint=hint)
-    if proc.returncode != 0:
-        raise ReferenceFailure(f"{what} failed with exit status {proc.returncode}: {command}\n"
-                               f"{output_tail(proc.stderr) or output_tail(proc.stdout)}", hint=hint)
+        raise ReferenceFailure(f"{what}: cannot keep the logs of {command}: {exc}", hint=hint)
+    if result.timed_out:
+        raise ReferenceFailure(f"{what} timed out after {timeout_s:g} s: {command}", hint=hint)
+    if result.returncode != 0:
+        raise ReferenceFailure(f"{what} failed with exit status {result.returncode}: {command}\n"
+                               f"{result.output_tail}", hint=hint)
 
 
 def simkernel_fingerprint() -> str:
@@ -245,8 +190,8 @@ def pin_reference(config: Config) -> Config:
 def build_reference(config: Config) -> Path:
     """Build the C program once per (build commit, command) and keep it in the cache folder.
 
-    The build runs in a private detached worktree of ``build_commit`` outside the user's
-    checkout; the worktree is removed afterwards whatever happens.
+    The build runs in a private checkout of ``build_commit`` outside the user's repository
+    (``git.checkout_private``); it is removed afterwards whatever happens.
     """
     spec = config.reference
     try:
@@ -257,23 +202,29 @@ def build_reference(config: Config) -> Path:
     target = Path(config.cache_dir) / "bin" / digest([commit, spec.build, spec.binary]) / binary_name
     if target.is_file() and os.access(target, os.X_OK):
         return target
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-build-"))
+    scratch = procs.owned_tempdir("bisector-build-")
     worktree = scratch / "src"
     try:
-        git.add_checkout_worktree(config.repo, worktree, commit)
-        _run_or_fail(shlex.split(spec.build), worktree, config.timeout_s,
+        git.checkout_private(config.repo, worktree, commit)
+        _run_or_fail(shlex.split(spec.build), worktree, scratch / "logs", config.timeout_s,
                      f"building the C reference at {commit[:12]}",
                      hint="fix [tool.bisector.reference] build/build_commit, or pass --c-bin")
         built = worktree / (spec.binary or "nanoBragg")
         if not built.is_file():
             raise ReferenceFailure(f"the build command {spec.build!r} did not produce {spec.binary!r}",
                                    hint="set binary = \"path/inside/the/checkout\" in [tool.bisector.reference]")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{binary_name}.{os.getpid()}.tmp")
-        shutil.copy2(built, tmp)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-        return target
+        try:
+            return _install(built, target)
+        except OSError:  # an unusable cache folder: keep the program for this run only
+            return _install(built, procs.owned_tempdir("bisector-bin-") / binary_name)
     finally:
-        git.remove_worktree(config.repo, worktree)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _install(built: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copy2(built, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, target)
+    return target

@@ -14,7 +14,6 @@ import math
 import shutil
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
 
 from .. import git
 from ..store.cache import Cache
+from . import procs
 from .candidate import Workspace, export_workspace, run_candidate, run_setup
 from ..config import Config, Scenario
 from ..errors import ReferenceFailure, as_reportable
@@ -249,10 +249,15 @@ class _Scorer:
         if tuple(reference.shape) != shape:
             raise ReferenceFailure(f"reference image of scenario {scenario.name!r} has shape "
                                    f"{tuple(reference.shape)}, expected {shape} from its args")
-        ws = self._workspace()
-        if self.setup_failure:
-            return ScenarioResult(scenario.name, Verdict.SKIP, self.setup_failure)
-        run = run_candidate(self.config, ws, scenario, shape)
+        try:
+            ws = self._workspace()
+            if self.setup_failure:
+                return ScenarioResult(scenario.name, Verdict.SKIP, self.setup_failure)
+            run = run_candidate(self.config, ws, scenario, shape)
+        except OSError as exc:
+            # The machine, or the candidate itself (it may delete its own folders), got in
+            # the way of measuring this commit: skip it, do not stop the whole hunt.
+            return ScenarioResult(scenario.name, Verdict.SKIP, f"could not run the candidate: {exc}")
         if run.status == "skip":
             if not run.timed_out:  # a timeout may pass on a quieter machine: do not remember it
                 self.cache.put_score(parts, {"status": "skip", "reason": run.reason, "seconds": run.seconds})
@@ -276,7 +281,7 @@ class _Scorer:
 
     def _workspace(self) -> Workspace:
         if self.workspace is None:
-            self.scratch = Path(tempfile.mkdtemp(prefix="bisector-score-"))
+            self.scratch = procs.owned_tempdir("bisector-score-")
             self.workspace = export_workspace(self.config, self.commit, self.scratch)
             self.setup_failure = run_setup(self.config, self.workspace)
         return self.workspace
@@ -286,7 +291,7 @@ class _Scorer:
         import numpy as np
 
         self.keep_images.mkdir(parents=True, exist_ok=True)
-        path = self.keep_images / f"{self.commit[:12]}-{scenario.name}.npy"
+        path = self.keep_images / f"{self.commit[:12]}-{procs.safe_label(scenario.name)}.npy"
         np.save(path, image)
         return path
 

@@ -1,10 +1,15 @@
 """A per-user cache of reference images and candidate metrics (SQLite + .npy files).
 
-Layout under ``cache_dir``: ``cache.sqlite3`` (WAL mode, so concurrent runs do not block
-each other for long) and ``images/<sha256>.npy``. Scores store *metrics*, never verdicts,
-so a changed threshold re-judges without re-running the candidate. Anything that cannot
-be read back exactly (a missing or damaged .npy, a row with bad JSON, a database that is
-not a database) is treated as a miss and recomputed, never trusted.
+Layout under ``cache_dir`` (default ``~/.cache/bisector``, or ``$XDG_CACHE_HOME/bisector``):
+``cache.sqlite3`` (WAL mode, so concurrent runs do not block each other for long),
+``images/<sha256>.npy`` (reference images, float32 whenever that is exact), ``bin/<key>/``
+(C programs built from source), ``demo/`` (the last `bisector demo` port) and crash logs. Scores store
+*metrics*, never verdicts, so a changed threshold re-judges without re-running the
+candidate. Anything that cannot be read back exactly (a missing or damaged .npy, a row with
+bad JSON, a database that is not a database) is treated as a miss and recomputed, never
+trusted. A cache that cannot be used (a read-only folder or database, a path that is a
+file) is no failure: :attr:`Cache.notice` says why, and the cache reads what it can and
+stores nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import io
 import json
 import os
 import sqlite3
+import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,9 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
     import numpy as np
 
 DB_NAME = "cache.sqlite3"
+# Everything of ours in the cache folder, which may be shared with other files: only
+# these names are ever removed by `bisector cache clear`.
+_FOLDERS = ("images", "bin", "demo")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reference_images (
     key TEXT PRIMARY KEY, parts TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -64,17 +74,22 @@ def _umask() -> int:
 
 
 class Cache:
-    """Reference images keyed by (reference key, scenario args); scores by an opaque key dict."""
+    """Reference images keyed by (reference key, scenario args); scores by an opaque key dict.
+
+    Never raises for an unusable cache: ``notice`` then says why it is read-only or off.
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.images = self.directory / "images"
-        self.images.mkdir(parents=True, exist_ok=True)
         self.db_path = self.directory / DB_NAME
+        self.notice: str | None = None
+        self._writable = True
         self._conn = self._open()
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     # --- reference images -----------------------------------------------------------
 
@@ -89,15 +104,21 @@ class Cache:
         return image
 
     def put_reference(self, reference_key: str, args: tuple[str, ...], image: np.ndarray) -> None:
+        if not self._writable:
+            return
         parts = {"reference": reference_key, "args": list(args)}
+        buf = io.BytesIO()
         import numpy as np
 
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(image), allow_pickle=False)
+        np.save(buf, np.ascontiguousarray(_narrowed(image)), allow_pickle=False)
         data = buf.getvalue()
         sha = hashlib.sha256(data).hexdigest()
         name = f"{sha}.npy"
-        atomic_write(self.images / name, data)
+        try:
+            atomic_write(self.images / name, data)
+        except OSError as exc:
+            self._degrade(f"cannot store images in {self.images} ({exc})")
+            return
         self._execute("INSERT OR REPLACE INTO reference_images VALUES (?, ?, ?, ?, ?)",
                       (digest(parts), json.dumps(parts), name, sha, time.time()))
 
@@ -124,11 +145,60 @@ class Cache:
     def delete_score(self, parts: dict[str, Any]) -> None:
         self._delete("scores", digest(parts))
 
+    # --- housekeeping ------------------------------------------------------------------
+
+    def entries(self) -> dict[str, tuple[int, float | None]]:
+        """(count, oldest creation time) per table."""
+        found = {}
+        for table in ("reference_images", "scores"):
+            row = self._query(f"SELECT count(*), min(created) FROM {table}")
+            found[table] = (row[0], row[1]) if row else (0, None)
+        return found
+
+    def forget_older_than(self, cutoff: float) -> int:
+        """Delete entries created before ``cutoff``; how many were deleted."""
+        removed = 0
+        for table in ("reference_images", "scores"):
+            row = self._query(f"SELECT count(*) FROM {table} WHERE created < ?", (cutoff,))
+            self._execute(f"DELETE FROM {table} WHERE created < ?", (cutoff,))
+            removed += row[0] if row else 0
+        return removed
+
+    def image_files_in_use(self) -> set[str]:
+        if self._conn is None:
+            return set()
+        return {row[0] for row in self._conn.execute("SELECT file FROM reference_images")}
+
     # --- internals -------------------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection | None:
+        try:
+            self.images.mkdir(parents=True, exist_ok=True)
+            conn = self._open_writable()
+        except (OSError, sqlite3.Error) as exc:
+            problem = exc
+        else:
+            try:
+                self._check_writable()
+                return conn
+            except OSError as exc:
+                conn.close()
+                problem = exc
+        try:  # a read-only cache still answers what it holds
+            conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute("SELECT count(*) FROM scores").fetchone()
+            self._degrade(f"cache {self.directory} is read-only ({problem})")
+            return conn
+        except (OSError, sqlite3.Error):
+            self._degrade(f"cache {self.directory} cannot be used ({problem})")
+            return None
+
+    def _open_writable(self) -> sqlite3.Connection:
         try:
             return self._connect()
+        except sqlite3.OperationalError:
+            raise  # read-only, locked, cannot open: not a damaged file, leave it alone
         except sqlite3.DatabaseError:
             # Not a database (truncated or overwritten): keep it for inspection, start afresh.
             aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}-{os.getpid()}")
@@ -136,6 +206,23 @@ class Cache:
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
             return self._connect()
+
+    def _check_writable(self) -> None:
+        """Raise OSError unless the database file and the images folder take writes.
+
+        sqlite opens a read-only database file without complaint (writes then fail, or go to
+        its WAL only), so this is asked up front, by trying, which also holds for root.
+        """
+        os.close(os.open(self.db_path, os.O_RDWR))
+        fd, probe = tempfile.mkstemp(dir=self.images, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+
+    def _degrade(self, problem: str) -> None:
+        """Store nothing from now on; the first problem is the one to tell."""
+        self._writable = False
+        if self.notice is None:
+            self.notice = f"{problem}: continuing without storing results in the cache"
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -151,20 +238,27 @@ class Cache:
         return conn
 
     def _fetch(self, sql: str, key: str) -> tuple | None:
+        return self._query(sql, (key,))
+
+    def _query(self, sql: str, params: tuple = ()) -> tuple | None:
+        if self._conn is None:
+            return None
         try:
-            return self._conn.execute(sql, (key,)).fetchone()
+            return self._conn.execute(sql, params).fetchone()
         except sqlite3.DatabaseError:
             return None
 
     def _execute(self, sql: str, params: tuple) -> None:
-        with self._conn:
-            self._conn.execute(sql, params)
+        if not self._writable or self._conn is None:
+            return
+        try:
+            with self._conn:
+                self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            self._degrade(f"cannot write to {self.db_path} ({exc})")
 
     def _delete(self, table: str, key: str) -> None:
-        try:
-            self._execute(f"DELETE FROM {table} WHERE key = ?", (key,))
-        except sqlite3.DatabaseError:
-            pass
+        self._execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
     @staticmethod
     def _read_image(path: Path, sha256: str) -> np.ndarray | None:
@@ -177,3 +271,104 @@ class Cache:
             return np.load(io.BytesIO(data), allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
+
+
+def _narrowed(image: np.ndarray) -> np.ndarray:
+    """float32 when that holds every value exactly (a C reference's image always does):
+    half the disk of float64, and the same numbers read back."""
+    import numpy as np
+
+    if image.dtype == np.float64:
+        narrow = image.astype(np.float32)
+        if np.array_equal(narrow, image):
+            return narrow
+    return image
+
+
+# --- inspection and clearing (`bisector cache info|clear`) -----------------------------------
+
+@dataclass(frozen=True)
+class CacheInfo:
+    directory: Path
+    total_bytes: int
+    reference_images: int
+    scores: int
+    built_programs: int
+    demo_bytes: int
+    oldest: float | None  # creation time of the oldest entry (seconds since the epoch)
+    notice: str | None    # why the cache is read-only or unusable
+
+
+def info(directory: Path) -> CacheInfo:
+    directory = Path(directory)
+    entries: dict[str, tuple[int, float | None]] = {}
+    notice = None
+    if directory.is_dir():
+        cache = Cache(directory)
+        notice, entries = cache.notice, cache.entries()
+        cache.close()
+    elif directory.exists():
+        notice = f"{directory} is not a folder"
+    times = [oldest for _, oldest in entries.values() if oldest is not None]
+    programs = [p for p in (directory / "bin").glob("*/*") if p.is_file()]
+    return CacheInfo(directory=directory, total_bytes=_size(directory),
+                     reference_images=entries.get("reference_images", (0, None))[0],
+                     scores=entries.get("scores", (0, None))[0], built_programs=len(programs),
+                     demo_bytes=_size(directory / "demo"), oldest=min(times) if times else None,
+                     notice=notice)
+
+
+def clear(directory: Path, older_than_s: float | None = None) -> int:
+    """Remove cached entries (all, or those created more than ``older_than_s`` ago); how many
+    entries, built programs and demo folders went. Only bisector's own names in
+    ``directory`` are touched. Raises OSError when the cache cannot be written."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    if older_than_s is None:
+        return _clear_all(directory)
+    cutoff = time.time() - older_than_s
+    cache = Cache(directory)
+    try:
+        if cache.notice:
+            raise OSError(cache.notice)
+        removed = cache.forget_older_than(cutoff)
+        kept = cache.image_files_in_use()
+    finally:
+        cache.close()
+    for path in cache.images.glob("*.npy"):
+        if path.name not in kept and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+    for folder in [*(directory / "bin").glob("*"), directory / "demo"]:
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder)
+            removed += 1
+    return removed
+
+
+def _clear_all(directory: Path) -> int:
+    before = info(directory)
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        (directory / name).unlink(missing_ok=True)
+    for pattern in (f"{DB_NAME}.corrupt-*", "crash-*.log"):
+        for path in directory.glob(pattern):
+            path.unlink()
+    for name in _FOLDERS:
+        if (directory / name).is_dir():
+            shutil.rmtree(directory / name)
+    return before.reference_images + before.scores + before.built_programs + (1 if before.demo_bytes else 0)
+
+
+def _size(path: Path) -> int:
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total

@@ -89,3 +89,26 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
     atomic_write(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["file.bin"]
+
+
+def test_images_are_stored_as_float32_only_when_that_is_exact(tmp_path):
+    cache = Cache(tmp_path)
+    exact = np.arange(64, dtype=np.float64).reshape(8, 8) / 4  # quarters: exact in float32
+    cache.put_reference("exact", ARGS, exact)
+    stored = cache.get_reference("exact", ARGS)
+    assert stored.dtype == np.float32 and np.array_equal(stored.astype(np.float64), exact)
+    inexact = exact + 1e-9
+    cache.put_reference("inexact", ARGS, inexact)
+    assert np.array_equal(cache.get_reference("inexact", ARGS), inexact)
+    sizes = sorted(p.stat().st_size for p in (tmp_path / "images").glob("*.npy"))
+    assert sizes[1] - 128 == 2 * (sizes[0] - 128)  # npy header of 128 bytes, then half the data
+
+
+def test_a_cache_path_that_is_a_file_degrades_with_a_notice(tmp_path):
+    (tmp_path / "cache").write_text("a file")
+    cache = Cache(tmp_path / "cache")
+    assert "cannot be used" in cache.notice
+    cache.put_reference("k", ARGS, np.ones((8, 8)))
+    cache.put_score({"a": 1}, {"status": "skip"})
+    assert cache.get_reference("k", ARGS) is None and cache.get_score({"a": 1}) is None
+    assert (tmp_path / "cache").read_text() == "a file"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -182,9 +183,17 @@ def test_a_non_empty_dir_is_refused_and_left_alone(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
-def test_cli_refuses_too_few_commits(capsys):
-    assert cli_main(["demo", "--commits", "10"]) == 2
+def test_cli_refuses_too_few_commits(capsys, tmp_path):
+    assert cli_main(["demo", "--commits", "10", "--dir", str(tmp_path / "d")]) == 2
     assert "too few" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_unknown_regression_before_generating_anything(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert cli_main(["demo", "--regression", "half_pxel"]) == 2
+    err = capsys.readouterr().err
+    assert "no regression named 'half_pxel'" in err and "half_pixel" in err and "Traceback" not in err
+    assert not (tmp_path / "cache").exists()  # nothing generated, not even the demo folder
 
 
 # --- the port's numbers -----------------------------------------------------------------
@@ -240,7 +249,7 @@ def hunt(tmp_path_factory, bisect_cache):
     """The demo itself on a small repository, judging the benchmark only (to keep it quick)."""
     console = Console(file=io.StringIO(), width=200)
     outcome = run_demo(dir=tmp_path_factory.mktemp("hunt") / "port", commits=300, size=SIZE, seed=SEED,
-                       keep=True, console=console, cache_dir=bisect_cache, scenarios=["benchmark"])
+                       console=console, cache_dir=bisect_cache, scenarios=["benchmark"])
     return outcome, console.file.getvalue()
 
 
@@ -256,6 +265,21 @@ def test_demo_finds_the_first_regression_and_says_so(hunt):
     assert "bisector found the injected commit" in printed
     assert f"--good {outcome.regression.good}" in printed.replace("\n", " ")
     assert outcome.report_dir is not None and outcome.report_dir.is_dir()
+    assert outcome.report_dir.is_relative_to(outcome.repo.path)  # no shared folder of bundles
+    assert printed.count("report: ") == 1
+
+
+@pytest.mark.slow
+def test_the_reproduce_line_after_a_demo_works(hunt, tmp_path):
+    outcome, printed = hunt
+    line = next(line for line in printed.splitlines() if line.startswith("reproduce with: "))
+    argv = shlex.split(line.removeprefix("reproduce with: "))
+    assert argv[:3] == ["bisector", "score", outcome.culprit] and str(outcome.repo.path) in argv
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "bisector", *argv[1:]], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # the culprit is bad, as the hunt said
+    assert f"{outcome.culprit[:12]}: bad" in proc.stdout
 
 
 @pytest.mark.slow

@@ -9,17 +9,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from portrepo import Change, make_port_repo
+from procwatch import alive, cmdline, wait_for, with_env
 from repostate import snapshot
 
 
-def _bisector(*args, cwd, cache, timeout=300, **popen):
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1")
+def _bisector(*args, cwd, cache, timeout=300, **extra_env):
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1", **extra_env)
     return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -85,12 +85,10 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
                              "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    # Wait until the bisection is inside the hanging candidate: a private bisect has begun.
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(scratch.glob("bisector-run-*/repo/.git/BISECT_LOG")):
-        time.sleep(0.2)
+    # Wait until the bisection is inside the hanging candidate.
+    marker = f"XDG_CACHE_HOME={cache}"
+    assert wait_for(lambda: [p for p in with_env(marker) if "-m nbport" in cmdline(p)]), proc.communicate()
     assert proc.poll() is None, proc.communicate()
-    time.sleep(3.0)
     if how == "ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # a terminal sends SIGINT to the whole foreground group
     else:
@@ -100,18 +98,7 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
     assert "Traceback" not in err
     assert snapshot(port.path) == before
     assert not list(scratch.glob("bisector-run-*"))  # the private repository is gone
-    assert _processes_with_env(f"XDG_CACHE_HOME={cache}") == []  # the hanging candidate is gone too
-
-
-def _processes_with_env(marker: str) -> list[int]:
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker.encode() + b"\0" in environ.read_bytes():
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
+    assert with_env(marker) == []  # the hanging candidate is gone too
 
 
 @pytest.mark.parametrize("args, message", [
@@ -145,6 +132,58 @@ def test_bad_config_file_names_the_key(port, tmp_path, cache):
     proc = _bisector("run", "--good", port.base, "--config", str(cfg), cwd=port.path, cache=cache)
     assert proc.returncode == 2 and "colour" in proc.stderr and "Traceback" not in proc.stderr
     assert snapshot(port.path) == before
+
+
+def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(tmp_path, c_twin):
+    history = [Change("docs"), Change("refactor"), Change("hang"), Change("regress"), Change("unhang"),
+               Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history, reference="c", c_bin=c_twin, timeout=120)
+    before = snapshot(port.path)
+    temp = tmp_path / "t"
+    temp.mkdir()
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), TMPDIR=str(temp), PYTHONUNBUFFERED="1")
+    first = subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base, "--report-dir",
+                              str(tmp_path / "r")], cwd=port.path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    marker = f"XDG_CACHE_HOME={tmp_path / 'cache'}"
+
+    def inside_the_hanging_step():
+        running = [cmdline(p) for p in with_env(marker)]
+        return any(" bisect run " in c for c in running) and any("-m nbport" in c for c in running)
+
+    assert wait_for(inside_the_hanging_step)
+    left = [p for p in with_env(marker)  # git bisect run, its step, the candidate
+            if any(name in cmdline(p) for name in (" bisect run ", "bisector.hunt.step", "-m nbport"))]
+    first.kill()
+    first.wait()
+    assert [p for p in left if alive(p)] == left  # nobody cleaned up: SIGKILL allows no last words
+    assert list(temp.glob("bisector-run-*"))
+
+    second = _bisector("run", "--good", port.base, "--timeout", "5", "--report-dir", str(tmp_path / "r2"),
+                       cwd=port.path, cache=tmp_path / "cache", TMPDIR=str(temp))
+    assert second.returncode == 0, second.stderr
+    assert [cmdline(p) for p in left if alive(p)] == []
+    assert list(temp.glob("bisector-run-*")) == []
+    assert snapshot(port.path) == before  # `git worktree list` included
+
+
+def test_no_hook_of_the_user_runs_during_a_hunt(port, tmp_path, cache):
+    log = tmp_path / "hooks.log"
+    hook = f"#!/bin/sh\necho \"$0 $1\" >> {log}\ncat > /dev/null\n"
+    own = tmp_path / "own-hooks"
+    own.mkdir()
+    for folder in (port.path / ".git" / "hooks", own):  # the default folder and core.hooksPath
+        folder.mkdir(exist_ok=True)
+        for name in ("reference-transaction", "post-checkout", "post-index-change"):
+            (folder / name).write_text(hook)
+            (folder / name).chmod(0o755)
+    subprocess.run(["git", "-C", str(port.path), "config", "core.hooksPath", str(own)], check=True)
+    subprocess.run(["git", "-C", str(port.path), "update-ref", "refs/hook-check", "HEAD"], check=True)
+    assert str(own) in log.read_text()  # the hooks are live
+    log.unlink()
+    proc = _bisector("run", "--good", port.base, "--report-dir", str(tmp_path / "r"), cwd=port.path, cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), log.read_text()
 
 
 @pytest.mark.parametrize("args, message", [
