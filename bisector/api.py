@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from . import git
 from .hunt.bisectlog import parse_bisect_log
+from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
 from .config import Config, ConfigOverrides, load_config
 from .errors import BisectorError, EndpointError, GitError
 from .store.events import EventLog
@@ -43,6 +44,7 @@ class BisectResult:
     walk: GitWalk
     conclusion: str
     exit_code: int
+    confirmation: dict = dataclasses.field(default_factory=dict)  # hunt/confirm.py Confirmation.to_dict()
 
     @property
     def scored_commits(self) -> int:
@@ -56,6 +58,12 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
     Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
     """
+    # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
+    with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept:
+        return _hunt(repo, good, bad, config_file, overrides, report_root, keep_worktree, console, Path(kept))
+
+
+def _hunt(repo, good, bad, config_file, overrides, report_root, keep_worktree, console, kept: Path) -> BisectResult:
     console = console or Console(stderr=True, soft_wrap=True)
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
@@ -67,7 +75,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
     config = _prepare_references(_build_at(config, good_sha), console)
-    records = _score_endpoints(config, good_sha, bad_sha, console)
+    records = _score_endpoints(config, good_sha, bad_sha, console, kept)
     report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
 
     if walk.relevant_commits == 0:
@@ -82,14 +90,14 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
         argv = bisect.pinned_scorer(config.to_json())
         events = EventLog(bisect.events_path)
         subjects = {}
-        with BisectDisplay(console, walk.relevant_commits, subjects) as display:
+        with BisectDisplay(console, walk.relevant_commits, subjects, records, config) as display:
             def poll() -> None:
                 for event in events.follow():
                     sha = event.get("commit", "")
                     if sha and sha not in subjects:
                         subjects[sha] = git.commit_info(repo, sha).subject
                     display.show(event)
-            returncode, output = bisect.run(argv, poll)
+            returncode, output = bisect.run(argv, poll, tick=display.tick)
         outcome = parse_bisect_log(bisect.log())
         steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
         if keep_worktree:
@@ -110,13 +118,13 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
         return _finish(repo, walk, records, None, outcome.candidates, None, conclusion, config,
                        report_root, FOUND, console, {})
 
-    confirm, pictures = _confirm(config, repo, outcome.culprit, console)
-    records += confirm
-    same_state = confirm[0].get("tree_ids") == confirm[1].get("tree_ids")
-    confirmed = [r["verdict"] for r in confirm] == ["good", "bad"] and not same_state
-    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
+    confirmation = _confirm(config, repo, outcome.culprit, records, kept, console)
+    records += confirmation.reruns
+    confirmed = confirmation.confirmed
+    conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
     return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
-                   config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
+                   config, report_root, FOUND if confirmed else NOT_CONFIRMED, console,
+                   _pictures(config, confirmation), confirmation)
 
 
 def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
@@ -176,11 +184,17 @@ def _needed_scenarios(config: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> list[dict]:
+def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path) -> list[dict]:
+    """Score both endpoints. A probe may convict the bad one, never clear the good one: the
+    good endpoint is judged on the full scenarios (and its images kept, as it may be the
+    culprit's parent's evidence)."""
     records = []
     for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
         with console.status(f"scoring the {label} endpoint {sha[:10]}"):
-            record = score_commit(config, sha)
+            if label == "good":
+                record = score_commit(config, sha, use_probes=False, keep_images=kept / "good")
+            else:
+                record = score_commit(config, sha)
         data = dict(record.to_dict(), phase="endpoint")
         records.append(data)
         console.print(format_score_line(label, data, git.commit_info(Path(config.repo), sha).subject))
@@ -208,32 +222,32 @@ def _endpoint_hint(label: str, verdict: Verdict) -> str:
             "pass --bad with a commit whose image is known to be wrong")
 
 
-def _confirm(config: Config, repo: Path, culprit: str, console: Console):
-    """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
-    parent = git.parents(repo, culprit)[0]
-    records, pictures = [], {}
-    with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
-        for label, sha in (("parent", parent), ("culprit", culprit)):
-            with console.status(f"confirming: fresh re-run of the {label} {sha[:10]}"):
-                record = score_commit(config, sha, use_cache=False, keep_images=Path(tmp) / label)
-            data = dict(record.to_dict(), phase="confirm")
-            records.append(data)
-            console.print(format_score_line(f"confirm {label}", data, git.commit_info(repo, sha).subject))
-        pictures = _pictures(config, records)
-    return records, pictures
+def _confirm(config: Config, repo: Path, culprit: str, records: list[dict], kept: Path,
+             console: Console) -> Confirmation:
+    """Fresh full-scenario evidence on both sides of the culprit (hunt/confirm.py)."""
+    def announce(label: str, sha: str, data: dict) -> None:
+        console.print(format_score_line(f"confirm {label}", data, git.commit_info(repo, sha).subject))
+
+    with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
+        confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)
+    for side in (confirmation.parent, confirmation.culprit):
+        runs = ", ".join(f"{r['phase']} {r['commit'][:10]} {r['verdict']}" for r in side.runs) or "none"
+        console.print(f"  {side.label} {side.commit[:10]} confirmed {side.wanted} by: {runs}", markup=False)
+    return confirmation
 
 
-def _pictures(config: Config, records: list[dict]) -> dict:
+def _pictures(config: Config, confirmation: Confirmation) -> dict:
     """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
     import numpy as np
 
     from .score.candidate import load_kept_image
 
-    parent, culprit = records
+    parent, culprit = pictured_runs(confirmation)
     failing = next((sc for sc in culprit["scenarios"] if sc["verdict"] == "bad" and sc.get("image")), None)
     if failing is None:
         return {}
-    before = next((sc for sc in parent["scenarios"] if sc["name"] == failing["name"] and sc.get("image")), None)
+    before = next((sc for sc in (parent or {}).get("scenarios", [])
+                   if sc["name"] == failing["name"] and sc.get("image")), None)
     reference = reference_for(config).image(config.scenarios[failing["name"]])
     pictures = {"reference": reference, "culprit": load_kept_image(failing["image"])}
     if before:
@@ -243,20 +257,20 @@ def _pictures(config: Config, records: list[dict]) -> dict:
     return pictures
 
 
-def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed: bool,
-                        same_state: bool) -> str:
+def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:
     ci = git.commit_info(repo, culprit)
-    if same_state:
+    if confirmation.same_state:
         return (f"git named `{ci.short}` \"{ci.subject}\", but it changes none of the relevant paths "
                 "(its relevant tree equals its parent's): the verdicts differ for a reason outside "
                 "the code under test (the environment, a flaky benchmark, or a path missing from "
                 "`paths`); treat the culprit as unconfirmed.")
-    failing = [sc for sc in confirm[1]["scenarios"] if sc["verdict"] != "good"]
+    failing = [sc for sc in confirmation.culprit.runs[-1]["scenarios"] if sc["verdict"] != "good"]
     what = "; ".join(scenario_text(sc) for sc in failing) or "no scenario failed"
-    if confirmed:
+    if confirmation.confirmed:
         return (f"`{ci.short}` \"{ci.subject}\" ({ci.author}, {ci.date[:10]}) breaks parity: {what}. "
-                "Its parent is good on a fresh re-run, so the change in this commit is the cause.")
-    verdicts = ", ".join(f"{r['commit'][:10]} {r['verdict']}" for r in confirm)
+                "Its parent's state is good on a fresh full run, so the change in this commit is the cause.")
+    verdicts = ", ".join(f"{r['phase']} {r['commit'][:10]} {r['verdict']}"
+                         for r in confirmation.parent.runs + confirmation.culprit.runs)
     return (f"git named `{ci.short}` \"{ci.subject}\", but a fresh re-run does not reproduce the "
             f"verdicts ({verdicts}): the benchmark is flaky or depends on the environment; "
             "treat the culprit as unconfirmed.")
@@ -292,15 +306,17 @@ def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]
 
 
 def _finish(repo, walk, records, culprit, candidates, confirmed, conclusion, config, report_root,
-            exit_code, console, pictures) -> BisectResult:
+            exit_code, console, pictures, confirmation: Confirmation | None = None) -> BisectResult:
     findings = RunFindings(repo=repo, walk=walk, records=records, culprit=culprit, candidates=candidates,
                            conclusion=conclusion, confirmed=confirmed,
                            reproduce=_reproduce_argv(repo, culprit, config),
-                           config=_config_dict(config), pictures=pictures)
+                           config=_config_dict(config), pictures=pictures,
+                           confirmation=confirmation.to_dict() if confirmation else {})
     report_dir = write_bundle(findings, new_report_dir(report_root))
     _print_ending(console, findings, report_dir)
     return BisectResult(culprit=culprit, candidates=candidates, confirmed=confirmed, report_dir=report_dir,
-                        records=records, walk=walk, conclusion=conclusion, exit_code=exit_code)
+                        records=records, walk=walk, conclusion=conclusion, exit_code=exit_code,
+                        confirmation=findings.confirmation)
 
 
 def _config_dict(config: Config) -> dict:

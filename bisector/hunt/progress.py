@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..report.bundle import scenario_text
+from .eta import HuntClock, duration
 
 
 def steps_left(relevant_commits: int) -> int:
@@ -18,12 +19,20 @@ def steps_left(relevant_commits: int) -> int:
 class BisectDisplay:
     """One line per scored commit and a spinner naming what runs now."""
 
-    def __init__(self, console: Console, relevant_commits: int, subjects: dict[str, str]):
+    def __init__(self, console: Console, relevant_commits: int, subjects: dict[str, str],
+                 endpoints: list[dict] | None = None, config=None):
         self.console = console
         self.estimate = steps_left(relevant_commits)
         self.subjects = subjects
         self.step = 0
         self._status = None
+        self._config = config
+        self.clock = HuntClock(self.estimate, 2 if config is not None and config.paranoid else 1,
+                               seed_seconds=[float(r.get("seconds") or 0) for r in endpoints or []])
+        self._line = ""
+        self._shown_second = -1
+        self._entries: int | None = None
+        self._hinted = False
 
     def __enter__(self) -> "BisectDisplay":
         self._status = self.console.status(f"bisecting: about {self.estimate} steps")
@@ -38,10 +47,43 @@ class BisectDisplay:
         subject = self.subjects.get(event.get("commit", ""), "")
         if event.get("type") == "start":
             self.step += 1
+            self.clock.start_step()
+            self._entries = self._compile_entries()
             left = max(self.estimate - self.step + 1, 1)
-            self._status.update(f"step {self.step} (about {left} left): scoring {sha} {subject[:50]}")
+            self._line = f"step {self.step} (about {left} left): scoring {sha} {subject[:50]}"
+            self.tick()
         elif event.get("type") == "scored":
+            added = self._compile_entries()
+            self.clock.end_step(event["record"], None if added is None or self._entries is None
+                                else added - self._entries)
             self.console.print(format_score_line(self.step, event["record"], subject))
+            self._hint()
+
+    def tick(self) -> None:
+        """Refresh the running candidate's elapsed seconds and the hunt's time left."""
+        if not self._line or self._status is None:
+            return
+        elapsed = self.clock.elapsed()
+        if int(elapsed) == self._shown_second:
+            return
+        self._shown_second = int(elapsed)
+        remaining = self.clock.remaining()
+        eta = f", hunt done in about {duration(remaining)}" if remaining is not None else ""
+        self._status.update(f"{self._line} - {duration(elapsed)}{eta}")
+
+    def _compile_entries(self) -> int | None:
+        config = self._config
+        if config is None or not config.compile_cache or config.eager:
+            return None
+        from ..score.compile_cache import entry_count
+
+        return entry_count(config)
+
+    def _hint(self) -> None:
+        hint = None if self._hinted else self.clock.compile_hint()
+        if hint:
+            self._hinted = True
+            self.console.print(f"[yellow]hint:[/yellow] {escape(hint)}")
 
 
 def format_score_line(step: int | str, record: dict, subject: str = "") -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
 from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
+from .compile_cache import candidate_compile_env
 from .reference import output_tail
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def process_env(config: Config, ws: Workspace) -> dict[str, str]:
     for key, value in config.env.items():
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)
+    env.update(candidate_compile_env(config))
     return env
 
 
