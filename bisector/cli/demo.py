@@ -19,6 +19,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history (same seed, same commits).")] = DEFAULT_SEED,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the generated port (and its report) on disk.")] = False,
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
+    compiled: Annotated[bool, typer.Option("--compiled", help="The port wraps its kernel in torch.compile, like real ports (slower when cold).")] = False,
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
     from simkernel.cref import BuildError
@@ -27,7 +28,8 @@ def demo(
     from ..errors import BisectorError
 
     try:
-        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, keep=keep, regression=regression)
+        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, keep=keep, regression=regression,
+                             compiled=compiled)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",
                             hint="install a C compiler (gcc) and run `bisector demo` again") from None

@@ -58,13 +58,16 @@ class DemoOutcome:
 
 def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
              keep: bool = False, console: Console | None = None, *, regression: str = FIRST_REGRESSION,
-             cache_dir: Path | None = None, scenarios: list[str] | None = None) -> DemoOutcome:
+             cache_dir: Path | None = None, scenarios: list[str] | None = None,
+             compiled: bool = False) -> DemoOutcome:
     """Generate the port in ``dir`` (a new temp folder by default), then hunt one regression.
 
     ``size``: benchmark detector pixels per axis. ``regression``: which injected
     regression's bracket to bisect. ``scenarios``: the scenarios to judge (default: the
     first one that detects the hunted regression, so a cold demo at 4096^2 stays within
     minutes on two cores). ``cache_dir``: bisector's cache (default: the user's).
+    ``compiled``: the port wraps its kernel in ``torch.compile`` like real ports (off by
+    default: compiling from cold adds minutes to a first demo on two cores).
     Raises DemoError for a bad request and BuildError when the C twin cannot be built.
     """
     from simkernel import cref
@@ -79,7 +82,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     root = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="bisector-demo-"))
     target = root if dir is not None else root / "nbport"
     try:
-        repo = _generate(target, commits, size, seed, console)
+        repo = _generate(target, commits, size, seed, console, compiled)
         hunted = _pick(repo, regression)
         with console.status("building the C twin (once per source version)"):
             c_bin = cref.binary()
@@ -103,10 +106,11 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     return outcome
 
 
-def _generate(target: Path, commits: int, size: int, seed: int, console: Console) -> DemoRepo:
+def _generate(target: Path, commits: int, size: int, seed: int, console: Console,
+              compiled: bool = False) -> DemoRepo:
     began = time.perf_counter()
     with console.status(f"generating a {commits}-commit port history"):
-        repo = generate(target, commits=commits, size=size, seed=seed)
+        repo = generate(target, commits=commits, size=size, seed=seed, compiled=compiled)
     console.print(f"generated [bold]{repo.path}[/bold]: {len(repo.history)} commits, "
                   f"{len(repo.source_commits)} touch src/, in {time.perf_counter() - began:.1f} s")
     for injected in repo.regressions:
