@@ -23,7 +23,7 @@ from .score.reference import pin_reference, reference_for
 from .report.bundle import RunFindings, new_report_dir, scenario_text, write_bundle
 from .score.scoring import ScoreRecord, score_commit
 from .hunt.session import PrivateBisect
-from .hunt.step import commit_under_test
+from .hunt.step import RunList, commit_under_test
 from .score.verdict import Verdict
 from .hunt.walk import GitWalk, walk_range
 
@@ -190,12 +190,13 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept
     culprit's parent's evidence)."""
     records = []
     for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
+        runs = RunList()
         with console.status(f"scoring the {label} endpoint {sha[:10]}"):
             if label == "good":
-                record = score_commit(config, sha, use_probes=False, keep_images=kept / "good")
+                record = score_commit(config, sha, use_probes=False, keep_images=kept / "good", log=runs)
             else:
-                record = score_commit(config, sha)
-        data = dict(record.to_dict(), phase="endpoint")
+                record = score_commit(config, sha, log=runs)
+        data = dict(record.to_dict(), phase="endpoint", runs=runs.runs)
         records.append(data)
         console.print(format_score_line(label, data, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import git
 from ..config import Config
 from ..score.scoring import score_commit
+from .step import RunList
 
 Announce = Callable[[str, str, dict], None]  # (label, sha, record) after each re-run
 
@@ -85,9 +86,10 @@ def confirm_culprit(config: Config, culprit: str, hunt_records: list[dict], keep
     for side, at_least in ((parent, 1 if config.paranoid else 0), (guilty, 1)):
         side.runs = [r for r in hunt_records if r.get("tree_ids") == side.tree_ids and is_fresh_full(r, config)]
         for _ in range(max(at_least, needed - len(side.runs))):
+            runs = RunList()
             record = score_commit(config, side.commit, use_cache=False, use_probes=False,
-                                  keep_images=keep_dir / f"{side.label}-{len(reruns)}")
-            data = dict(record.to_dict(), phase="confirm")
+                                  keep_images=keep_dir / f"{side.label}-{len(reruns)}", log=runs)
+            data = dict(record.to_dict(), phase="confirm", runs=runs.runs)
             reruns.append(data)
             side.runs.append(data)
             if announce:

@@ -46,6 +46,20 @@ def record_lines(record) -> list[str]:
     return lines
 
 
+class RunList:
+    """Collects the candidate runs of one scoring (probes included) from its log events:
+    what the progress display and the speed benchmark count and time."""
+
+    def __init__(self):
+        self.runs: list[dict] = []
+
+    def __call__(self, event: dict) -> None:
+        if event.get("event") == "scenario_end":
+            self.runs.append({"scenario": event["scenario"], "probe_for": event.get("probe_for"),
+                              "seconds": event.get("seconds"), "cached": event.get("cached"),
+                              "verdict": event.get("verdict")})
+
+
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
     from ..score.scoring import score_commit
 
@@ -53,8 +67,9 @@ def run_step(pinned: Path, repo: Path, events: Path) -> int:
     sha = commit_under_test(repo)
     log = EventLog(events)
     log.append({"type": "start", "commit": sha})
-    record = score_commit(config, sha)
-    log.append({"type": "scored", "commit": sha, "record": record.to_dict()})
+    runs = RunList()
+    record = score_commit(config, sha, log=runs)
+    log.append({"type": "scored", "commit": sha, "record": dict(record.to_dict(), runs=runs.runs)})
     print("\n".join(record_lines(record)), flush=True)
     return record.exit_code
 

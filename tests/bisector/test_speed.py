@@ -117,10 +117,12 @@ def test_cached_endpoint_is_not_evidence_and_paranoid_runs_each_side_twice(wide_
 
 COMPILED_PORT = '''\
 """A tiny port whose kernel is torch.compile'd; it says whether Inductor's cache served it."""
+import os
 import sys
 
-import torch
-from torch._dynamo.utils import counters
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # no compile worker pool: starts faster
+import torch  # noqa: E402
+from torch._dynamo.utils import counters  # noqa: E402
 
 
 @torch.compile
