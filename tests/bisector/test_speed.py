@@ -186,3 +186,17 @@ def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_
     clock.start_step(now=300.0)
     clock.end_step(dict(fresh, seconds=10.0), compile_entries_added=0)
     assert clock.compile_share() == pytest.approx(0.5) and clock.compile_hint() is None
+
+
+def test_demo_port_can_wrap_its_kernel_in_torch_compile(tmp_path):
+    from bisector.demo.history import generate
+
+    plain = generate(tmp_path / "plain", commits=120, size=32)
+    compiled = generate(tmp_path / "compiled", commits=120, size=32, compiled=True)
+    simulator = (compiled.path / "src" / "nbport" / "simulator.py").read_text()
+    assert compiled.compiled and not plain.compiled
+    assert "render_rows = torch.compile(render_rows)" in simulator
+    assert "torch.compile" not in (plain.path / "src" / "nbport" / "simulator.py").read_text()
+    # Every later source change still applies: the same story, commit for commit.
+    assert len(compiled.history) == len(plain.history)
+    assert [r.name for r in compiled.regressions] == [r.name for r in plain.regressions]
