@@ -93,7 +93,9 @@ def environment_key(config: Config) -> dict[str, Any]:
     return {"python": sys.version, "executable": os.path.realpath(sys.executable),
             "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
             "command": config.command, "package": config.package, "setup": config.setup,
-            "env": config.env, "eager": config.eager}
+            "env": config.env,
+            # compiled and eager runs of one commit may differ: they are different measurements
+            "eager": config.eager or os.environ.get("TORCH_COMPILE_DISABLE", "") not in ("", "0")}
 
 
 def _dist_version(name: str) -> str | None:
