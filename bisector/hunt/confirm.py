@@ -19,10 +19,10 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..score.scoring import score_commit
-from .step import RunList
+from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..score.verdict import Verdict
 
-Announce = Callable[[str, str, dict], None]  # (label, sha, record) after each re-run
+Announce = Callable[[str, ScoreRecord], None]  # (label, record) after each re-run
 
 
 @dataclass
@@ -31,25 +31,25 @@ class Side:
 
     label: str  # "parent" or "culprit"
     commit: str
-    wanted: str  # "good" or "bad"
+    wanted: Verdict
     tree_ids: dict
-    runs: list[dict] = field(default_factory=list)
+    runs: list[ScoreRecord] = field(default_factory=list)
 
     @property
     def holds(self) -> bool:
-        return bool(self.runs) and all(r["verdict"] == self.wanted for r in self.runs)
+        return bool(self.runs) and all(r.verdict is self.wanted for r in self.runs)
 
     def to_dict(self) -> dict:
-        return {"commit": self.commit, "wanted": self.wanted, "holds": self.holds,
-                "runs": [{"commit": r["commit"], "phase": r.get("phase", ""), "verdict": r["verdict"]}
-                         for r in self.runs]}
+        return {"commit": self.commit, "wanted": self.wanted.value, "holds": self.holds,
+                "runs": [{"commit": r.commit, "phase": r.phase.value if r.phase else "",
+                          "verdict": r.verdict.value} for r in self.runs]}
 
 
 @dataclass
 class Confirmation:
     parent: Side
     culprit: Side
-    reruns: list[dict]  # the fresh re-runs made here (phase "confirm"), in order
+    reruns: list[ScoreRecord]  # the fresh re-runs made here (phase confirm), in order
 
     @property
     def same_state(self) -> bool:
@@ -64,45 +64,42 @@ class Confirmation:
                 "same_state": self.same_state, "confirmed": self.confirmed}
 
 
-def is_fresh_full(record: dict, config: Config) -> bool:
+def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
     """A result that counts as confirmation evidence: every judged scenario ran in this
     hunt (not read from the cache) on its full arguments (not decided by a probe)."""
-    scenarios = record.get("scenarios") or []
-    return (record.get("verdict") in ("good", "bad")
-            and [sc["name"] for sc in scenarios] == list(config.judge)
-            and not any(sc.get("cached") or sc.get("via_probe") for sc in scenarios))
+    return (record.verdict in (Verdict.GOOD, Verdict.BAD)
+            and [sc.name for sc in record.scenarios] == list(config.judge)
+            and not any(sc.cached or sc.via_probe for sc in record.scenarios))
 
 
-def confirm_culprit(config: Config, culprit: str, hunt_records: list[dict], keep_dir: Path,
+def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord], keep_dir: Path,
                     announce: Announce | None = None) -> Confirmation:
     """Gather each side's evidence from ``hunt_records`` and re-run what is missing."""
     repo = Path(config.repo)
     paths = list(config.paths)
     parent_sha = git.parents(repo, culprit)[0]
-    parent = Side("parent", parent_sha, "good", git.tree_ids(repo, parent_sha, paths))
-    guilty = Side("culprit", culprit, "bad", git.tree_ids(repo, culprit, paths))
+    parent = Side("parent", parent_sha, Verdict.GOOD, git.tree_ids(repo, parent_sha, paths))
+    guilty = Side("culprit", culprit, Verdict.BAD, git.tree_ids(repo, culprit, paths))
     needed = 2 if config.paranoid else 1
-    reruns: list[dict] = []
+    reruns: list[ScoreRecord] = []
     for side, at_least in ((parent, 1 if config.paranoid else 0), (guilty, 1)):
-        side.runs = [r for r in hunt_records if r.get("tree_ids") == side.tree_ids and is_fresh_full(r, config)]
+        side.runs = [r for r in hunt_records if r.tree_ids == side.tree_ids and is_fresh_full(r, config)]
         for _ in range(max(at_least, needed - len(side.runs))):
-            runs = RunList()
             record = score_commit(config, side.commit, use_cache=False, use_probes=False,
-                                  keep_images=keep_dir / f"{side.label}-{len(reruns)}", log=runs)
-            data = dict(record.to_dict(), phase="confirm", runs=runs.runs)
-            reruns.append(data)
-            side.runs.append(data)
+                                  keep_images=keep_dir / f"{side.label}-{len(reruns)}").in_phase(Phase.CONFIRM)
+            reruns.append(record)
+            side.runs.append(record)
             if announce:
-                announce(side.label, side.commit, data)
-            if record.verdict.value not in ("good", "bad"):
+                announce(side.label, record)
+            if record.verdict not in (Verdict.GOOD, Verdict.BAD):
                 break  # a skip or abort will not turn into evidence by running it again
     return Confirmation(parent, guilty, reruns)
 
 
-def pictured_runs(confirmation: Confirmation) -> tuple[dict | None, dict]:
+def pictured_runs(confirmation: Confirmation) -> tuple[ScoreRecord | None, ScoreRecord]:
     """(parent run with kept images or None, latest culprit re-run) for the report's pictures."""
-    def with_images(side: Side) -> dict | None:
-        kept = [r for r in side.runs if any(sc.get("image") for sc in r.get("scenarios", []))]
+    def with_images(side: Side) -> ScoreRecord | None:
+        kept = [r for r in side.runs if any(sc.image for sc in r.scenarios)]
         return kept[-1] if kept else None
 
     return with_images(confirmation.parent), confirmation.culprit.runs[-1]

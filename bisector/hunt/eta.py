@@ -30,11 +30,10 @@ class HuntClock:
         self.steps_started += 1
         self.started_at = time.monotonic() if now is None else now
 
-    def end_step(self, record: dict, compile_entries_added: int | None) -> None:
-        seconds = float(record.get("seconds") or 0.0)
+    def end_step(self, seconds: float, fresh: bool, compile_entries_added: int | None) -> None:
+        """A step's scoring ended after ``seconds``; ``fresh``: it ran a candidate."""
         self.step_seconds.append(seconds)
         self.started_at = None
-        fresh = any(not sc.get("cached") for sc in record.get("scenarios", []))
         if fresh and compile_entries_added is not None:
             (self.cold if compile_entries_added > 0 else self.warm).append(seconds)
 

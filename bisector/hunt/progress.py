@@ -1,13 +1,14 @@
-"""What the user sees while a bisection runs in other processes (see events.py)."""
+"""What the user sees while a bisection runs in other processes (see store/events.py)."""
 
 from __future__ import annotations
 
 import math
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-from ..report.bundle import scenario_text
+from ..report.text import score_line, shown
+from ..store.events import Event, EventType
 from .eta import HuntClock, duration
 
 
@@ -20,7 +21,7 @@ class BisectDisplay:
     """One line per scored commit and a spinner naming what runs now."""
 
     def __init__(self, console: Console, relevant_commits: int, subjects: dict[str, str],
-                 endpoints: list[dict] | None = None, config=None):
+                 endpoints: list | None = None, config=None):
         self.console = console
         self.estimate = steps_left(relevant_commits)
         self.subjects = subjects
@@ -28,7 +29,7 @@ class BisectDisplay:
         self._status = None
         self._config = config
         self.clock = HuntClock(self.estimate, 2 if config is not None and config.paranoid else 1,
-                               seed_seconds=[float(r.get("seconds") or 0) for r in endpoints or []])
+                               seed_seconds=[r.seconds for r in endpoints or []])
         self._line = ""
         self._shown_second = -1
         self._entries: int | None = None
@@ -42,21 +43,22 @@ class BisectDisplay:
     def __exit__(self, *exc) -> None:
         self._status.__exit__(*exc)
 
-    def show(self, event: dict) -> None:
-        sha = event.get("commit", "")[:10]
-        subject = self.subjects.get(event.get("commit", ""), "")
-        if event.get("type") == "start":
+    def show(self, event: Event) -> None:
+        subject = self.subjects.get(event.commit, "")
+        if event.type is EventType.STEP_START:
             self.step += 1
             self.clock.start_step()
             self._entries = self._compile_entries()
             left = max(self.estimate - self.step + 1, 1)
-            self._line = f"step {self.step} (about {left} left): scoring {sha} {subject[:50]}"
+            # A Text, not a markup string: the subject is shown as written.
+            self._line = f"step {self.step} (about {left} left): scoring {event.commit[:10]} {shown(subject)[:50]}"
             self.tick()
-        elif event.get("type") == "scored":
+        elif event.type is EventType.SCORED and event.record is not None:
             added = self._compile_entries()
-            self.clock.end_step(event["record"], None if added is None or self._entries is None
-                                else added - self._entries)
-            self.console.print(format_score_line(self.step, event["record"], subject))
+            fresh = any(not run.get("cached") for run in event.record.runs)
+            self.clock.end_step(event.record.seconds, fresh,
+                                None if added is None or self._entries is None else added - self._entries)
+            self.console.print(score_line(self.step, event.record, subject))
             self._hint()
 
     def tick(self) -> None:
@@ -69,7 +71,7 @@ class BisectDisplay:
         self._shown_second = int(elapsed)
         remaining = self.clock.remaining()
         eta = f", hunt done in about {duration(remaining)}" if remaining is not None else ""
-        self._status.update(f"{self._line} - {duration(elapsed)}{eta}")
+        self._status.update(Text(f"{self._line} - {duration(elapsed)}{eta}"))
 
     def _compile_entries(self) -> int | None:
         config = self._config
@@ -83,14 +85,4 @@ class BisectDisplay:
         hint = None if self._hinted else self.clock.compile_hint()
         if hint:
             self._hinted = True
-            self.console.print(f"[yellow]hint:[/yellow] {escape(hint)}")
-
-
-def format_score_line(step: int | str, record: dict, subject: str = "") -> str:
-    """A rich-markup line for one scored commit (texts from commits are escaped)."""
-    parts = [scenario_text(sc) + (" cached" if sc.get("cached") else "") for sc in record.get("scenarios", [])]
-    verdict = record.get("verdict", "?")
-    colour = {"good": "green", "bad": "red", "skip": "yellow"}.get(verdict, "magenta")
-    return (f"  {escape(f'[{step}]')} {record.get('commit', '')[:10]} [{colour}]{verdict:>5}[/{colour}]  "
-            f"{escape('; '.join(parts))}  [dim]{escape(subject[:60])}[/dim]")
-
+            self.console.print(Text("hint:", style="yellow").append(f" {hint}", style=""))

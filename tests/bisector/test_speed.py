@@ -175,16 +175,15 @@ def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_
     assert clock.elapsed(now=103.0) == pytest.approx(3.0)
     # 3 steps left after this one at 8 s, this one has 5 s to go, then one full run of 8 s.
     assert clock.remaining(now=103.0) == pytest.approx(5.0 + 3 * 8.0 + 8.0)
-    fresh = {"scenarios": [{"cached": False}]}
-    clock.end_step(dict(fresh, seconds=40.0), compile_entries_added=12)
+    clock.end_step(40.0, True, compile_entries_added=12)
     assert clock.compile_hint() is None  # a cold run alone says nothing yet
     clock.start_step(now=200.0)
-    clock.end_step(dict(fresh, seconds=10.0), compile_entries_added=0)
+    clock.end_step(10.0, True, compile_entries_added=0)
     # 30 of the 50 seconds were compiling (40 cold against 10 warm): 60%.
     assert clock.compile_share() == pytest.approx(0.6)
     assert "--eager" in clock.compile_hint()
     clock.start_step(now=300.0)
-    clock.end_step(dict(fresh, seconds=10.0), compile_entries_added=0)
+    clock.end_step(10.0, True, compile_entries_added=0)
     assert clock.compile_share() == pytest.approx(0.5) and clock.compile_hint() is None
 
 
