@@ -89,17 +89,19 @@ def main() -> None:
               + (f", built-in probe {probe.name} at {probe.args[probe.args.index('-detpixels') + 1]}^2"
                  if probe else ", no probe")
               + f"; regression '{regression.name}' bracketed {regression.good[:10]}..{regression.bad[:10]}")
-        print(f"C reference: {', '.join(f'{k} {v:.2f} s' for k, v in reference_s.items())} per run")
+        print(f"C reference: {', '.join(f'{k} {v:.2f} s' for k, v in reference_s.items())} per run", flush=True)
         rows = {}
         for mode in ("compiled", "eager"):
             extra = {} if mode == "compiled" else {"TORCH_COMPILE_DISABLE": "1"}
             mine = _bisector(demo.path, regression, c_bin, tmp / f"bisector-{mode}", extra)
             hand = _by_hand(demo.path, regression, c_bin, config.package, full.args, tmp / f"hand-{mode}", extra)
             rows[mode] = (mine, hand)
-        _report(rows, regression, reference_s)
+            _report({mode: rows[mode]}, regression)  # each mode as soon as it is measured
+        if len(rows) > 1:
+            _report(rows, regression)
 
 
-def _report(rows: dict, regression, reference_s: dict) -> None:
+def _report(rows: dict, regression) -> None:
     print()
     print(f"{'port':10}{'procedure':24}{'wall s':>8}{'cand. runs':>12}{'processes':>11}{'s/run':>11}"
           f"{'culprit':>12}")
@@ -130,7 +132,7 @@ def _report(rows: dict, regression, reference_s: dict) -> None:
     for mode, (mine, hand) in rows.items():
         print(f"{mode}: confirmation: {mine['confirmation']}")
     found = all(r["culprit"] == regression.culprit for pair in rows.values() for r in pair)
-    print(f"every hunt named the injected culprit {regression.culprit[:10]}: {found}")
+    print(f"every hunt named the injected culprit {regression.culprit[:10]}: {found}", flush=True)
 
 
 def _time(argv: list[str], cwd: Path) -> float:
