@@ -399,30 +399,33 @@ def create_from_fast_import(dest: Path, stream: bytes, marks: Path, branch: str 
 
 # --- the private repository a bisection runs in, and git bisect -------------------------
 
-def add_bisect_repo(repo: Path, path: Path, head: str) -> None:
-    """A private bare repository at ``path`` that borrows ``repo``'s objects.
+def init_private(repo: Path, path: Path, commit: str) -> None:
+    """A repository at ``path`` that sees ``repo``'s commits, HEAD detached at ``commit``,
+    nothing checked out.
 
-    Bisect state (refs/bisect, BISECT_HEAD, BISECT_LOG) then lives there: the user's
-    refs, worktree list and hooks are never involved (git does not honour
+    It borrows the user's objects (objects/info/alternates) and nothing else: bisect
+    state (refs/bisect, BISECT_HEAD, BISECT_LOG) lives there, the user's refs and worktree
+    list are never involved, and no hook of the user's can run (git does not honour
     core.hooksPath in every command, so hooks are avoided by having none).
     """
     _, clean_repo = _gitpython()
     with _open(repo) as user:
         common = Path(user.common_dir).resolve()
         _, object_format, _ = _run(user, "rev-parse", "--show-object-format", check=False)
-    # No template: a user's init.templateDir may bring hooks along.
     path.mkdir(parents=True, exist_ok=True)
+    # No template: a user's init.templateDir may bring hooks along.
     status, _, err = clean_repo.GitCommandWrapperType(str(path)).execute(
-        ["git", "init", "--quiet", "--bare", "--template=", f"--object-format={object_format.strip() or 'sha1'}"],
+        ["git", "init", "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}", "."],
         with_extended_output=True, with_exceptions=False, stdout_as_string=False)
     if status != 0:
-        raise GitError(f"cannot create the private bisect repository {path}: {decoded(err).strip()}")
-    (path / "objects" / "info").mkdir(parents=True, exist_ok=True)
-    (path / "objects" / "info" / "alternates").write_text(f"{common / 'objects'}\n")
-    if (common / "shallow").exists():
-        shutil.copyfile(common / "shallow", path / "shallow")
+        raise GitError(f"cannot create the private repository {path}: {decoded(err).strip()}")
+    info = path / ".git" / "objects" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "alternates").write_text(f"{common / 'objects'}\n")
+    if (common / "shallow").is_file():  # a shallow clone's grafts, or parents would be missing
+        shutil.copyfile(common / "shallow", path / ".git" / "shallow")
     with _open(path) as private:
-        _run(private, "update-ref", "--no-deref", "HEAD", head)
+        _run(private, "update-ref", "--no-deref", "HEAD", commit)
 
 
 def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
@@ -464,3 +467,14 @@ def bisect_log(bisect_repo: Path) -> str:
 
 def bisect_reset(bisect_repo: Path) -> None:
     git(bisect_repo, "bisect", "reset", check=False)
+
+
+def first_parent_commits(repo: Path, good: str, bad: str) -> list[str]:
+    """``good`` and the first-parent commits of good..bad, oldest first: the mainline history."""
+    return [good, *out(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]
+
+
+def common_dir(repo: Path) -> Path:
+    """The repository's git directory shared by all its worktrees (``.git`` of the main checkout)."""
+    path = Path(out(repo, "rev-parse", "--git-common-dir"))
+    return path if path.is_absolute() else (Path(repo) / path).resolve()

@@ -35,11 +35,7 @@ def score(
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
     try:
         code = _score(commit, repo, config, c_bin, scenario, no_cache, as_json)
-    except KeyboardInterrupt:
-        raise
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Exit):
         raise
     except BaseException as exc:  # noqa: BLE001 - anything else must not look like "bad"
         _abort(exc)

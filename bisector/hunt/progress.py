@@ -49,10 +49,10 @@ class BisectDisplay:
             self.step += 1
             self.clock.start_step()
             self._entries = self._compile_entries()
-            left = max(self.estimate - self.step + 1, 1)
-            # A Text, not a markup string: the subject is shown as written.
-            self._line = f"step {self.step} (about {left} left): scoring {event.commit[:10]} {shown(subject)[:50]}"
-            self.tick()
+            self._show(self._scoring(event.commit, subject).plain)
+        elif event.type is EventType.SCENARIO_START:
+            what = f"probe {event.scenario} of {event.probe_for}" if event.probe_for else event.scenario
+            self._show(self._scoring(event.commit, subject).append(f" ({what})").plain)
         elif event.type is EventType.SCORED and event.record is not None:
             added = self._compile_entries()
             fresh = any(not run.get("cached") for run in event.record.runs)
@@ -60,6 +60,10 @@ class BisectDisplay:
                                 None if added is None or self._entries is None else added - self._entries)
             self.console.print(score_line(self.step, event.record, subject))
             self._hint()
+
+    def _show(self, line: str) -> None:
+        self._line, self._shown_second = line, -1
+        self.tick()
 
     def tick(self) -> None:
         """Refresh the running candidate's elapsed seconds and the hunt's time left."""
@@ -71,6 +75,7 @@ class BisectDisplay:
         self._shown_second = int(elapsed)
         remaining = self.clock.remaining()
         eta = f", hunt done in about {duration(remaining)}" if remaining is not None else ""
+        # A Text, not a markup string: the subject is shown as written.
         self._status.update(Text(f"{self._line} - {duration(elapsed)}{eta}"))
 
     def _compile_entries(self) -> int | None:
@@ -86,3 +91,8 @@ class BisectDisplay:
         if hint:
             self._hinted = True
             self.console.print(Text("hint:", style="yellow").append(f" {hint}", style=""))
+
+    def _scoring(self, commit: str, subject: str) -> Text:
+        # A Text, not a markup string: the subject is shown as written.
+        left = max(self.estimate - self.step + 1, 1)
+        return Text(f"step {self.step} (about {left} left): scoring {commit[:10]} {shown(subject)[:50]}")

@@ -1,6 +1,6 @@
 """A git bisect that happens beside the user's checkout, never in it.
 
-The bisection runs in a private bare repository that borrows the user's objects
+The bisection runs in a private repository that borrows the user's objects
 (``git bisect start --no-checkout``): git only moves its BISECT_HEAD and the scorer
 exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) lives there, so the
 user's checkout, refs, worktree list and hooks, and any bisect they have in progress,
@@ -34,13 +34,13 @@ class PrivateBisect:
         self.start_commit = start_commit
         self.keep = keep
         self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
-        self.worktree = self.state / "bisect.git"  # the private repository git bisects in
+        self.worktree = self.state / "repo"  # the private repository git bisects in (nothing checked out)
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "PrivateBisect":
         try:
-            git.add_bisect_repo(self.repo, self.worktree, self.start_commit)
+            git.init_private(self.repo, self.worktree, self.start_commit)
         except BaseException:
             self.close()
             raise

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..score.verdict import Verdict
+
 if TYPE_CHECKING:  # rich is imported by the console paths only, not by the scoring step
     from rich.text import Text
 
     from ..score.scoring import ScenarioResult, ScoreRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_COLOURS = {"good": "green", "bad": "red", "skip": "yellow"}
+_COLOURS = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow"}
 
 
 def shown(text: str | None) -> str:
@@ -39,9 +41,8 @@ def score_line(label: int | str, record: ScoreRecord, subject: str = "") -> Text
     from rich.text import Text
 
     scenarios = "; ".join(scenario_text(sc) + (" cached" if sc.cached else "") for sc in record.scenarios)
-    verdict = record.verdict.value
     line = Text(f"  [{label}] {record.commit[:10]} ")
-    line.append(f"{verdict:>5}", style=_COLOURS.get(verdict, "magenta"))
+    line.append(f"{record.verdict.value:>5}", style=_COLOURS.get(record.verdict, "magenta"))
     line.append(f"  {shown(scenarios)}  ")
     line.append(shown(subject)[:60], style="dim")
     return line

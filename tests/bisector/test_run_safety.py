@@ -87,7 +87,7 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
                             start_new_session=True)
     # Wait until the bisection is inside the hanging candidate: a private bisect has begun.
     deadline = time.time() + 120
-    while time.time() < deadline and not list(scratch.glob("bisector-run-*/bisect.git/BISECT_LOG")):
+    while time.time() < deadline and not list(scratch.glob("bisector-run-*/repo/.git/BISECT_LOG")):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     time.sleep(3.0)
