@@ -17,6 +17,7 @@ from .config import Config, ConfigOverrides, load_config
 from .errors import (BisectorError, ConfigError, EndpointError, ExitCode, GitError, HarnessAbort,
                      InternalError)
 from .hunt.bisectlog import parse_bisect_log
+from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
 from .hunt.progress import BisectDisplay
 from .report.reproduce import reproduce_argv
 from .score import procs
@@ -44,6 +45,7 @@ class BisectResult:
     walk: GitWalk
     conclusion: str
     exit_code: int
+    confirmation: dict = dataclasses.field(default_factory=dict)  # hunt/confirm.py Confirmation.to_dict()
     scan: ScanResult | None = None  # set when a good tip turned the run into a scan
 
     @property
@@ -69,8 +71,10 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     """
     crash = _CrashFolder()
     try:
-        return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
-                           console or Console(stderr=True, soft_wrap=True), crash)
+        # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
+        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept:
+            return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
+                               console or Console(stderr=True, soft_wrap=True), crash, Path(kept))
     except BisectorError:
         raise
     except Exception as exc:
@@ -78,7 +82,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
-                crash: _CrashFolder) -> BisectResult:
+                crash: _CrashFolder, kept: Path) -> BisectResult:
     procs.prune_orphans()  # what a run killed with SIGKILL left behind
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
@@ -95,7 +99,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     config = _prepare_references(_build_at(config, good_sha), console)
     findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()))
     try:
-        findings.records += _score_endpoints(config, good_sha, bad_sha, console)
+        findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept)
     except GoodTip as tip:
         if bad is not None:
             raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
@@ -125,11 +129,12 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
             "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
             ExitCode.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
 
-    confirm, findings.pictures = _confirm(config, repo, outcome.culprit, console)
-    findings.records += confirm
-    same_state = confirm[0].tree_ids == confirm[1].tree_ids
-    confirmed = [r.verdict for r in confirm] == [Verdict.GOOD, Verdict.BAD] and not same_state
-    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
+    confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
+    findings.records += confirmation.reruns
+    findings.confirmation = confirmation.to_dict()
+    findings.pictures = _pictures(config, confirmation)
+    confirmed = confirmation.confirmed
+    conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
     return _finish(findings.conclude(conclusion, ExitCode.FOUND if confirmed else ExitCode.NO_CULPRIT,
                                      culprit=outcome.culprit, confirmed=confirmed),
                    config, report_root, console, crash)
@@ -143,13 +148,13 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
         argv = bisect.pinned_scorer(config.to_json())
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}
-        with BisectDisplay(console, walk.relevant_commits, subjects) as display:
+        with BisectDisplay(console, walk.relevant_commits, subjects, findings.records, config) as display:
             def poll() -> None:
                 for event in events.follow():
                     if event.commit and event.commit not in subjects:
                         subjects[event.commit] = git.commit_info(repo, event.commit).subject
                     display.show(event)
-            returncode, output = bisect.run(argv, poll)
+            returncode, output = bisect.run(argv, poll, tick=display.tick)
         outcome = parse_bisect_log(bisect.log())
         findings.records += [e.record for e in events.read_all() if e.type is EventType.SCORED and e.record]
         if keep_worktree:
@@ -301,11 +306,18 @@ def _writable_report_root(report_root: Path | None) -> Path:
     return root
 
 
-def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> list[ScoreRecord]:
+def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path) -> list[ScoreRecord]:
+    """Score both endpoints. A probe may convict the bad one, never clear the good one: the
+    good endpoint is judged on the full scenarios (and its images kept, as it may be the
+    culprit's parent's evidence)."""
     records = []
     for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
         with console.status(f"scoring the {label} endpoint {sha[:10]}"):
-            record = score_commit(config, sha).in_phase(Phase.ENDPOINT)
+            if label == "good":
+                record = score_commit(config, sha, use_probes=False, keep_images=kept / "good")
+            else:
+                record = score_commit(config, sha)
+            record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
         console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:
@@ -332,31 +344,32 @@ def _endpoint_hint(label: str, verdict: Verdict) -> str:
             "pass --bad with a commit whose image is known to be wrong")
 
 
-def _confirm(config: Config, repo: Path, culprit: str, console: Console) -> tuple[list[ScoreRecord], dict]:
-    """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
-    parent = git.parents(repo, culprit)[0]
-    records = []
-    with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
-        for label, sha in (("parent", parent), ("culprit", culprit)):
-            with console.status(f"confirming: fresh re-run of the {label} {sha[:10]}"):
-                record = score_commit(config, sha, use_cache=False, keep_images=Path(tmp) / label)
-            records.append(record.in_phase(Phase.CONFIRM))
-            console.print(score_line(f"confirm {label}", records[-1], git.commit_info(repo, sha).subject))
-        pictures = _pictures(config, records)
-    return records, pictures
+def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord], kept: Path,
+             console: Console) -> Confirmation:
+    """Fresh full-scenario evidence on both sides of the culprit (hunt/confirm.py)."""
+    def announce(label: str, record: ScoreRecord) -> None:
+        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject))
+
+    with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
+        confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)
+    for side in (confirmation.parent, confirmation.culprit):
+        runs = ", ".join(f"{r.phase.value if r.phase else ''} {r.commit[:10]} {r.verdict.value}"
+                         for r in side.runs) or "none"
+        console.print(f"  {side.label} {side.commit[:10]} confirmed {side.wanted.value} by: {runs}", markup=False)
+    return confirmation
 
 
-def _pictures(config: Config, records: list[ScoreRecord]) -> dict:
+def _pictures(config: Config, confirmation: Confirmation) -> dict:
     """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
     import numpy as np
 
     from .score.candidate import load_kept_image
 
-    parent, culprit = records
+    parent, culprit = pictured_runs(confirmation)
     failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
     if failing is None:
         return {}
-    before = next((sc for sc in parent.scenarios if sc.name == failing.name and sc.image), None)
+    before = next((sc for sc in (parent.scenarios if parent else []) if sc.name == failing.name and sc.image), None)
     reference = reference_for(config).image(config.scenarios[failing.name])
     pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
     if before:
@@ -366,21 +379,21 @@ def _pictures(config: Config, records: list[ScoreRecord]) -> dict:
     return pictures
 
 
-def _culprit_conclusion(repo: Path, culprit: str, confirm: list[ScoreRecord], confirmed: bool,
-                        same_state: bool) -> str:
+def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:
     ci = git.commit_info(repo, culprit)
     subject, author = shown(ci.subject), shown(ci.author)
-    if same_state:
+    if confirmation.same_state:
         return (f"git named `{ci.short}` \"{subject}\", but it changes none of the relevant paths "
                 "(its relevant tree equals its parent's): the verdicts differ for a reason outside "
                 "the code under test (the environment, a flaky benchmark, or a path missing from "
                 "`paths`); treat the culprit as unconfirmed.")
-    failing = [sc for sc in confirm[1].scenarios if sc.verdict is not Verdict.GOOD]
+    failing = [sc for sc in confirmation.culprit.runs[-1].scenarios if sc.verdict is not Verdict.GOOD]
     what = "; ".join(scenario_text(sc) for sc in failing) or "no scenario failed"
-    if confirmed:
+    if confirmation.confirmed:
         return (f"`{ci.short}` \"{subject}\" ({author}, {ci.date[:10]}) breaks parity: {what}. "
-                "Its parent is good on a fresh re-run, so the change in this commit is the cause.")
-    verdicts = ", ".join(f"{r.commit[:10]} {r.verdict.value}" for r in confirm)
+                "Its parent's state is good on a fresh full run, so the change in this commit is the cause.")
+    verdicts = ", ".join(f"{r.phase.value if r.phase else ''} {r.commit[:10]} {r.verdict.value}"
+                         for r in confirmation.parent.runs + confirmation.culprit.runs)
     return (f"git named `{ci.short}` \"{subject}\", but a fresh re-run does not reproduce the "
             f"verdicts ({verdicts}): the benchmark is flaky or depends on the environment; "
             "treat the culprit as unconfirmed.")
@@ -402,7 +415,8 @@ def _finish(findings: RunFindings, config: Config, report_root: Path, console: C
     _print_ending(console, findings, report_dir)
     return BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
                         report_dir=report_dir, records=findings.records, walk=findings.walk,
-                        conclusion=findings.conclusion, exit_code=findings.exit_code)
+                        conclusion=findings.conclusion, exit_code=findings.exit_code,
+                        confirmation=findings.confirmation)
 
 
 def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> None:

@@ -34,11 +34,16 @@ DEFAULT_SCENARIO = "benchmark"
 DEFAULT_SCENARIO_ARGS = ("-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 "
                          "-distance 100 -detpixels 4096")
 DEFAULT_PROBE_MARGIN = 0.9
+# The built-in benchmark's probe: the same physics on the central 1024^2 pixels (same pixel
+# size, same beam centre, so its image is the middle of the full one) at ~1/16 of the work.
+BUILTIN_PROBE = "benchmark_probe"
+BUILTIN_PROBE_PIXELS = 1024
 SIMKERNEL_NOTICE = "no C binary configured: using simkernel as the known-good baseline"
 C_BIN_ENV = "NB_C_BIN"
 
 _TOP_KEYS = {"paths", "extra_paths", "package", "command", "setup", "timeout", "env",
-             "reference", "thresholds", "scenarios", "scenarios_to_judge", "judge", "cache_dir"}
+             "reference", "thresholds", "scenarios", "scenarios_to_judge", "judge", "cache_dir",
+             "compile_cache", "eager", "paranoid", "default_probe"}
 _REFERENCE_KEYS = {"kind", "c_bin", "build", "build_commit", "binary"}
 _THRESHOLD_KEYS = {"min_correlation", "max_sum_ratio_error"}
 _SCENARIO_KEYS = {"args", "probe", "probe_margin"}
@@ -96,6 +101,8 @@ class ConfigOverrides:
     max_sum_ratio_error: float | None = None
     reference_kind: str | None = None
     cache_dir: str | Path | None = None
+    eager: bool | None = None
+    paranoid: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,12 @@ class Config:
     cache_dir: Path
     source: str
     notices: tuple[str, ...] = field(default=())
+    # Speed settings (docs/ARCHITECTURE.md says why each is safe): shared torch.compile
+    # caches for candidates; TORCH_COMPILE_DISABLE=1 for candidates; two fresh runs per
+    # side of the culprit instead of reusing this hunt's fresh results.
+    compile_cache: bool = True
+    eager: bool = False
+    paranoid: bool = False
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -136,7 +149,9 @@ class Config:
                 timeout_s=float(data["timeout_s"]), reference=ReferenceSpec(**data["reference"]),
                 thresholds=Thresholds(**data["thresholds"]), scenarios=scenarios,
                 judge=tuple(data["judge"]), cache_dir=Path(data["cache_dir"]),
-                source=data["source"], notices=tuple(data.get("notices", ())))
+                source=data["source"], notices=tuple(data.get("notices", ())),
+                compile_cache=bool(data.get("compile_cache", True)), eager=bool(data.get("eager", False)),
+                paranoid=bool(data.get("paranoid", False)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"pinned configuration is not valid: {exc}",
                               hint="re-create it with `bisector run` (pinned files are not meant to be edited)")
@@ -184,6 +199,8 @@ def load_config(repo: Path, config_file: Path | None = None,
 
     thresholds = _thresholds(table.get("thresholds", {}), overrides, source)
     scenarios = _scenarios(table.get("scenarios"), source)
+    if _flag(table, "default_probe", True, source):
+        scenarios = _with_builtin_probe(scenarios)
     judge = _judge(table, scenarios, overrides, source)
     notices: list[str] = []
     reference = _reference(table.get("reference", {}), overrides, base_dir, source, notices)
@@ -193,10 +210,14 @@ def load_config(repo: Path, config_file: Path | None = None,
         raise ConfigError(f"cache_dir in {source} must be a path string, not {cache_dir!r}")
     cache_dir = _absolute(Path(cache_dir).expanduser(), base_dir) if cache_dir else default_cache_dir()
 
+    eager = _flag(table, "eager", False, source) if overrides.eager is None else overrides.eager
+    paranoid = _flag(table, "paranoid", False, source) if overrides.paranoid is None else overrides.paranoid
     return Config(repo=repo, paths=tuple(paths), extra_paths=tuple(extra_paths), package=package,
                   command=command, setup=setup, env=env, timeout_s=timeout_s,
                   reference=reference, thresholds=thresholds, scenarios=scenarios,
-                  judge=judge, cache_dir=cache_dir, source=source, notices=tuple(notices))
+                  judge=judge, cache_dir=cache_dir, source=source, notices=tuple(notices),
+                  compile_cache=_flag(table, "compile_cache", True, source), eager=eager,
+                  paranoid=paranoid)
 
 
 def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
@@ -288,6 +309,13 @@ def _string_table(table: dict[str, Any], key: str, source: str) -> dict[str, str
     return dict(value)
 
 
+def _flag(table: dict[str, Any], key: str, default: bool, source: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} in {source} must be true or false, not {value!r}")
+    return value
+
+
 def _timeout(value: Any, key: str, source: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
         raise ConfigError(f"{key} in {source} must be a number of seconds > 0 and at most "
@@ -368,6 +396,29 @@ def _scenarios(table: Any, source: str) -> dict[str, Scenario]:
             raise ConfigError(f"scenario {scenario.name!r} in {source} names a missing probe {scenario.probe!r}",
                               hint=f"defined scenarios: {', '.join(sorted(scenarios))}")
     return scenarios
+
+
+def _with_builtin_probe(scenarios: dict[str, Scenario]) -> dict[str, Scenario]:
+    """Give the built-in benchmark (any detector size above the probe's) its built-in probe.
+
+    Only a scenario named ``benchmark`` without a probe of its own, whose arguments are the
+    built-in benchmark's except for the -detpixels value, gets one: for it, the probe's
+    image is exactly the middle of the full image, so a clearly wrong probe means a clearly
+    wrong full image.
+    """
+    bench = scenarios.get(DEFAULT_SCENARIO)
+    if bench is None or bench.probe is not None or BUILTIN_PROBE in scenarios:
+        return scenarios
+    builtin = shlex.split(DEFAULT_SCENARIO_ARGS)
+    at = builtin.index("-detpixels") + 1
+    args = list(bench.args)
+    if len(args) != len(builtin) or args[:at] + args[at + 1:] != builtin[:at] + builtin[at + 1:]:
+        return scenarios
+    if not args[at].isdigit() or int(args[at]) <= BUILTIN_PROBE_PIXELS:
+        return scenarios
+    args[at] = str(BUILTIN_PROBE_PIXELS)
+    return {**scenarios, DEFAULT_SCENARIO: replace(bench, probe=BUILTIN_PROBE),
+            BUILTIN_PROBE: Scenario(BUILTIN_PROBE, tuple(args))}
 
 
 def _judge(table: dict[str, Any], scenarios: dict[str, Scenario], overrides: ConfigOverrides,

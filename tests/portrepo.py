@@ -21,11 +21,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 KINDS = ("docs", "refactor", "regress", "fix", "break_import", "unbreak", "hang", "unhang", "merge")
-REGRESSIONS = ("scale", "shift")
+REGRESSIONS = ("scale", "shift", "edge")
 
 # Field of view of the golden images (128 px of 0.1 mm): a smaller ``size`` keeps the
 # same Bragg spots on coarser pixels, so a half-pixel shift still matters.
 FIELD_OF_VIEW_MM = 12.8
+
+# An "edge" regression doubles only pixels farther than this from the beam along the fast
+# axis: a probe on a smaller detector with the same pixels never sees it.
+EDGE_M = 2.4e-3
 
 # Seconds a "hang" commit sleeps before doing anything: far above any test timeout.
 HANG_SECONDS = 300
@@ -39,8 +43,9 @@ class Change:
     """One commit of the port's history.
 
     kind: ``docs`` (touches only docs/), ``refactor`` (touches src, keeps parity),
-    ``regress`` (breaks parity; ``how`` = "scale": image x1.5, or "shift": beam centre
-    moved by half a pixel), ``fix`` (undoes every regression), ``break_import`` (a syntax
+    ``regress`` (breaks parity; ``how`` = "scale": image x1.5, "shift": beam centre
+    moved by half a pixel, or "edge": pixels beyond EDGE_M of the beam along fast x2),
+    ``fix`` (undoes every regression), ``break_import`` (a syntax
     error in src), ``unbreak``, ``hang`` (the port sleeps far beyond any timeout), ``unhang``,
     ``merge`` (a refactor made on a side branch, then merged: history[i] is the merge commit and
     the side commit is off the first-parent line).
@@ -63,6 +68,7 @@ class PortState:
 
     scale: float = 1.0
     beam_shift_pixels: float = 0.0
+    edge_scale: float = 1.0
     broken: bool = False
     hang: bool = False
     revision: int = 0
@@ -70,7 +76,7 @@ class PortState:
 
     @property
     def regressed(self) -> bool:
-        return self.scale != 1.0 or self.beam_shift_pixels != 0.0
+        return self.scale != 1.0 or self.beam_shift_pixels != 0.0 or self.edge_scale != 1.0
 
     @property
     def expected_verdict(self) -> str:
@@ -88,9 +94,11 @@ class PortState:
         if k == "regress":
             if change.how == "scale":
                 return replace(self, scale=self.scale * 1.5)
+            if change.how == "edge":
+                return replace(self, edge_scale=self.edge_scale * 2.0)
             return replace(self, beam_shift_pixels=self.beam_shift_pixels + 0.5)
         if k == "fix":
-            return replace(self, scale=1.0, beam_shift_pixels=0.0)
+            return replace(self, scale=1.0, beam_shift_pixels=0.0, edge_scale=1.0)
         if k == "break_import":
             return replace(self, broken=True)
         if k == "unbreak":
@@ -275,7 +283,7 @@ def docs_source(state: PortState) -> str:
 
 def physics_source(state: PortState) -> str:
     text = PHYSICS_TEMPLATE.format(scale=state.scale, shift=state.beam_shift_pixels,
-                                   revision=state.revision)
+                                   revision=state.revision, edge=state.edge_scale, edge_m=EDGE_M)
     if state.hang:
         text = text.replace("def simulate(", f"time.sleep({HANG_SECONDS})\n\n\ndef simulate(", 1)
     if state.broken:
@@ -298,6 +306,8 @@ R_E_SQUARED = 7.94079248018965e-30  # Thomson cross-section of the electron, m^2
 FLUENCE = 1.25932015286227e29       # nanoBragg's default fluence, photons/m^2
 INTENSITY_SCALE = {scale!r}
 BEAM_SHIFT_PIXELS = {shift!r}
+EDGE_SCALE = {edge!r}  # applied beyond EDGE_M from the beam along the fast axis
+EDGE_M = {edge_m!r}
 REVISION = {revision}
 
 
@@ -349,6 +359,8 @@ def simulate(cell_m, n_cells, default_f, wavelength_m, distance_m, pixel_m, spix
         omega = pixel_m ** 2 / r0 ** 2 * (distance_m / r0)
         polar = 0.5 * (1.0 + dx0 ** 2)
         image[rows] = R_E_SQUARED * FLUENCE * intensity / n ** 2 * polar * omega
+    edge = np.abs(fdet[:, 0] - fbeam) > EDGE_M                              # (fast,)
+    image[:, edge] *= EDGE_SCALE
     return image * INTENSITY_SCALE
 '''
 

@@ -19,6 +19,7 @@ def demo(
     size: Annotated[int, typer.Option("--size", help="Benchmark detector pixels per axis.")] = 4096,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history (same seed, same commits).")] = DEFAULT_SEED,
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
+    compiled: Annotated[bool, typer.Option("--compiled", help="The port wraps its kernel in torch.compile, like real ports (slower when cold).")] = False,
     scan: Annotated[bool, typer.Option("--scan", help="Scan the whole history instead: find all three windows, print the timeline, write the plot.")] = False,
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
@@ -34,7 +35,8 @@ def demo(
 
             scanned = run_demo_scan(dir=demo_folder(dir), commits=commits, size=size, seed=seed, keep=True)
             raise typer.Exit(0 if scanned.found_all else 1)
-        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, regression=regression)
+        outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, regression=regression,
+                           compiled=compiled)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",
                             hint="install a C compiler (gcc) and run `bisector demo` again") from None

@@ -75,7 +75,8 @@ MaxSumRatioError = Annotated[Optional[float], typer.Option(
 def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
                    scenarios: list[str] | None = None, timeout: float | None = None,
                    min_correlation: float | None = None, max_sum_ratio_error: float | None = None,
-                   reference: ReferenceKind | str | None = None) -> ConfigOverrides:
+                   reference: ReferenceKind | str | None = None, eager: bool | None = None,
+                   paranoid: bool | None = None) -> ConfigOverrides:
     return ConfigOverrides(
         c_bin=str(c_bin) if c_bin else None,
         paths=tuple(paths) if paths else None,
@@ -84,4 +85,6 @@ def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
         min_correlation=min_correlation,
         max_sum_ratio_error=max_sum_ratio_error,
         reference_kind=reference.value if isinstance(reference, ReferenceKind) else reference,
+        eager=eager,
+        paranoid=paranoid,
     )

@@ -13,7 +13,7 @@ import datetime
 import random
 import string
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import git
@@ -25,6 +25,14 @@ ADDED_LATER = "_added_later"  # template files that a later change adds, not the
 SUBSTITUTED = {"pyproject.toml", "scripts/benchmark.sh"}  # templates with $placeholders
 EXECUTABLE = {"scripts/benchmark.sh"}
 RENAMED = {"gitignore": ".gitignore", "LICENSE": "LICENSE"}
+SIMULATOR = "src/nbport/simulator.py"
+# Appended to the port's kernel module with ``compiled``: real PyTorch ports compile their
+# hot loop, and their bisections then pay for compiling (bisector shares compile caches).
+COMPILE_TAIL = """
+
+# the row kernel is the hot loop: compile it (torch.compile caches the result per shape)
+render_rows = torch.compile(render_rows)
+"""
 
 MIN_COMMITS = 120
 MIN_SIZE = 32
@@ -70,6 +78,7 @@ class DemoRepo:
     regressions: tuple[Regression, ...]
     history: tuple[str, ...]  # every commit, oldest first
     source_commits: tuple[str, ...]  # commits that touch src/, oldest first
+    compiled: bool = False  # the port wraps its kernel in torch.compile
 
     def regression(self, name: str) -> Regression:
         for regression in self.regressions:
@@ -96,22 +105,24 @@ def scenario_pixels(size: int) -> dict[str, int]:
     return {"bench": size, "bench_before": max(size // 2, 16), "oversample": max(size // 4, 32)}
 
 
-def generate(dest: Path, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED) -> DemoRepo:
+def generate(dest: Path, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
+             compiled: bool = False) -> DemoRepo:
     """Write the port repository into ``dest`` (absent or empty) with ``commits`` commits.
 
-    ``size``: the benchmark's detector pixels per axis at the tip. Deterministic for a seed.
+    ``size``: the benchmark's detector pixels per axis at the tip. Deterministic for a seed
+    (and ``compiled``). ``compiled``: the port wraps its kernel in ``torch.compile``.
     """
     dest = Path(dest)
     check_request(dest, commits, size)
     pixels = scenario_pixels(size)
     rng = random.Random(seed)
     plan = _plan(commits, pixels, rng)
-    stream, roles = _stream(plan, pixels, rng)
+    stream, roles = _stream(plan, pixels, rng, compiled)
     with tempfile.TemporaryDirectory(prefix="bisector-demo-marks-") as tmp:
         marks = Path(tmp) / "marks"
         git.create_from_fast_import(dest, stream, marks, branch="main")
         shas = _read_marks(marks)
-    return _ground_truth(dest, seed, size, shas, roles)
+    return replace(_ground_truth(dest, seed, size, shas, roles), compiled=compiled)
 
 
 def check_request(dest: Path, commits: int, size: int) -> None:
@@ -150,7 +161,8 @@ def _plan(commits: int, pixels: dict[str, int], rng: random.Random) -> list[ch.C
 
 # --- the fast-import stream ----------------------------------------------------------------
 
-def _stream(plan: list[ch.Change | None], pixels: dict[str, int], rng: random.Random) -> tuple[bytes, dict[int, str]]:
+def _stream(plan: list[ch.Change | None], pixels: dict[str, int], rng: random.Random,
+            compiled: bool = False) -> tuple[bytes, dict[int, str]]:
     """The fast-import stream of the whole history and the role of each special mark."""
     tree: dict[str, str] = {}
     docs = _DocsWriter(rng, pixels)
@@ -165,7 +177,7 @@ def _stream(plan: list[ch.Change | None], pixels: dict[str, int], rng: random.Ra
         elif change is None:
             message, written = docs.commit(tree, when)
         elif change.role == ch.FIRST_GOOD:
-            message, written = change.message, _land_port(tree, pixels)
+            message, written = change.message, _land_port(tree, pixels, compiled)
             docs.version = "0.4.0"
         else:
             message, written = change.message, ch.apply_change(tree, change)
@@ -237,8 +249,10 @@ def _initial_files(tree: dict[str, str]) -> list[str]:
     return ["README.md", "LICENSE", ".gitignore"]
 
 
-def _land_port(tree: dict[str, str], pixels: dict[str, int]) -> list[str]:
+def _land_port(tree: dict[str, str], pixels: dict[str, int], compiled: bool = False) -> list[str]:
     files = _template_files(pixels)
+    if compiled:
+        files[SIMULATOR] += COMPILE_TAIL
     tree.update(files)
     return sorted(files)
 

@@ -60,7 +60,8 @@ class DemoOutcome:
 
 def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
              console: Console | None = None, *, regression: str = FIRST_REGRESSION,
-             cache_dir: Path | None = None, scenarios: list[str] | None = None) -> DemoOutcome:
+             cache_dir: Path | None = None, scenarios: list[str] | None = None,
+             compiled: bool = False) -> DemoOutcome:
     """Generate the port in ``dir``, then hunt one regression; the port and its report stay.
 
     ``dir``: a new or empty folder (default: ``<cache>/demo/nbport``, replaced by the next
@@ -68,6 +69,8 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     regression's bracket to bisect. ``scenarios``: the scenarios to judge (default: the
     first one that detects the hunted regression, so a cold demo at 4096^2 stays within
     minutes on two cores). ``cache_dir``: bisector's cache (default: the user's).
+    ``compiled``: the port wraps its kernel in ``torch.compile`` like real ports (off by
+    default: compiling from cold adds minutes to a first demo on two cores).
     Raises DemoError for a bad request and BuildError when the C twin cannot be built.
     """
     from simkernel import cref
@@ -80,7 +83,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     target = demo_folder(dir, cache_dir)
     # checked before anything is created, so a refused folder is never removed
     check_request(target, commits, size)
-    repo = _generate(target, commits, size, seed, console)
+    repo = _generate(target, commits, size, seed, console, compiled)
     hunted = _pick(repo, regression)
     with console.status("building the C twin (once per source version)"):
         c_bin = cref.binary()
@@ -115,10 +118,11 @@ def _check_regression(name: str) -> None:
         raise DemoError(f"the demo has no regression named {name!r}", hint=f"choose one of: {', '.join(known)}")
 
 
-def _generate(target: Path, commits: int, size: int, seed: int, console: Console) -> DemoRepo:
+def _generate(target: Path, commits: int, size: int, seed: int, console: Console,
+              compiled: bool = False) -> DemoRepo:
     began = time.perf_counter()
     with console.status(f"generating a {commits}-commit port history"):
-        repo = generate(target, commits=commits, size=size, seed=seed)
+        repo = generate(target, commits=commits, size=size, seed=seed, compiled=compiled)
     console.print(f"generated [bold]{repo.path}[/bold]: {len(repo.history)} commits, "
                   f"{len(repo.source_commits)} touch src/, in {time.perf_counter() - began:.1f} s")
     for injected in repo.regressions:

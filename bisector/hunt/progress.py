@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ..report.text import score_line, shown
 from ..store.events import Event, EventType
+from .eta import HuntClock, duration
 
 
 def steps_left(relevant_commits: int) -> int:
@@ -19,12 +20,20 @@ def steps_left(relevant_commits: int) -> int:
 class BisectDisplay:
     """One line per scored commit and a spinner naming what runs now."""
 
-    def __init__(self, console: Console, relevant_commits: int, subjects: dict[str, str]):
+    def __init__(self, console: Console, relevant_commits: int, subjects: dict[str, str],
+                 endpoints: list | None = None, config=None):
         self.console = console
         self.estimate = steps_left(relevant_commits)
         self.subjects = subjects
         self.step = 0
         self._status = None
+        self._config = config
+        self.clock = HuntClock(self.estimate, 2 if config is not None and config.paranoid else 1,
+                               seed_seconds=[r.seconds for r in endpoints or []])
+        self._line = ""
+        self._shown_second = -1
+        self._entries: int | None = None
+        self._hinted = False
 
     def __enter__(self) -> "BisectDisplay":
         self._status = self.console.status(f"bisecting: about {self.estimate} steps")
@@ -38,12 +47,50 @@ class BisectDisplay:
         subject = self.subjects.get(event.commit, "")
         if event.type is EventType.STEP_START:
             self.step += 1
-            self._status.update(self._scoring(event.commit, subject))
+            self.clock.start_step()
+            self._entries = self._compile_entries()
+            self._show(self._scoring(event.commit, subject).plain)
         elif event.type is EventType.SCENARIO_START:
             what = f"probe {event.scenario} of {event.probe_for}" if event.probe_for else event.scenario
-            self._status.update(self._scoring(event.commit, subject).append(f" ({what})"))
+            self._show(self._scoring(event.commit, subject).append(f" ({what})").plain)
         elif event.type is EventType.SCORED and event.record is not None:
+            added = self._compile_entries()
+            fresh = any(not run.get("cached") for run in event.record.runs)
+            self.clock.end_step(event.record.seconds, fresh,
+                                None if added is None or self._entries is None else added - self._entries)
             self.console.print(score_line(self.step, event.record, subject))
+            self._hint()
+
+    def _show(self, line: str) -> None:
+        self._line, self._shown_second = line, -1
+        self.tick()
+
+    def tick(self) -> None:
+        """Refresh the running candidate's elapsed seconds and the hunt's time left."""
+        if not self._line or self._status is None:
+            return
+        elapsed = self.clock.elapsed()
+        if int(elapsed) == self._shown_second:
+            return
+        self._shown_second = int(elapsed)
+        remaining = self.clock.remaining()
+        eta = f", hunt done in about {duration(remaining)}" if remaining is not None else ""
+        # A Text, not a markup string: the subject is shown as written.
+        self._status.update(Text(f"{self._line} - {duration(elapsed)}{eta}"))
+
+    def _compile_entries(self) -> int | None:
+        config = self._config
+        if config is None or not config.compile_cache or config.eager:
+            return None
+        from ..score.compile_cache import entry_count
+
+        return entry_count(config)
+
+    def _hint(self) -> None:
+        hint = None if self._hinted else self.clock.compile_hint()
+        if hint:
+            self._hinted = True
+            self.console.print(Text("hint:", style="yellow").append(f" {hint}", style=""))
 
     def _scoring(self, commit: str, subject: str) -> Text:
         # A Text, not a markup string: the subject is shown as written.

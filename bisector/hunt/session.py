@@ -89,8 +89,9 @@ class PrivateBisect:
                                                             os.environ.get("PYTHONPATH")])),
                 procs.MARKER: f"{procs.owner_id()}:bisect"}
 
-    def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2) -> tuple[int, str]:
-        """``git bisect run argv``, calling ``poll`` while it works; (exit status, output)."""
+    def run(self, argv: list[str], poll: Callable[[], None], interval_s: float = 0.2,
+            tick: Callable[[], None] | None = None) -> tuple[int, str]:
+        """``git bisect run argv``, calling ``poll`` (then ``tick``) while it works; (exit status, output)."""
         proc = git.start_bisect_run(self.worktree, argv, self.scorer_env())
         output: list[bytes] = []
         reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
@@ -98,6 +99,8 @@ class PrivateBisect:
         try:
             while proc.poll() is None:
                 poll()
+                if tick:
+                    tick()
                 time.sleep(interval_s)
             reader.join(timeout=5)
             poll()

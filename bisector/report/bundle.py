@@ -49,6 +49,7 @@ class RunFindings:
     exit_code: int = ExitCode.NO_CULPRIT
     reproduce: list[str] = field(default_factory=list)   # argv of the reproducing command
     pictures: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image
+    confirmation: dict = field(default_factory=dict)  # which runs confirm each side (hunt/confirm.py)
 
     def conclude(self, conclusion: str, exit_code: int, *, culprit: str | None = None,
                  candidates: list[str] | None = None, confirmed: bool | None = None) -> "RunFindings":
@@ -216,15 +217,15 @@ def _culprit_md(f: RunFindings, info: dict, figure: figures.FigureInfo | None = 
     ci = info[f.culprit]
     files = [shown(p) for p in git.changed_files(f.repo, f.culprit)]
     parent = (git.parents(f.repo, f.culprit) or [None])[0]
-    confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
     lines += [
         f"**`{ci.sha}`** {_md(ci.subject)}", "",
         f"- Author: {_md(ci.author)}", f"- Date: {ci.date}",
-        f"- Confirmed on a fresh re-run (culprit bad, parent good): "
+        f"- Confirmed on fresh full-scenario runs (culprit bad, parent good): "
         f"{'yes' if f.confirmed else 'NO: see bisect_log.md'}",
         "", "## Metrics", "",
-        f"- parent `{parent[:10] if parent else '-'}`: {_metrics_cell(confirm.get(parent))}",
-        f"- culprit `{ci.short}`: {_metrics_cell(confirm.get(f.culprit))}",
+        f"- parent `{parent[:10] if parent else '-'}`: {_metrics_cell(_evidence(f, 'parent'))}",
+        f"- culprit `{ci.short}`: {_metrics_cell(_evidence(f, 'culprit'))}",
+        "", "## Confirmation", "", *_confirmation_lines(f),
         "", "## Files changed", "",
         *[f"- `{p}`" for p in files],
         "", "## Modules", "", *[f"- `{m}`" for m in modules_of(files)],
@@ -235,6 +236,32 @@ def _culprit_md(f: RunFindings, info: dict, figure: figures.FigureInfo | None = 
         lines += ["## Images", "", *figures.explain(figure, "the reference", "the culprit",
                                                         ("the parent",) if "parent" in f.pictures else ()), ""]
     return "\n".join(lines)
+
+
+def _evidence(f: RunFindings, side: str) -> ScoreRecord | None:
+    """The latest run confirming ``side`` ("parent" or "culprit")."""
+    runs = f.confirmation.get(side, {}).get("runs", [])
+    if not runs:
+        return None
+    last = runs[-1]
+    return next((r for r in reversed(f.records)
+                 if r.commit == last["commit"] and r.phase is not None and r.phase.value == last["phase"]), None)
+
+
+def _confirmation_lines(f: RunFindings) -> list[str]:
+    """Which fresh full-scenario runs confirm each side, and which verdicts a probe gave."""
+    lines = []
+    for side in ("parent", "culprit"):
+        data = f.confirmation.get(side)
+        if not data:
+            continue
+        runs = "; ".join(f"{r['phase']} run of `{r['commit'][:10]}`: {r['verdict']}" for r in data["runs"])
+        lines.append(f"- {side} `{data['commit'][:10]}` (should be {data['wanted']}): {runs or 'no run'}")
+    probed = [r for r in f.records if any(sc.via_probe for sc in r.scenarios)]
+    if probed:
+        named = ", ".join(f"`{r.commit[:10]}` ({r.phase.value if r.phase else ''})" for r in probed)
+        lines.append(f"- Verdicts from a probe (bad only, never used to confirm): {named}")
+    return lines + [""]
 
 
 def modules_of(files: list[str]) -> list[str]:
@@ -257,7 +284,7 @@ def _results(f: RunFindings) -> dict:
     return {"repo": str(f.repo), "walk": f.walk.to_dict(), "culprit": f.culprit,
             "candidates": f.candidates, "confirmed": f.confirmed, "conclusion": f.conclusion,
             "exit_code": int(f.exit_code), "reproduce": f.reproduce, "config": f.config,
-            "records": [r.to_dict() for r in f.records]}
+            "records": [r.to_dict() for r in f.records], "confirmation": f.confirmation}
 
 
 def _md(text: str) -> str:

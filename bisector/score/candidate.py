@@ -24,6 +24,7 @@ from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
 from . import procs
+from .compile_cache import candidate_compile_env
 
 @dataclass(frozen=True)
 class Workspace:
@@ -94,6 +95,7 @@ def process_env(config: Config, ws: Workspace) -> dict[str, str]:
     for key, value in config.env.items():
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)
+    env.update(candidate_compile_env(config))
     return env
 
 

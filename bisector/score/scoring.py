@@ -93,6 +93,9 @@ class ScoreRecord:
     reference: str | None = None
     error: str | None = None  # one-line message when ABORT
     phase: Phase | None = None  # set by a hunt
+    # every scenario run this scoring made, probes included, in order: {"scenario",
+    # "probe_for", "seconds", "cached"} (what progress and the speed benchmark time)
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -104,7 +107,8 @@ class ScoreRecord:
     def to_dict(self) -> dict[str, Any]:
         data = {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
                 "exit_code": self.exit_code, "scenarios": [s.to_dict() for s in self.scenarios],
-                "seconds": self.seconds, "reference": self.reference, "error": self.error}
+                "seconds": self.seconds, "reference": self.reference, "error": self.error,
+                "runs": self.runs}
         if self.phase is not None:
             data["phase"] = self.phase.value
         return data
@@ -117,7 +121,8 @@ class ScoreRecord:
                    scenarios=[ScenarioResult.from_dict(s) for s in data.get("scenarios") or []],
                    seconds=float(data.get("seconds") or 0.0), reference=data.get("reference"),
                    error=data.get("error"),
-                   phase=Phase(data["phase"]) if data.get("phase") else None)
+                   phase=Phase(data["phase"]) if data.get("phase") else None,
+                   runs=list(data.get("runs") or []))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -131,7 +136,9 @@ def environment_key(config: Config) -> dict[str, Any]:
     return {"python": sys.version, "executable": os.path.realpath(sys.executable),
             "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
             "command": config.command, "package": config.package, "setup": config.setup,
-            "env": config.env}
+            "env": config.env,
+            # compiled and eager runs of one commit may differ: they are different measurements
+            "eager": config.eager or os.environ.get("TORCH_COMPILE_DISABLE", "") not in ("", "0")}
 
 
 def _dist_version(name: str) -> str | None:
@@ -142,18 +149,20 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-def score_commit(config: Config, commit: str, *, use_cache: bool = True,
+def score_commit(config: Config, commit: str, *, use_cache: bool = True, use_probes: bool = True,
                  keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
     """Score ``commit`` (any revision of ``config.repo``) on every judged scenario.
 
-    ``keep_images``: save the candidate images (.npy) there and skip probes;
-    the score cache is then bypassed for reading (images are not cached) but still written.
+    ``use_probes``: a scenario's probe may convict the commit without the full run (bisect
+    steps); False judges every scenario on its full run (the good endpoint, confirmations).
+    ``keep_images``: save the images of fresh candidate runs (.npy) there (results read
+    from the cache have none: pass ``use_cache=False`` to be sure to get them).
     ``log(event)`` is called with a scenario_start and a scenario_end Event per scenario.
     """
     start = time.monotonic()
     record = ScoreRecord(commit=commit, tree_ids={}, verdict=Verdict.ABORT)
     try:
-        with _Scorer(config, use_cache and keep_images is None, keep_images, log) as scorer:
+        with _Scorer(config, use_cache, keep_images, log, use_probes) as scorer:
             scorer.score(record)
     except Exception as exc:
         # A bug of ours aborts with one line; its traceback goes to a crash log.
@@ -165,9 +174,12 @@ def score_commit(config: Config, commit: str, *, use_cache: bool = True,
 class _Scorer:
     """Holds what one commit's scoring shares: cache, reference, the lazily made export."""
 
-    def __init__(self, config: Config, read_cache: bool, keep_images: Path | None, log: Log | None):
+    def __init__(self, config: Config, read_cache: bool, keep_images: Path | None, log: Log | None,
+                 use_probes: bool = True):
         self.config = config
         self.read_cache = read_cache
+        self.use_probes = use_probes
+        self.runs: list[dict[str, Any]] = []
         self.keep_images = Path(keep_images) if keep_images else None
         self.log = log or (lambda event: None)
         self.cache: Cache | None = None
@@ -194,19 +206,20 @@ class _Scorer:
         self.reference = open_reference(self.config, self.cache)
         record.reference = self.reference.key
         self.env_key = environment_key(self.config)
+        record.runs = self.runs
         for name in self.config.judge:
             record.scenarios.append(self._judged(self.config.scenarios[name]))
         record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
 
     def _judged(self, scenario: Scenario) -> ScenarioResult:
-        # With keep_images the caller wants the full evidence (images), not the shortcut.
-        if scenario.probe and self.keep_images is None:
+        if scenario.probe and self.use_probes:
             probe = self._measured(self.config.scenarios[scenario.probe], probe_for=scenario.name)
-            if _clearly_bad(probe, scenario.probe_margin):
+            if _clearly_bad(probe, scenario.probe_margin, self.config.thresholds.max_sum_ratio_error):
                 return ScenarioResult(
                     name=scenario.name, verdict=Verdict.BAD, via_probe=True,
-                    reason=f"probe {probe.name!r} is clearly bad ({probe.reason}; margin "
-                           f"{scenario.probe_margin:g}); full run skipped",
+                    reason=f"probe {probe.name!r} is clearly bad ({probe.reason}; margins: correlation "
+                           f"{scenario.probe_margin:g}, sum ratio off by more than "
+                           f"{PROBE_SUM_RATIO_FACTOR:g}x the threshold); full run skipped",
                     correlation=probe.correlation, sum_ratio=probe.sum_ratio,
                     max_abs_diff=probe.max_abs_diff, rms_diff=probe.rms_diff,
                     seconds=probe.seconds, cached=probe.cached, image=probe.image)
@@ -223,6 +236,8 @@ class _Scorer:
         if result is None:
             result = self._run(scenario, parts)
             result.seconds = time.monotonic() - start
+        self.runs.append({"scenario": scenario.name, "probe_for": probe_for, "seconds": result.seconds,
+                          "cached": result.cached})
         self.log(Event(EventType.SCENARIO_END, self.commit, scenario=scenario.name, probe_for=probe_for,
                        result=result))
         return result
@@ -296,9 +311,18 @@ class _Scorer:
         return path
 
 
-def _clearly_bad(probe: ScenarioResult, margin: float) -> bool:
-    """A probe can only convict: a problem image, or a correlation below the margin."""
+# A probe convicts on its sum ratio only when it is this many times the threshold off 1.
+PROBE_SUM_RATIO_FACTOR = 10.0
+
+
+def _clearly_bad(probe: ScenarioResult, margin: float, max_sum_ratio_error: float) -> bool:
+    """A probe can only convict, and only far outside the thresholds: an unusable image
+    (NaN/Inf, constant, wrong size), a correlation below ``margin``, or a sum ratio off 1 by
+    more than PROBE_SUM_RATIO_FACTOR times the allowed error. Anything milder, and every
+    good probe, leaves the verdict to the full run."""
     if probe.verdict is not Verdict.BAD:
         return False
-    corr = probe.correlation
-    return corr is None or not math.isfinite(corr) or corr < margin
+    corr, ratio = probe.correlation, probe.sum_ratio
+    if corr is None or not math.isfinite(corr) or corr < margin:
+        return True
+    return ratio is not None and math.isfinite(ratio) and abs(ratio - 1) > PROBE_SUM_RATIO_FACTOR * max_sum_ratio_error

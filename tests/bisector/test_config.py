@@ -43,8 +43,10 @@ def test_defaults_without_any_configuration(tmp_path):
     assert cfg.command == "{python} -m {package} {args} -floatfile {out}"
     assert cfg.env == {"PYTHONPATH": "{worktree}/src"}
     assert cfg.timeout_s == 900
-    assert list(cfg.scenarios) == ["benchmark"] and cfg.judge == ("benchmark",)
+    assert list(cfg.scenarios) == ["benchmark", "benchmark_probe"] and cfg.judge == ("benchmark",)
     assert cfg.scenarios["benchmark"].args[-2:] == ("-detpixels", "4096")
+    assert cfg.scenarios["benchmark"].probe == "benchmark_probe"
+    assert cfg.compile_cache is True and cfg.eager is False and cfg.paranoid is False
     assert cfg.thresholds == Thresholds(0.999, 5e-3)
     assert cfg.reference.kind == "simkernel" and cfg.notices == (SIMKERNEL_NOTICE,)
     assert cfg.cache_dir == tmp_path / "xdg" / "bisector"

@@ -57,11 +57,17 @@ def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
     assert "![comparison](comparison.png)" in summary
     results = json.loads((bundle / "results.json").read_text())
     assert results["culprit"] == port.culprit
+    # The parent's state was scored fresh in this hunt (a good bisect step): only the
+    # culprit is re-run, and the report names the runs that confirm each side.
     confirm = [r for r in results["records"] if r["phase"] == "confirm"]
-    assert [r["verdict"] for r in confirm] == ["good", "bad"]
+    assert [(r["commit"], r["verdict"]) for r in confirm] == [(port.culprit, "bad")]
     assert all(not sc["cached"] for r in confirm for sc in r["scenarios"])
+    sides = results["confirmation"]
+    assert sides["confirmed"] and [r["verdict"] for r in sides["parent"]["runs"]] == ["good"]
+    assert sides["parent"]["runs"][0]["phase"] in ("endpoint", "bisect")
+    assert "parent `" in summary and "run of `" in summary
     # The scale regression multiplies the image by 1.5: the sum ratio says exactly that.
-    assert confirm[1]["scenarios"][0]["sum_ratio"] == pytest.approx(1.5, rel=1e-4)
+    assert confirm[0]["scenarios"][0]["sum_ratio"] == pytest.approx(1.5, rel=1e-4)
 
 
 def test_reproduce_command_gives_the_same_verdict(tmp_path, cache_dir):

@@ -174,8 +174,8 @@ def test_score_commit_api_probe_log_and_internal_errors(tmp_path, c_twin):
     assert bad.verdict is Verdict.BAD and bad.scenarios[0].via_probe
     assert "probe 'tiny'" in bad.scenarios[0].reason
     assert json.loads(bad.to_json())["scenarios"][0]["via_probe"] is True
-    # Keeping images asks for the full evidence: no probe shortcut, images on disk.
-    kept = score_commit(cfg, port.head, keep_images=tmp_path / "images")
+    # The full evidence: no probe shortcut, no cache, images on disk.
+    kept = score_commit(cfg, port.head, use_cache=False, use_probes=False, keep_images=tmp_path / "images")
     assert kept.verdict is Verdict.BAD and not kept.scenarios[0].via_probe
     assert load_kept_image(kept.scenarios[0].image).shape == (32, 32)
 

@@ -1,0 +1,105 @@
+"""Confirm a culprit on the full scenarios without repeating runs this hunt already made.
+
+Each side of the culprit needs fresh evidence: full-scenario results (no probe, not read
+from the cache) of its relevant state, made in this hunt. The parent is good and the
+culprit bad on every such run, or the culprit is not confirmed.
+
+- parent: a fresh full-scenario result of the same relevant tree made earlier in this hunt
+  (the good endpoint, or a bisect step) is its evidence; it is re-run only without one.
+- culprit: always re-run once, fresh, keeping its images for the report; a fresh
+  full-scenario bisect step of its state counts as evidence too.
+- paranoid: each side needs two fresh runs, and is re-run at least once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import git
+from ..config import Config
+from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..score.verdict import Verdict
+
+Announce = Callable[[str, ScoreRecord], None]  # (label, record) after each re-run
+
+
+@dataclass
+class Side:
+    """The evidence about one side of the culprit: ``runs`` are score records (with phase)."""
+
+    label: str  # "parent" or "culprit"
+    commit: str
+    wanted: Verdict
+    tree_ids: dict
+    runs: list[ScoreRecord] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.runs) and all(r.verdict is self.wanted for r in self.runs)
+
+    def to_dict(self) -> dict:
+        return {"commit": self.commit, "wanted": self.wanted.value, "holds": self.holds,
+                "runs": [{"commit": r.commit, "phase": r.phase.value if r.phase else "",
+                          "verdict": r.verdict.value} for r in self.runs]}
+
+
+@dataclass
+class Confirmation:
+    parent: Side
+    culprit: Side
+    reruns: list[ScoreRecord]  # the fresh re-runs made here (phase confirm), in order
+
+    @property
+    def same_state(self) -> bool:
+        return self.parent.tree_ids == self.culprit.tree_ids
+
+    @property
+    def confirmed(self) -> bool:
+        return self.parent.holds and self.culprit.holds and not self.same_state
+
+    def to_dict(self) -> dict:
+        return {"parent": self.parent.to_dict(), "culprit": self.culprit.to_dict(),
+                "same_state": self.same_state, "confirmed": self.confirmed}
+
+
+def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
+    """A result that counts as confirmation evidence: every judged scenario ran in this
+    hunt (not read from the cache) on its full arguments (not decided by a probe)."""
+    return (record.verdict in (Verdict.GOOD, Verdict.BAD)
+            and [sc.name for sc in record.scenarios] == list(config.judge)
+            and not any(sc.cached or sc.via_probe for sc in record.scenarios))
+
+
+def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord], keep_dir: Path,
+                    announce: Announce | None = None) -> Confirmation:
+    """Gather each side's evidence from ``hunt_records`` and re-run what is missing."""
+    repo = Path(config.repo)
+    paths = list(config.paths)
+    parent_sha = git.parents(repo, culprit)[0]
+    parent = Side("parent", parent_sha, Verdict.GOOD, git.tree_ids(repo, parent_sha, paths))
+    guilty = Side("culprit", culprit, Verdict.BAD, git.tree_ids(repo, culprit, paths))
+    needed = 2 if config.paranoid else 1
+    reruns: list[ScoreRecord] = []
+    for side, at_least in ((parent, 1 if config.paranoid else 0), (guilty, 1)):
+        side.runs = [r for r in hunt_records if r.tree_ids == side.tree_ids and is_fresh_full(r, config)]
+        for _ in range(max(at_least, needed - len(side.runs))):
+            record = score_commit(config, side.commit, use_cache=False, use_probes=False,
+                                  keep_images=keep_dir / f"{side.label}-{len(reruns)}").in_phase(Phase.CONFIRM)
+            reruns.append(record)
+            side.runs.append(record)
+            if announce:
+                announce(side.label, record)
+            if record.verdict not in (Verdict.GOOD, Verdict.BAD):
+                break  # a skip or abort will not turn into evidence by running it again
+    return Confirmation(parent, guilty, reruns)
+
+
+def pictured_runs(confirmation: Confirmation) -> tuple[ScoreRecord | None, ScoreRecord]:
+    """(parent run with kept images or None, latest culprit re-run) for the report's pictures."""
+    def with_images(side: Side) -> ScoreRecord | None:
+        kept = [r for r in side.runs if any(sc.image for sc in r.scenarios)]
+        return kept[-1] if kept else None
+
+    return with_images(confirmation.parent), confirmation.culprit.runs[-1]
