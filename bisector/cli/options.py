@@ -70,6 +70,9 @@ MinCorrelation = Annotated[Optional[float], typer.Option(
     "--min-correlation", help="Good needs at least this Pearson correlation (default 0.999).")]
 MaxSumRatioError = Annotated[Optional[float], typer.Option(
     "--max-sum-ratio-error", help="Good needs |sum_ratio - 1| at most this (default 5e-3).")]
+Eager = Annotated[Optional[bool], typer.Option(
+    "--eager/--no-eager", help="Run candidates with TORCH_COMPILE_DISABLE=1: faster, but a regression only in "
+                               "compiled code goes unseen (config: eager).")]
 
 
 def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,

@@ -26,7 +26,7 @@ def run(
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report bundles go (default ./reports/bisect).")] = None,
     keep_worktree: Annotated[bool, typer.Option("--keep-worktree", help="Leave the private repository for inspection.")] = False,
-    eager: Annotated[Optional[bool], typer.Option("--eager/--no-eager", help="Run candidates with TORCH_COMPILE_DISABLE=1: faster, but a regression only in compiled code goes unseen (config: eager).")] = None,
+    eager: opt.Eager = None,
     paranoid: Annotated[Optional[bool], typer.Option("--paranoid/--no-paranoid", help="Confirm each side of the culprit with two fresh runs instead of reusing this hunt's fresh results (config: paranoid).")] = None,
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation."""

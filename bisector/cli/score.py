@@ -29,6 +29,7 @@ def score(
     timeout: opt.Timeout = None,
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
+    eager: opt.Eager = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run the candidate even if a cached score exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
@@ -36,7 +37,7 @@ def score(
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                   reference=reference)
+                                   reference=reference, eager=eager)
     try:
         code = _score(commit, repo, config, overrides, no_cache, as_json)
     except (KeyboardInterrupt, typer.Exit):

@@ -34,7 +34,8 @@ def test_version(tmp_path):
 def test_score_takes_every_judging_option_of_run(tmp_path):
     run = _long_options(bisector("run", "--help", cwd=tmp_path, xdg=tmp_path).stdout)
     score_help = bisector("score", "--help", cwd=tmp_path, xdg=tmp_path).stdout
-    only_run = {"--good", "--bad", "--report-dir", "--keep-worktree"}  # about a range, not a commit
+    only_run = {"--good", "--bad", "--report-dir", "--keep-worktree",  # about a range, not a commit
+                "--paranoid", "--no-paranoid", "--jobs", "--executor"}
     assert run - only_run <= _long_options(score_help), run - only_run - _long_options(score_help)
     assert {"--reference", "--timeout", "--min-correlation", "--max-sum-ratio-error"} <= _long_options(score_help)
     assert re.search(r"--scenario\s+-s\b", score_help)
