@@ -48,3 +48,19 @@ def hangs_with_child(pidfile: str) -> None:
     # The real runner: a group of its own, killed when an interrupt unwinds through it.
     log = Path(pidfile).parent
     run_process(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 300"], log, dict(os.environ), 600, log, "hang")
+
+
+def cache_round_trip(job: tuple[str, int]) -> dict:
+    """Opens the shared cache afresh, as every scorer process does, writes and reads back."""
+    import numpy as np
+
+    from bisector.store.cache import Cache
+
+    directory, i = job
+    cache = Cache(Path(directory))
+    try:
+        cache.put_score({"item": i}, {"status": "measured", "i": i})
+        cache.put_reference("ref", ("shared",), np.arange(64, dtype=np.float64).reshape(8, 8))
+        return {"score": cache.get_score({"item": i}), "reference_sum": float(cache.get_reference("ref", ("shared",)).sum())}
+    finally:
+        cache.close()
