@@ -25,6 +25,9 @@ from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
 from .score.verdict import Verdict
 from .hunt.walk import GitWalk, walk_range
+from .execute import Executor, open_executor
+from .execute.scoring import score_many
+from .hunt import rounds
 
 # Exit codes of `bisector run` (documented in the README).
 FOUND = 0
@@ -51,11 +54,20 @@ class BisectResult:
 
 def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
                overrides: ConfigOverrides | None = None, report_root: Path | None = None,
-               keep_worktree: bool = False, console: Console | None = None) -> BisectResult:
+               keep_worktree: bool = False, console: Console | None = None, jobs: int = 1,
+               executor: str | None = None) -> BisectResult:
     """Find the first commit in good..bad whose image misses the thresholds.
 
+    ``jobs`` > 1 scores that many commits per round on ``executor`` (see bisector.execute).
     Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
     """
+    with open_executor(executor, jobs) as pool:
+        return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
+                           console, pool, jobs)
+
+
+def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
+                pool: Executor, jobs: int) -> BisectResult:
     console = console or Console(stderr=True, soft_wrap=True)
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
@@ -67,7 +79,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
                   f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
     config = _prepare_references(_build_at(config, good_sha), console)
-    records = _score_endpoints(config, good_sha, bad_sha, console)
+    records = _score_endpoints(config, good_sha, bad_sha, console, pool)
     report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
 
     if walk.relevant_commits == 0:
@@ -79,19 +91,11 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
-        argv = bisect.pinned_scorer(config.to_json())
-        events = EventLog(bisect.events_path)
-        subjects = {}
-        with BisectDisplay(console, walk.relevant_commits, subjects) as display:
-            def poll() -> None:
-                for event in events.follow():
-                    sha = event.get("commit", "")
-                    if sha and sha not in subjects:
-                        subjects[sha] = git.commit_info(repo, sha).subject
-                    display.show(event)
-            returncode, output = bisect.run(argv, poll)
-        outcome = parse_bisect_log(bisect.log())
-        steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
+        if jobs > 1 and rounds.fits(repo, good_sha, bad_sha):
+            hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, console)
+            steps, outcome, output = hunt.steps, hunt.outcome, hunt.abort or ""
+        else:
+            steps, outcome, output = _bisect_run(bisect, config, repo, walk, console)
         if keep_worktree:
             console.print(f"worktree kept at {bisect.worktree}", markup=False)
     records += steps
@@ -110,7 +114,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
         return _finish(repo, walk, records, None, outcome.candidates, None, conclusion, config,
                        report_root, FOUND, console, {})
 
-    confirm, pictures = _confirm(config, repo, outcome.culprit, console)
+    confirm, pictures = _confirm(config, repo, outcome.culprit, console, pool)
     records += confirm
     same_state = confirm[0].get("tree_ids") == confirm[1].get("tree_ids")
     confirmed = [r["verdict"] for r in confirm] == ["good", "bad"] and not same_state
@@ -132,6 +136,24 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
 
 
 # -- steps -----------------------------------------------------------------------------------
+
+def _bisect_run(bisect: PrivateBisect, config: Config, repo: Path, walk: GitWalk, console: Console):
+    """One commit at a time: ``git bisect run`` with the pinned scorer; (steps, outcome, output)."""
+    argv = bisect.pinned_scorer(config.to_json())
+    events = EventLog(bisect.events_path)
+    subjects = {}
+    with BisectDisplay(console, walk.relevant_commits, subjects) as display:
+        def poll() -> None:
+            for event in events.follow():
+                sha = event.get("commit", "")
+                if sha and sha not in subjects:
+                    subjects[sha] = git.commit_info(repo, sha).subject
+                display.show(event)
+        returncode, output = bisect.run(argv, poll)
+    outcome = parse_bisect_log(bisect.log())
+    steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
+    return steps, outcome, output
+
 
 def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
     good_sha = git.resolve(repo, good)
@@ -176,11 +198,11 @@ def _needed_scenarios(config: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _score_endpoints(config: Config, good: str, bad: str, console: Console) -> list[dict]:
+def _score_endpoints(config: Config, good: str, bad: str, console: Console, pool: Executor) -> list[dict]:
     records = []
-    for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
-        with console.status(f"scoring the {label} endpoint {sha[:10]}"):
-            record = score_commit(config, sha)
+    with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
+        scored = score_many(pool, config, [good, bad])
+    for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         data = dict(record.to_dict(), phase="endpoint")
         records.append(data)
         console.print(format_score_line(label, data, git.commit_info(Path(config.repo), sha).subject))
@@ -208,14 +230,15 @@ def _endpoint_hint(label: str, verdict: Verdict) -> str:
             "pass --bad with a commit whose image is known to be wrong")
 
 
-def _confirm(config: Config, repo: Path, culprit: str, console: Console):
+def _confirm(config: Config, repo: Path, culprit: str, console: Console, pool: Executor):
     """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
     parent = git.parents(repo, culprit)[0]
     records, pictures = [], {}
     with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
-        for label, sha in (("parent", parent), ("culprit", culprit)):
-            with console.status(f"confirming: fresh re-run of the {label} {sha[:10]}"):
-                record = score_commit(config, sha, use_cache=False, keep_images=Path(tmp) / label)
+        with console.status(f"confirming: fresh re-runs of the parent {parent[:10]} and culprit {culprit[:10]}"):
+            scored = score_many(pool, config, [parent, culprit], use_cache=False,
+                                keep_images={parent: Path(tmp) / "parent", culprit: Path(tmp) / "culprit"})
+        for (label, sha), record in zip((("parent", parent), ("culprit", culprit)), scored):
             data = dict(record.to_dict(), phase="confirm")
             records.append(data)
             console.print(format_score_line(f"confirm {label}", data, git.commit_info(repo, sha).subject))

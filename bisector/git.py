@@ -206,3 +206,14 @@ def try_resolve(repo: Path, rev: str) -> str | None:
     """Full sha of ``rev``, or None when it does not name a commit (e.g. no BISECT_HEAD)."""
     proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
     return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+# --- multisection (run --jobs) ----------------------------------------------------------
+
+def bisect_mark(worktree: Path, term: str, commits: list[str]) -> None:
+    """Tell the private bisect ``git bisect good|bad|skip COMMITS`` (bad takes one commit)."""
+    git(worktree, "bisect", term, *commits)
+
+
+def has_merges(repo: Path, good: str, bad: str) -> bool:
+    return bool(out(repo, "rev-list", "--merges", "-n", "1", f"{good}..{bad}"))

@@ -26,12 +26,15 @@ def run(
     max_sum_ratio_error: Annotated[Optional[float], typer.Option("--max-sum-ratio-error", help="Good needs |sum_ratio - 1| at most this (default 5e-3).")] = None,
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report bundles go (default ./reports/bisect).")] = None,
     keep_worktree: Annotated[bool, typer.Option("--keep-worktree", help="Leave the private worktree for inspection.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Commits scored at once per round (multisection; 1: git bisect run).")] = 1,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes (default for --jobs > 1), dask-local or dask://HOST:PORT.")] = None,
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation."""
     from ..api import run_bisect
 
     result = run_bisect(
         repo, good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
+        jobs=jobs, executor=executor,
         overrides=overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                  min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                  reference=reference),
