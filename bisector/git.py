@@ -212,7 +212,11 @@ def try_resolve(repo: Path, rev: str) -> str | None:
 
 def bisect_mark(worktree: Path, term: str, commits: list[str]) -> None:
     """Tell the private bisect ``git bisect good|bad|skip COMMITS`` (bad takes one commit)."""
-    git(worktree, "bisect", term, *commits)
+    proc = git(worktree, "bisect", term, *commits, check=False)
+    # git exits non-zero, without an error, when only skipped commits border the culprit.
+    if proc.returncode != 0 and "only 'skip'ped commits left" not in proc.stdout:
+        raise GitError(f"git bisect {term} failed in {worktree}: "
+                       f"{(proc.stderr or proc.stdout).strip() or 'no message'}")
 
 
 def has_merges(repo: Path, good: str, bad: str) -> bool:
