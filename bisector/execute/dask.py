@@ -11,8 +11,11 @@ polls, so workers end their candidate processes before the client goes away.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import shutil
 import tempfile
 import uuid
@@ -44,13 +47,19 @@ class DaskExecutor:
                               hint="pip install 'bisector[dask]'") from None
         self.workers = workers
         self._cluster = None
+        # Dask's own spill and lock files go where we remove them on close.
+        self._scratch = Path(tempfile.mkdtemp(prefix="bisector-dask-local-")) if address is None else None
         # One failure a worker's death causes is enough evidence: do not replay it further.
-        dask.config.set({"distributed.scheduler.allowed-failures": RETRIES})
+        settings = {"distributed.scheduler.allowed-failures": RETRIES}
+        if self._scratch is not None:
+            settings["temporary-directory"] = str(self._scratch)
+        self._settings = dask.config.set(settings)  # undone on close
         try:
             if address is None:
-                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.ERROR,
-                                             env=budget_env(workers))
+                with _sigint_ignored():
+                    self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=logging.ERROR,
+                                                 env=budget_env(workers))
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(address, timeout=CONNECT_TIMEOUT_S)
@@ -59,6 +68,9 @@ class DaskExecutor:
             self.close()
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}",
                               hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
+        except BaseException:
+            self.close()
+            raise
         self._cancel_name = f"bisector-cancel-{uuid.uuid4().hex}"
         self._futures: list = []
 
@@ -99,6 +111,12 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        settings, self._settings = getattr(self, "_settings", None), None
+        if settings is not None:
+            settings.__exit__(None, None, None)
 
     def __enter__(self) -> "DaskExecutor":
         return self
@@ -120,6 +138,20 @@ class DaskExecutor:
         # Running tasks notice the event within a poll and stop their processes.
         wait(running, timeout=_CANCEL_POLL_S * 2 + 15)
         client.cancel(running)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Workers started now inherit an ignored SIGINT: a terminal's Ctrl-C reaches the whole
+    foreground group, and only this process should act on it (by cancelling the workers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _outcome(future, item: Any) -> Outcome:
