@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""`bisector run --jobs K` side by side: rounds and wall time for K = 1, 2, 4 on one history.
+
+The history is a generated port (tests/portrepo.py) with one injected regression among
+N relevant commits. Each run starts from a cold cache, so every probe really runs its
+candidate. K = 1 is today's `git bisect run`; K > 1 multisects on the `processes`
+executor (and on a dask-local cluster with --dask). Rounds must drop as
+ceil(log_(K+1)(N + 1)); wall time gains are bounded by the machine's cores.
+`scan` rows appear once `bisector scan` is available.
+
+    python scripts/bench_parallel.py [--relevant 62] [--size 64] [--dask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--relevant", type=int, default=62, help="commits touching the port's source")
+    parser.add_argument("--size", type=int, default=64, help="detector pixels per axis")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--dask", action="store_true", help="also run K = 2 on a dask-local cluster")
+    args = parser.parse_args()
+
+    from rich.console import Console
+
+    from bisector.api import run_bisect
+    from bisector.config import ConfigOverrides
+    from bisector.hunt.multisection import expected_rounds
+    from portrepo import Change, make_port_repo
+
+    culprit_at = (2 * args.relevant) // 3
+    history = []
+    for i in range(args.relevant):
+        history += [Change("docs"), Change("regress" if i == culprit_at else "refactor")]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-parallel-"))
+    port = make_port_repo(tmp / "port", history=history, size=args.size)
+
+    runs = [(k, None) for k in args.jobs] + ([(2, "dask-local")] if args.dask else [])
+    rows = []
+    for k, executor in runs:
+        cache = tmp / f"cache-{k}-{executor or 'default'}"
+        start = time.perf_counter()
+        result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache)),
+                            report_root=tmp / "reports", jobs=k, executor=executor,
+                            console=Console(file=io.StringIO()))
+        wall = time.perf_counter() - start
+        steps = [r for r in result.records if r["phase"] == "bisect"]
+        rounds = max((r["round"] for r in steps), default=0) if k > 1 else len(steps)
+        assert result.culprit == port.culprit, (k, executor, result.conclusion)
+        rows.append((k, executor or ("git bisect run" if k == 1 else "processes"), rounds,
+                     expected_rounds(args.relevant, k), len(steps), wall))
+
+    print(f"run: {args.relevant} relevant commits ({2 * args.relevant} in all), {args.size}x{args.size} px, "
+          f"culprit found by every run: {port.culprit[:10]}")
+    print(f"{'K':>2}  {'executor':<15} {'rounds':>6} {'ceil(log_K+1(N+1))':>18} {'scored':>6} "
+          f"{'wall s':>7} {'rounds/K=1':>10} {'wall/K=1':>8}")
+    base_rounds, base_wall = rows[0][2], rows[0][5]
+    for k, name, rounds, bound, scored, wall in rows:
+        print(f"{k:>2}  {name:<15} {rounds:>6} {bound:>18} {scored:>6} {wall:>7.1f} "
+              f"{rounds / base_rounds:>10.2f} {wall / base_wall:>8.2f}")
+    print("scan: `bisector scan` is not available on this branch yet; no scan rows.")
+
+
+if __name__ == "__main__":
+    main()
