@@ -71,8 +71,39 @@ def run_isolated(fn: Callable[[Any], Any], item: Any, *, scratch: Path, env: dic
                     stop_group(proc)
         return _read_result(proc, result, log)
     finally:
+        reap_strays(scratch)
         for path in (task, result, log):
             path.unlink(missing_ok=True)
+
+
+def reap_strays(scratch: Path) -> None:
+    """Kill what a worker that died left running: every process whose TMPDIR lies in ``scratch``.
+
+    A worker kills its candidates' process groups when it is stopped, but a worker killed
+    outright (SIGKILL, the out-of-memory killer) cannot; its candidates still carry a TMPDIR
+    inside the worker's scratch folder (the scorer's exports live there). Linux only (/proc).
+    """
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        return
+    marker = f"TMPDIR={scratch}".encode()
+    for entry in proc_root.glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            variables = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v == marker or v.startswith(marker + b"/") for v in variables):
+            try:
+                group = os.getpgid(pid)
+                if group == os.getpgrp():  # never our own group: only the stray itself
+                    os.kill(pid, signal.SIGKILL)
+                else:
+                    os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _wait(proc: subprocess.Popen, timeout_s: float | None, cancelled: Callable[[], bool]) -> None:
