@@ -68,3 +68,17 @@ def test_interrupt_during_a_parallel_round_cleans_up(tmp_path, executor, how):
     assert snapshot(port.path) == before
     assert _with_marker(marker) == []            # every worker and candidate is gone
     assert list(scratch.iterdir()) == []         # every worktree and scratch folder removed
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--jobs", "2", "--executor", "threads"], "unknown executor 'threads'"),
+])
+def test_bad_jobs_or_executor_is_a_clear_error(tmp_path, args, message):
+    port = make_port_repo(tmp_path / "port", history=[Change("regress")])
+    before = snapshot(port.path)
+    proc = subprocess.run([sys.executable, "-m", "bisector", "run", "--good", port.base, *args],
+                          cwd=port.path, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(port.path) == before
