@@ -91,7 +91,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
 
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
-        if jobs > 1 and rounds.fits(repo, good_sha, bad_sha):
+        if jobs > 1 and rounds.fits(repo, good_sha, bad_sha, console):
             hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, console)
             steps, outcome, output = hunt.steps, hunt.outcome, hunt.abort or ""
         else:

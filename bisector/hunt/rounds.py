@@ -37,9 +37,13 @@ class RoundsResult:
     notes: list[str] = field(default_factory=list)
 
 
-def fits(repo: Path, good: str, bad: str) -> bool:
+def fits(repo: Path, good: str, bad: str, console: Console) -> bool:
     """Evenly spaced probes need a line of commits: merges in the range bisect one at a time."""
-    return not git.has_merges(repo, good, bad)
+    if git.has_merges(repo, good, bad):
+        console.print("note: the range holds merge commits: bisecting one commit at a time "
+                      "(--jobs applies to the endpoints and the confirmation)", markup=False)
+        return False
+    return True
 
 
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
