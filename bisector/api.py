@@ -10,30 +10,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from . import git
-from .hunt.bisectlog import parse_bisect_log
 from .config import Config, ConfigOverrides, load_config
-from .errors import BisectorError, EndpointError, GitError
-from .store.events import EventLog
-from .hunt.progress import BisectDisplay, format_score_line
-from .score.reference import pin_reference, reference_for
-from .report.bundle import RunFindings, new_report_dir, scenario_text, write_bundle
-from .score.scoring import ScoreRecord, score_commit
+from .errors import (BisectorError, ConfigError, EndpointError, ExitCode, GitError, HarnessAbort,
+                     InternalError)
+from .hunt.bisectlog import parse_bisect_log
+from .hunt.progress import BisectDisplay
 from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
-from .score.verdict import Verdict
 from .hunt.walk import GitWalk, walk_range
 from .execute import Executor, open_executor
 from .execute.scoring import score_many
 from .hunt import rounds
-
-# Exit codes of `bisector run` (documented in the README).
-FOUND = 0
-NOT_CONFIRMED = 1
-ENDPOINTS_REFUSED = 3
-BISECT_ABORTED = 4
+from .report.bundle import RunFindings, new_report_dir, write_bundle
+from .report.text import first_reason, scenario_text, score_line, shown
+from .score.reference import pin_reference, reference_for
+from .score.scoring import Phase, ScoreRecord, score_commit
+from .score.verdict import Verdict
+from .store.events import EventLog, EventType
 
 
 @dataclass
@@ -42,14 +38,21 @@ class BisectResult:
     candidates: list[str]
     confirmed: bool | None
     report_dir: Path | None
-    records: list[dict]
+    records: list[ScoreRecord]
     walk: GitWalk
     conclusion: str
     exit_code: int
 
     @property
     def scored_commits(self) -> int:
-        return len({r["commit"] for r in self.records})
+        return len({r.commit for r in self.records})
+
+
+@dataclass
+class _CrashFolder:
+    """Where a crash log goes: the report folder once it exists, else the cache folder."""
+
+    path: Path | None = None
 
 
 def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
@@ -59,68 +62,97 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     """Find the first commit in good..bad whose image misses the thresholds.
 
     ``jobs`` > 1 scores that many commits per round on ``executor`` (see bisector.execute).
-    Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad).
+
+    Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad),
+    HarnessAbort/ReferenceFailure (the harness stopped), InternalError (a bug of ours,
+    with its traceback in a crash log).
     """
-    with open_executor(executor, jobs) as pool:
-        return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
-                           console, pool, jobs)
+    crash = _CrashFolder()
+    try:
+        with open_executor(executor, jobs) as pool:
+            return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
+                               console or Console(stderr=True, soft_wrap=True), crash, pool, jobs)
+    except BisectorError:
+        raise
+    except Exception as exc:
+        raise InternalError.from_exception(exc, crash.path) from None
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
-                pool: Executor, jobs: int) -> BisectResult:
-    console = console or Console(stderr=True, soft_wrap=True)
+                crash: _CrashFolder, pool: Executor, jobs: int) -> BisectResult:
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)
+    crash.path = config.cache_dir
+    report_root = _writable_report_root(report_root)
     for notice in config.notices:
-        console.print(f"[yellow]note:[/yellow] {escape(notice)}")
+        console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
     walk = walk_range(repo, good_sha, bad_sha, list(config.paths))
     console.print(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
-                  f"{walk.relevant_commits} touch {', '.join(config.paths)}")
+                  f"{walk.relevant_commits} touch {', '.join(config.paths)}", markup=False)
 
     config = _prepare_references(_build_at(config, good_sha), console)
-    records = _score_endpoints(config, good_sha, bad_sha, console, pool)
-    report_root = Path(report_root) if report_root else Path.cwd() / "reports" / "bisect"
+    findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()))
+    findings.records += _score_endpoints(config, good_sha, bad_sha, console, pool)
 
     if walk.relevant_commits == 0:
-        conclusion = (f"No commit in {good_sha[:10]}..{bad_sha[:10]} touches {', '.join(config.paths)}, "
-                      "yet the endpoints disagree: the cause lies outside the relevant paths "
-                      "(the environment, or a path missing from `paths`).")
-        return _finish(repo, walk, records, None, [], None, conclusion, config, report_root,
-                       NOT_CONFIRMED, console, {})
+        return _finish(findings.conclude(
+            f"No commit in {good_sha[:10]}..{bad_sha[:10]} touches {', '.join(config.paths)}, "
+            "yet the endpoints disagree: the cause lies outside the relevant paths "
+            "(the environment, or a path missing from `paths`).", ExitCode.NO_CULPRIT),
+            config, report_root, console, crash)
 
+    outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, console,
+                              pool, jobs)
+    if not outcome.finished:
+        steps = findings.in_phase(Phase.BISECT)
+        reason = _abort_reason(steps[-1] if steps else None, output)
+        return _finish(findings.conclude(
+            f"The bisection was aborted by the harness, not by a commit: {reason}", ExitCode.ABORTED),
+            config, report_root, console, crash)
+
+    if outcome.culprit is None:
+        return _finish(findings.conclude(
+            "Skipped (untestable) commits border the culprit: the first bad commit is one of "
+            f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
+            "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
+            ExitCode.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
+
+    confirm, findings.pictures = _confirm(config, repo, outcome.culprit, console, pool)
+    findings.records += confirm
+    same_state = confirm[0].tree_ids == confirm[1].tree_ids
+    confirmed = [r.verdict for r in confirm] == [Verdict.GOOD, Verdict.BAD] and not same_state
+    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
+    return _finish(findings.conclude(conclusion, ExitCode.FOUND if confirmed else ExitCode.NO_CULPRIT,
+                                     culprit=outcome.culprit, confirmed=confirmed),
+                   config, report_root, console, crash)
+
+
+def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWalk, keep_worktree: bool,
+            findings: RunFindings, console: Console, pool: Executor, jobs: int):
+    """git bisect run (or, for jobs > 1, multisection rounds) in the private repository;
+    its outcome and output, the steps in ``findings``."""
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
         if jobs > 1 and rounds.fits(repo, good_sha, bad_sha, console):
             hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, console)
-            steps, outcome, output = hunt.steps, hunt.outcome, hunt.abort or ""
-        else:
-            steps, outcome, output = _bisect_run(bisect, config, repo, walk, console)
+            findings.records += hunt.steps
+            return hunt.outcome, hunt.abort or ""
+        argv = bisect.pinned_scorer(config.to_json())
+        events = EventLog(bisect.events_path)
+        subjects: dict[str, str] = {}
+        with BisectDisplay(console, walk.relevant_commits, subjects) as display:
+            def poll() -> None:
+                for event in events.follow():
+                    if event.commit and event.commit not in subjects:
+                        subjects[event.commit] = git.commit_info(repo, event.commit).subject
+                    display.show(event)
+            returncode, output = bisect.run(argv, poll)
+        outcome = parse_bisect_log(bisect.log())
+        findings.records += [e.record for e in events.read_all() if e.type is EventType.SCORED and e.record]
         if keep_worktree:
-            console.print(f"worktree kept at {bisect.worktree}", markup=False)
-    records += steps
-
-    if not outcome.finished:
-        last = steps[-1] if steps else None
-        reason = _abort_reason(last, output)
-        conclusion = f"The bisection was aborted by the harness, not by a commit: {reason}"
-        return _finish(repo, walk, records, None, [], None, conclusion, config, report_root,
-                       BISECT_ABORTED, console, {})
-
-    if outcome.culprit is None:
-        conclusion = ("Skipped (untestable) commits border the culprit: the first bad commit is one of "
-                      f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
-                      "(see bisect_log.md) or score them by hand with `bisector score <sha>`.")
-        return _finish(repo, walk, records, None, outcome.candidates, None, conclusion, config,
-                       report_root, FOUND, console, {})
-
-    confirm, pictures = _confirm(config, repo, outcome.culprit, console, pool)
-    records += confirm
-    same_state = confirm[0].get("tree_ids") == confirm[1].get("tree_ids")
-    confirmed = [r["verdict"] for r in confirm] == ["good", "bad"] and not same_state
-    conclusion = _culprit_conclusion(repo, outcome.culprit, confirm, confirmed, same_state)
-    return _finish(repo, walk, records, outcome.culprit, [outcome.culprit], confirmed, conclusion,
-                   config, report_root, FOUND if confirmed else NOT_CONFIRMED, console, pictures)
+            console.print(f"private bisect repository kept at {bisect.worktree}", markup=False)
+    return outcome, output
 
 
 def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
@@ -136,24 +168,6 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
 
 
 # -- steps -----------------------------------------------------------------------------------
-
-def _bisect_run(bisect: PrivateBisect, config: Config, repo: Path, walk: GitWalk, console: Console):
-    """One commit at a time: ``git bisect run`` with the pinned scorer; (steps, outcome, output)."""
-    argv = bisect.pinned_scorer(config.to_json())
-    events = EventLog(bisect.events_path)
-    subjects = {}
-    with BisectDisplay(console, walk.relevant_commits, subjects) as display:
-        def poll() -> None:
-            for event in events.follow():
-                sha = event.get("commit", "")
-                if sha and sha not in subjects:
-                    subjects[sha] = git.commit_info(repo, sha).subject
-                display.show(event)
-        returncode, output = bisect.run(argv, poll)
-    outcome = parse_bisect_log(bisect.log())
-    steps = [dict(e["record"], phase="bisect") for e in events.read_all() if e.get("type") == "scored"]
-    return steps, outcome, output
-
 
 def _endpoints(repo: Path, good: str, bad: str | None) -> tuple[str, str]:
     good_sha = git.resolve(repo, good)
@@ -198,26 +212,44 @@ def _needed_scenarios(config: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _score_endpoints(config: Config, good: str, bad: str, console: Console, pool: Executor) -> list[dict]:
+def _writable_report_root(report_root: Path | None) -> Path:
+    """The folder report bundles go to, checked now: a hunt must not end unable to report."""
+    root = (Path(report_root) if report_root else Path.cwd() / "reports" / "bisect").absolute()
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write reports to {root}: {exc.strerror or exc}",
+                          hint="pass --report-dir with a folder you can write to") from None
+    finally:
+        for folder in created:  # made again when the report is written; a refused hunt leaves none
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    return root
+
+
+def _score_endpoints(config: Config, good: str, bad: str, console: Console, pool: Executor) -> list[ScoreRecord]:
     records = []
     with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
         scored = score_many(pool, config, [good, bad])
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
-        data = dict(record.to_dict(), phase="endpoint")
-        records.append(data)
-        console.print(format_score_line(label, data, git.commit_info(Path(config.repo), sha).subject))
+        record = record.in_phase(Phase.ENDPOINT)
+        records.append(record)
+        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:
-            raise BisectorError(f"scoring the {label} endpoint failed in the harness: "
-                                f"{_first_reason(data)}", exit_code=BISECT_ABORTED)
+            raise HarnessAbort(f"scoring the {label} endpoint failed in the harness: {first_reason(record)}")
         if record.verdict is not wanted:
-            raise EndpointError(_endpoint_evidence(label, sha, data, wanted), exit_code=ENDPOINTS_REFUSED,
-                                hint=_endpoint_hint(label, record.verdict))
+            raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict))
     return records
 
 
-def _endpoint_evidence(label: str, sha: str, data: dict, wanted: Verdict) -> str:
-    lines = [f"the {label} endpoint {sha[:10]} is {data['verdict']}, not {wanted.value}:"]
-    lines += [f"  {scenario_text(sc)}" for sc in data.get("scenarios", [])]
+def _endpoint_evidence(label: str, record: ScoreRecord, wanted: Verdict) -> str:
+    lines = [f"the {label} endpoint {record.commit[:10]} is {record.verdict.value}, not {wanted.value}:"]
+    lines += [f"  {scenario_text(sc)}" for sc in record.scenarios]
     return "\n".join(lines)
 
 
@@ -230,77 +262,67 @@ def _endpoint_hint(label: str, verdict: Verdict) -> str:
             "pass --bad with a commit whose image is known to be wrong")
 
 
-def _confirm(config: Config, repo: Path, culprit: str, console: Console, pool: Executor):
+def _confirm(config: Config, repo: Path, culprit: str, console: Console,
+             pool: Executor) -> tuple[list[ScoreRecord], dict]:
     """Re-run the culprit's parent and the culprit without the cache: both verdicts must hold."""
     parent = git.parents(repo, culprit)[0]
-    records, pictures = [], {}
+    records = []
     with tempfile.TemporaryDirectory(prefix="bisector-confirm-") as tmp:
         with console.status(f"confirming: fresh re-runs of the parent {parent[:10]} and culprit {culprit[:10]}"):
             scored = score_many(pool, config, [parent, culprit], use_cache=False,
                                 keep_images={parent: Path(tmp) / "parent", culprit: Path(tmp) / "culprit"})
         for (label, sha), record in zip((("parent", parent), ("culprit", culprit)), scored):
-            data = dict(record.to_dict(), phase="confirm")
-            records.append(data)
-            console.print(format_score_line(f"confirm {label}", data, git.commit_info(repo, sha).subject))
+            records.append(record.in_phase(Phase.CONFIRM))
+            console.print(score_line(f"confirm {label}", records[-1], git.commit_info(repo, sha).subject))
         pictures = _pictures(config, records)
     return records, pictures
 
 
-def _pictures(config: Config, records: list[dict]) -> dict:
+def _pictures(config: Config, records: list[ScoreRecord]) -> dict:
     """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
     import numpy as np
 
     from .score.candidate import load_kept_image
 
     parent, culprit = records
-    failing = next((sc for sc in culprit["scenarios"] if sc["verdict"] == "bad" and sc.get("image")), None)
+    failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
     if failing is None:
         return {}
-    before = next((sc for sc in parent["scenarios"] if sc["name"] == failing["name"] and sc.get("image")), None)
-    reference = reference_for(config).image(config.scenarios[failing["name"]])
-    pictures = {"reference": reference, "culprit": load_kept_image(failing["image"])}
+    before = next((sc for sc in parent.scenarios if sc.name == failing.name and sc.image), None)
+    reference = reference_for(config).image(config.scenarios[failing.name])
+    pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
     if before:
-        pictures["parent"] = load_kept_image(before["image"])
+        pictures["parent"] = load_kept_image(before.image)
     if pictures["culprit"].shape == reference.shape:
         pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
     return pictures
 
 
-def _culprit_conclusion(repo: Path, culprit: str, confirm: list[dict], confirmed: bool,
+def _culprit_conclusion(repo: Path, culprit: str, confirm: list[ScoreRecord], confirmed: bool,
                         same_state: bool) -> str:
     ci = git.commit_info(repo, culprit)
+    subject, author = shown(ci.subject), shown(ci.author)
     if same_state:
-        return (f"git named `{ci.short}` \"{ci.subject}\", but it changes none of the relevant paths "
+        return (f"git named `{ci.short}` \"{subject}\", but it changes none of the relevant paths "
                 "(its relevant tree equals its parent's): the verdicts differ for a reason outside "
                 "the code under test (the environment, a flaky benchmark, or a path missing from "
                 "`paths`); treat the culprit as unconfirmed.")
-    failing = [sc for sc in confirm[1]["scenarios"] if sc["verdict"] != "good"]
+    failing = [sc for sc in confirm[1].scenarios if sc.verdict is not Verdict.GOOD]
     what = "; ".join(scenario_text(sc) for sc in failing) or "no scenario failed"
     if confirmed:
-        return (f"`{ci.short}` \"{ci.subject}\" ({ci.author}, {ci.date[:10]}) breaks parity: {what}. "
+        return (f"`{ci.short}` \"{subject}\" ({author}, {ci.date[:10]}) breaks parity: {what}. "
                 "Its parent is good on a fresh re-run, so the change in this commit is the cause.")
-    verdicts = ", ".join(f"{r['commit'][:10]} {r['verdict']}" for r in confirm)
-    return (f"git named `{ci.short}` \"{ci.subject}\", but a fresh re-run does not reproduce the "
+    verdicts = ", ".join(f"{r.commit[:10]} {r.verdict.value}" for r in confirm)
+    return (f"git named `{ci.short}` \"{subject}\", but a fresh re-run does not reproduce the "
             f"verdicts ({verdicts}): the benchmark is flaky or depends on the environment; "
             "treat the culprit as unconfirmed.")
 
 
-def _abort_reason(last: dict | None, output: str) -> str:
-    if last and last.get("verdict") == "abort":
-        return _first_reason(last)
+def _abort_reason(last: ScoreRecord | None, output: str) -> str:
+    if last and last.verdict is Verdict.ABORT:
+        return first_reason(last)
     tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
     return " / ".join(tail) or "git bisect run stopped without a result"
-
-
-def _first_reason(record: dict) -> str:
-    for sc in record.get("scenarios", []):
-        if sc.get("reason"):
-            return _first_line(sc["reason"])
-    return _first_line(record.get("error") or record.get("reason")) or record.get("verdict", "")
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
 def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
@@ -314,30 +336,28 @@ def _reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]
     return argv
 
 
-def _finish(repo, walk, records, culprit, candidates, confirmed, conclusion, config, report_root,
-            exit_code, console, pictures) -> BisectResult:
-    findings = RunFindings(repo=repo, walk=walk, records=records, culprit=culprit, candidates=candidates,
-                           conclusion=conclusion, confirmed=confirmed,
-                           reproduce=_reproduce_argv(repo, culprit, config),
-                           config=_config_dict(config), pictures=pictures)
-    report_dir = write_bundle(findings, new_report_dir(report_root))
+def _finish(findings: RunFindings, config: Config, report_root: Path, console: Console,
+            crash: _CrashFolder) -> BisectResult:
+    findings.reproduce = _reproduce_argv(findings.repo, findings.culprit, config)
+    report_dir = new_report_dir(report_root)
+    crash.path = report_dir
+    write_bundle(findings, report_dir)
     _print_ending(console, findings, report_dir)
-    return BisectResult(culprit=culprit, candidates=candidates, confirmed=confirmed, report_dir=report_dir,
-                        records=records, walk=walk, conclusion=conclusion, exit_code=exit_code)
-
-
-def _config_dict(config: Config) -> dict:
-    return json.loads(config.to_json())
+    return BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
+                        report_dir=report_dir, records=findings.records, walk=findings.walk,
+                        conclusion=findings.conclusion, exit_code=findings.exit_code)
 
 
 def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> None:
     console.print()
     if findings.culprit:
         ci = git.commit_info(findings.repo, findings.culprit)
-        mark = "[green]confirmed[/green]" if findings.confirmed else "[red]not confirmed[/red]"
-        console.print(f"[bold]culprit:[/bold] {ci.sha} {escape(ci.subject)} ({mark})")
+        line = Text("culprit:", style="bold").append(f" {ci.sha} {shown(ci.subject)} (", style="")
+        line.append(*(("confirmed", "green") if findings.confirmed else ("not confirmed", "red")))
+        console.print(line.append(")"))
     elif findings.candidates:
-        console.print(f"[bold]candidates:[/bold] {' '.join(c[:10] for c in findings.candidates)}")
+        console.print(Text("candidates:", style="bold").append(
+            " " + " ".join(c[:10] for c in findings.candidates), style=""))
     console.print(findings.conclusion, markup=False)
     if findings.reproduce:
         console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False)

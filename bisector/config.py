@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -27,6 +28,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 DEFAULT_COMMAND = "{python} -m {package} {args} -floatfile {out}"
 DEFAULT_TIMEOUT_S = 900.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0  # a week; far beyond any candidate, well within what timers accept
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 DEFAULT_SCENARIO = "benchmark"
 DEFAULT_SCENARIO_ARGS = ("-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 "
                          "-distance 100 -detpixels 4096")
@@ -170,9 +173,11 @@ def load_config(repo: Path, config_file: Path | None = None,
     if package is None and "{package}" in command:
         package = _find_package(repo)
     setup = _string(table, "setup", source) or ""
-    timeout_s = _positive(table.get("timeout", DEFAULT_TIMEOUT_S), "timeout", source)
+    for key, template in (("command", command), ("setup", setup)):
+        _split(template, key, source)
+    timeout_s = _timeout(table.get("timeout", DEFAULT_TIMEOUT_S), "timeout", source)
     if overrides.timeout_s is not None:
-        timeout_s = _positive(overrides.timeout_s, "--timeout", "the command line")
+        timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
 
     env = {"PYTHONPATH": "{worktree}/src"}
     env.update(_string_table(table, "env", source))
@@ -202,7 +207,7 @@ def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
         judge = _judge({}, config.scenarios, overrides, "the pinned configuration")
     timeout_s = config.timeout_s
     if overrides.timeout_s is not None:
-        timeout_s = _positive(overrides.timeout_s, "--timeout", "the command line")
+        timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
     return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s)
 
 
@@ -283,10 +288,28 @@ def _string_table(table: dict[str, Any], key: str, source: str) -> dict[str, str
     return dict(value)
 
 
-def _positive(value: Any, key: str, source: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{key} in {source} must be a number of seconds > 0, not {value!r}")
+def _timeout(value: Any, key: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
+        raise ConfigError(f"{key} in {source} must be a number of seconds > 0 and at most "
+                          f"{MAX_TIMEOUT_S:.0f} (a week), not {value!r}")
     return float(value)
+
+
+def _split(text: str, what: str, source: str) -> list[str]:
+    """``text`` split into arguments as a shell would; ConfigError naming ``what`` when it cannot be."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{what} in {source} cannot be split into arguments ({exc}): {text!r}",
+                          hint="balance the quotes, or write the arguments as a TOML list") from None
+
+
+def _scenario_name(name: str, source: str) -> str:
+    # The name becomes part of file names in scratch and report folders.
+    if not _SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"scenario name {name!r} in {source} is not allowed",
+                          hint="use letters, digits, '_', '-' and '.', starting with a letter or digit")
+    return name
 
 
 def _fraction(value: Any, key: str, source: str) -> float:
@@ -322,13 +345,14 @@ def _scenarios(table: Any, source: str) -> dict[str, Scenario]:
                           hint='e.g. [tool.bisector.scenarios.benchmark] args = "-default_F 100 ..."')
     scenarios = {}
     for name, spec in table.items():
+        _scenario_name(name, source)
         where = f"[tool.bisector.scenarios.{name}]"
         if not isinstance(spec, dict):
             raise ConfigError(f"{where} in {source} must be a table with an args key")
         _check_keys(spec, _SCENARIO_KEYS, where, source)
         args = spec.get("args")
         if isinstance(args, str):
-            args = shlex.split(args)
+            args = _split(args, f"args of {where}", source)
         if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
             raise ConfigError(f"args of {where} in {source} must be a non-empty string or list of strings")
         if "-floatfile" in args:
@@ -384,6 +408,7 @@ def _reference(table: Any, overrides: ConfigOverrides, base_dir: Path, source: s
     if table.get("c_bin"):
         return ReferenceSpec(kind="c", c_bin=_executable(table["c_bin"], base_dir, f"c_bin in {source}"))
     if table.get("build"):
+        _split(table["build"], "build of [tool.bisector.reference]", source)
         return ReferenceSpec(kind="c", build=table["build"],
                              build_commit=table.get("build_commit"),
                              binary=table.get("binary") or "nanoBragg")

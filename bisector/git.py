@@ -1,21 +1,42 @@
-"""Small functions around the git command line; the only module that runs git.
+"""The only module that touches git: GitPython's object API for history, git's commands for the rest.
 
-Every call runs ``git`` from an argument list (never a shell) in a clean environment:
-variables such as GIT_DIR or GIT_INDEX_FILE that a hook or ``git bisect run`` may have
-set would otherwise redirect our commands to the user's own repository state.
+Commits, trees, tree ids per path, diffs and logs are read through GitPython's objects
+(one ``git cat-file`` process per repository opened). What GitPython has no object API
+for (rev-parse of any revision git understands, git bisect, git archive, fast-import,
+worktrees) runs as git's own commands through GitPython, or through subprocess where a
+process group is needed (``git bisect run``).
+
+Text from commits is data: messages, names and paths are decoded with replacement, so a
+commit written in another encoding, or with invalid bytes, is shown, never a crash.
+
+Every git runs in a clean environment: variables such as GIT_DIR or GIT_INDEX_FILE that a
+hook or ``git bisect run`` may have set would otherwise redirect our commands to the
+user's own repository state.
 """
 
 from __future__ import annotations
 
-import io
+import atexit
+import collections
+import contextlib
+import functools
 import os
+import posixpath
+import re
+import shutil
 import subprocess
 import tarfile
-from collections.abc import Mapping
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import GitError
+
+if TYPE_CHECKING:  # GitPython costs ~0.15 s to import: commands that need no git never load it
+    import git as gitpython
 
 # Kept from the caller's environment: they say how to reach remotes or who we are,
 # never which repository, index or work tree to operate on.
@@ -23,7 +44,9 @@ _KEEP = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "GIT_CONFIG_NOSYSTEM",
          "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
          "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"}
 
-# Hooks of the user's repository must not run inside our private worktree.
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+# Hooks of the user's repository must not run inside anything we create.
 _SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false"]
 
 
@@ -41,84 +64,202 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def git(repo: Path, *args: str, check: bool = True, stdin: bytes | None = None,
-        text: bool = True) -> subprocess.CompletedProcess:
-    """Run ``git -C repo args...``; raise GitError naming the command when it fails."""
-    proc = subprocess.run(
-        ["git", *_SAFE_CONFIG, "-C", str(repo), *args],
-        input=stdin if not text or stdin is None else stdin.decode(),
-        capture_output=True, text=text, env=clean_env(),
-    )
-    if check and proc.returncode != 0:
-        err = proc.stderr if text else proc.stderr.decode(errors="replace")
-        raise GitError(f"git {' '.join(args)} failed in {repo}: {err.strip() or 'no message'}")
-    return proc
+def decoded(data: bytes | str | None) -> str:
+    """Text from git as str: invalid bytes become U+FFFD instead of an exception."""
+    if data is None:
+        return ""
+    if isinstance(data, str):  # GitPython keeps undecodable bytes as surrogates
+        try:
+            data = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = data.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace")
+
+
+# --- GitPython in a clean environment ---------------------------------------------------
+
+_environ_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def _repository_env_hidden() -> Iterator[None]:
+    """Hide GIT_DIR and friends from os.environ while GitPython works.
+
+    GitPython reads them when it opens a repository and copies os.environ into every git
+    it starts, with no way to drop a variable; this is the one place they can be removed.
+    """
+    with _environ_lock:
+        hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("GIT_") and k not in _KEEP}
+        try:
+            yield
+        finally:
+            os.environ.update(hidden)
+
+
+@functools.cache
+def _gitpython():
+    """GitPython and a Repo class whose git commands run in the clean environment."""
+    import git as gitpython
+
+    class CleanGit(gitpython.Git):
+        def execute(self, command, *args, **kwargs):
+            with _repository_env_hidden():
+                return super().execute(command, *args, **kwargs)
+
+    class CleanRepo(gitpython.Repo):
+        GitCommandWrapperType = CleanGit
+
+    return gitpython, CleanRepo
+
+
+def _repo_object(path: Path, **kwargs) -> "gitpython.Repo":
+    gitpython, clean_repo = _gitpython()
+    with _repository_env_hidden():
+        return clean_repo(str(path), **kwargs)
+
+
+# Recently used repositories, most recent last; a few at most, so a long-lived process
+# (a test session, a library user) does not collect idle git processes.
+_open_repos: collections.OrderedDict[str, "gitpython.Repo"] = collections.OrderedDict()
+_MAX_OPEN = 4
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator["gitpython.Repo"]:
+    """The GitPython Repo of ``path``, opened once per process.
+
+    Reusing it keeps its ``git cat-file`` processes: a scoring step asks a handful of
+    questions about one repository, and a process per question was most of its git time.
+    """
+    key = str(Path(path).absolute())
+    repo = _open_repos.get(key)
+    if repo is None:
+        gitpython, _ = _gitpython()
+        try:
+            repo = _repo_object(path)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            raise GitError(f"{Path(path).resolve()} is not a git repository") from None
+        repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # never wait for a password
+        if not _open_repos:
+            atexit.register(close_all)
+        _open_repos[key] = repo
+        while len(_open_repos) > _MAX_OPEN:
+            _open_repos.popitem(last=False)[1].close()
+    _open_repos.move_to_end(key)
+    yield repo
+
+
+def close(path: Path) -> None:
+    """End the git processes kept for ``path`` (before the repository is deleted)."""
+    repo = _open_repos.pop(str(Path(path).absolute()), None)
+    if repo is not None:
+        repo.close()
+
+
+def close_all() -> None:
+    for key in list(_open_repos):
+        _open_repos.pop(key).close()
+
+
+def _run(repo: "gitpython.Repo", *args: str, check: bool = True, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """``git args`` in ``repo`` through GitPython: (status, stdout, stderr), decoded with replacement."""
+    with contextlib.ExitStack() as stack:
+        source = None
+        if stdin is not None:  # git reads a real file: no pipe to keep fed while it writes
+            source = stack.enter_context(tempfile.TemporaryFile())
+            source.write(stdin)
+            source.seek(0)
+        status, out, err = repo.git.execute(["git", *_SAFE_CONFIG, *args], istream=source,
+                                            with_extended_output=True, with_exceptions=False,
+                                            stdout_as_string=False)
+    out, err = decoded(out), decoded(err)
+    if check and status != 0:
+        raise GitError(f"git {' '.join(args)} failed in {repo.working_dir or repo.git_dir}: "
+                       f"{err.strip() or 'no message'}")
+    return status, out, err
+
+
+def git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> str:
+    """Run ``git args`` in ``repo``; its output, decoded with replacement. GitError when it fails."""
+    with _open(repo) as r:
+        return _run(r, *args, stdin=stdin, check=check)[1]
 
 
 def out(repo: Path, *args: str) -> str:
-    return git(repo, *args).stdout.strip()
+    return git(repo, *args).strip()
 
+
+def version() -> str:
+    """``git --version`` of the git that GitPython runs."""
+    _, clean_repo = _gitpython()
+    return ".".join(str(part) for part in clean_repo.GitCommandWrapperType().version_info)
+
+
+# --- names and history ------------------------------------------------------------------
 
 def toplevel(path: Path) -> Path:
-    proc = git(path, "rev-parse", "--show-toplevel", check=False)
-    if proc.returncode != 0:
-        raise GitError(f"{Path(path).resolve()} is not inside a git repository",
-                       hint="run bisector from your port's checkout, or pass --repo PATH")
-    return Path(proc.stdout.strip())
+    """The top of the work tree containing ``path``; GitError saying what is wrong otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise GitError(f"{path.resolve()} does not exist", hint="pass --repo with your port's checkout")
+    gitpython, _ = _gitpython()
+    try:
+        repo = _repo_object(path, search_parent_directories=True)
+    except gitpython.InvalidGitRepositoryError:
+        raise GitError(f"{path.resolve()} is not inside a git repository",
+                       hint="run bisector from your port's checkout, or pass --repo PATH") from None
+    try:
+        if repo.bare or not repo.working_tree_dir:
+            raise GitError(f"{path.resolve()} is a bare repository",
+                           hint="pass --repo with a checkout of your port")
+        return Path(repo.working_tree_dir)
+    finally:
+        repo.close()
+
+
+def try_resolve(repo: Path, rev: str) -> str | None:
+    """Full sha of the commit ``rev`` names (any spelling git accepts), or None."""
+    if rev.startswith("-"):
+        return None
+    with _open(repo) as r:
+        if _FULL_SHA.fullmatch(rev) and rev.strip("0"):  # a sha needs no rev-parse: ask the object database
+            try:
+                return r.commit(rev).hexsha
+            except (ValueError, LookupError):
+                return None
+        status, sha, _ = _run(r, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                              f"{rev}^{{commit}}", check=False)
+    return sha.strip() or None if status == 0 else None
 
 
 def resolve(repo: Path, rev: str) -> str:
     """Full sha of the commit named by ``rev``."""
-    proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise GitError(f"unknown commit {rev!r} in {repo}",
-                       hint="check the spelling with `git log --oneline`")
-    return proc.stdout.strip()
+    sha = try_resolve(repo, rev)
+    if sha is None:
+        raise GitError(f"unknown commit {rev!r} in {repo}", hint="check the spelling with `git log --oneline`")
+    return sha
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
-    return git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
+    with _open(repo) as r:
+        return r.is_ancestor(ancestor, descendant)
 
 
 def rev_list(repo: Path, good: str, bad: str, paths: list[str] | None = None) -> list[str]:
     """Commits in good..bad, newest first, optionally only those touching ``paths``."""
-    args = ["rev-list", f"{good}..{bad}"]
-    if paths:
-        args += ["--", *paths]
-    return out(repo, *args).split()
+    with _open(repo) as r:
+        return [c.hexsha for c in r.iter_commits(f"{good}..{bad}", paths=list(paths or []))]
 
 
-def tree_ids(repo: Path, commit: str, paths: list[str]) -> dict[str, str | None]:
-    """The object id of each path at ``commit`` (None where it does not exist).
-
-    Together these define the commit's relevant state: two commits with equal ids
-    build and run the same code, so they share one cached score.
-    """
-    ids: dict[str, str | None] = {}
-    for p in paths:
-        proc = git(repo, "rev-parse", "--verify", "--quiet", f"{commit}:{p}", check=False)
-        ids[p] = proc.stdout.strip() if proc.returncode == 0 else None
-    return ids
-
-
-def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
-    """Write the files under ``paths`` at ``commit`` into ``dest``; return the paths present.
-
-    Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
-    sparse materialisation of exactly the committed content.
-    """
-    present = [p for p, oid in tree_ids(repo, commit, paths).items() if oid]
-    dest.mkdir(parents=True, exist_ok=True)
-    if not present:
-        return present
-    proc = git(repo, "archive", "--format=tar", commit, "--", *present, text=False)
-    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
-        tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
-    return present
+def parents(repo: Path, commit: str) -> list[str]:
+    with _open(repo) as r:
+        return [p.hexsha for p in r.commit(commit).parents]
 
 
 @dataclass(frozen=True)
 class CommitInfo:
+    """What a person reads about a commit; text decoded with replacement, not yet escaped."""
+
     sha: str
     short: str
     subject: str
@@ -127,32 +268,176 @@ class CommitInfo:
 
 
 def commit_info(repo: Path, commit: str) -> CommitInfo:
-    fields = out(repo, "show", "-s", "--format=%H%x00%h%x00%s%x00%an <%ae>%x00%cI", commit).split("\0")
-    return CommitInfo(*fields)
+    with _open(repo) as r:
+        return _info(r.commit(commit))
+
+
+def commit_infos(repo: Path, commits: list[str]) -> dict[str, CommitInfo]:
+    """``commit_info`` for many commits through one repository handle."""
+    with _open(repo) as r:
+        return {c: _info(r.commit(c)) for c in dict.fromkeys(commits)}
+
+
+def _info(c) -> CommitInfo:
+    message, author = _text_of(c)
+    return CommitInfo(sha=c.hexsha, short=c.hexsha[:10], subject=subject_of(message), author=author,
+                      date=c.committed_datetime.isoformat())
+
+
+def _text_of(c) -> tuple[str, str]:
+    """The message and ``name <email>`` of commit ``c``, decoded as its header declares.
+
+    GitPython reads every message as UTF-8 (its check for the ``encoding`` header never
+    matches), so a commit written in Latin-1 would lose its accents; the raw object is
+    read here instead, and an encoding no codec knows falls back to UTF-8.
+    """
+    headers, _, message = c.repo.odb.stream(c.binsha).read().partition(b"\n\n")
+    fields = dict(line.split(b" ", 1) for line in headers.splitlines() if b" " in line and line[:1] != b" ")
+    encoding = fields.get(b"encoding", b"utf-8").decode("ascii", "replace").strip()
+    author = fields.get(b"author", b"").rsplit(b" ", 2)[0]
+    try:
+        return message.decode(encoding, "replace"), author.decode(encoding, "replace")
+    except LookupError:
+        return decoded(message), decoded(author)
+
+
+def subject_of(message: str) -> str:
+    """The subject as git prints it (%s): the first paragraph on one line."""
+    paragraph = message.strip().split("\n\n", 1)[0] if message.strip() else ""
+    return " ".join(line.strip() for line in paragraph.splitlines())
 
 
 def changed_files(repo: Path, commit: str) -> list[str]:
-    return out(repo, "diff-tree", "--no-commit-id", "-r", "--name-only", "--root", commit).splitlines()
+    """Paths the commit changes against its first parent (both names of a renamed file)."""
+    with _open(repo) as r:
+        diffs = _diffs(r.commit(commit))
+        return sorted({decoded(p) for d in diffs for p in (d.a_rawpath, d.b_rawpath) if p})
 
 
 def diffstat(repo: Path, commit: str) -> str:
-    return git(repo, "show", "--stat", "--format=", commit).stdout.strip("\n")
+    """Lines ``path | +added -removed`` against the first parent, then a total."""
+    with _open(repo) as r:
+        stats = r.commit(commit).stats
+    files = sorted((decoded(path), counts["insertions"], counts["deletions"])
+                   for path, counts in stats.files.items())
+    if not files:
+        return ""
+    width = max(len(path) for path, _, _ in files)
+    lines = [f" {path:<{width}} | +{added} -{removed}" for path, added, removed in files]
+    lines.append(f" {len(files)} file{'s' if len(files) != 1 else ''} changed, "
+                 f"{stats.total['insertions']} insertions(+), {stats.total['deletions']} deletions(-)")
+    return "\n".join(lines)
 
 
-def parents(repo: Path, commit: str) -> list[str]:
-    return out(repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+def _diffs(c) -> list:
+    """GitPython's diffs from the first parent to ``c`` (from nothing for a root commit)."""
+    from git import NULL_TREE
+
+    return list(c.diff(c.parents[0], R=True) if c.parents else c.diff(NULL_TREE))
 
 
-# --- private worktrees and git bisect -------------------------------------------------
+# --- trees --------------------------------------------------------------------------------
 
-def add_worktree(repo: Path, path: Path, commit: str) -> None:
-    """A detached worktree with nothing checked out: bisect state lives there, not in the user's."""
-    git(repo, "worktree", "add", "--no-checkout", "--detach", str(path), commit)
+def _tree_id(commit, path: str) -> str | None:
+    rel = posixpath.normpath(path.strip("/")) if path.strip("/") else "."
+    if rel == ".":
+        return commit.tree.hexsha
+    try:
+        return (commit.tree / rel).hexsha
+    except KeyError:
+        return None
+
+
+def tree_ids(repo: Path, commit: str, paths: list[str]) -> dict[str, str | None]:
+    """The object id of each path at ``commit`` (None where it does not exist).
+
+    Together these define the commit's relevant state: two commits with equal ids
+    build and run the same code, so they share one cached score.
+    """
+    with _open(repo) as r:
+        c = r.commit(commit)
+        return {p: _tree_id(c, p) for p in paths}
+
+
+def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
+    """``tree_ids`` for many commits through one repository handle (one git process)."""
+    with _open(repo) as r:
+        return {sha: tuple(_tree_id(r.commit(sha), p) for p in paths) for sha in commits}
+
+
+def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
+    """Write the files under ``paths`` at ``commit`` into ``dest``; return the paths present.
+
+    Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
+    sparse materialisation of exactly the committed content.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with _open(repo) as r:
+        c = r.commit(commit)
+        present = [p for p in paths if _tree_id(c, p)]
+        if not present:
+            return present
+        # Spooled to disk past 64 MiB: a large tree must not be held in memory.
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as archive:
+            r.archive(archive, c.hexsha, path=present, format="tar")
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar:
+                tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
+    return present
+
+
+def create_from_fast_import(dest: Path, stream: bytes, marks: Path, branch: str = "main") -> None:
+    """A new repository in ``dest`` holding the history of a ``git fast-import`` stream,
+    with ``branch`` checked out; the marks (mark -> sha) are written to ``marks``."""
+    _, clean_repo = _gitpython()
+    dest.mkdir(parents=True, exist_ok=True)
+    clean_repo.init(str(dest), initial_branch=branch).close()
+    with _open(dest) as r:
+        _run(r, "fast-import", "--quiet", f"--export-marks={marks}", stdin=stream)
+        _run(r, "reset", "--quiet", "--hard", branch)
+
+
+# --- the private repository a bisection runs in, and git bisect -------------------------
+
+def init_private(repo: Path, path: Path, commit: str) -> None:
+    """A repository at ``path`` that sees ``repo``'s commits, HEAD detached at ``commit``,
+    nothing checked out.
+
+    It borrows the user's objects (objects/info/alternates) and nothing else: bisect
+    state (refs/bisect, BISECT_HEAD, BISECT_LOG) lives there, the user's refs and worktree
+    list are never involved, and no hook of the user's can run (git does not honour
+    core.hooksPath in every command, so hooks are avoided by having none).
+    """
+    _, clean_repo = _gitpython()
+    with _open(repo) as user:
+        common = Path(user.common_dir).resolve()
+        _, object_format, _ = _run(user, "rev-parse", "--show-object-format", check=False)
+    path.mkdir(parents=True, exist_ok=True)
+    # No template: a user's init.templateDir may bring hooks along.
+    status, _, err = clean_repo.GitCommandWrapperType(str(path)).execute(
+        ["git", "init", "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}", "."],
+        with_extended_output=True, with_exceptions=False, stdout_as_string=False)
+    if status != 0:
+        raise GitError(f"cannot create the private repository {path}: {decoded(err).strip()}")
+    info = path / ".git" / "objects" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "alternates").write_text(f"{common / 'objects'}\n")
+    if (common / "shallow").is_file():  # a shallow clone's grafts, or parents would be missing
+        shutil.copyfile(common / "shallow", path / ".git" / "shallow")
+    with _open(path) as private:
+        _run(private, "update-ref", "--no-deref", "HEAD", commit)
+
+
+def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
+    """A detached worktree with ``commit`` checked out (to build the C reference in)."""
+    with _open(repo) as r:
+        _run(r, "worktree", "add", "--detach", str(path), commit)
 
 
 def remove_worktree(repo: Path, path: Path) -> None:
-    git(repo, "worktree", "remove", "--force", str(path), check=False)
-    git(repo, "worktree", "prune", check=False)
+    with _open(repo) as r:
+        _run(r, "worktree", "remove", "--force", str(path), check=False)
+        _run(r, "worktree", "prune", check=False)
 
 
 def worktree_paths(repo: Path) -> list[Path]:
@@ -160,63 +445,40 @@ def worktree_paths(repo: Path) -> list[Path]:
     return [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("worktree ")]
 
 
-def bisect_start(worktree: Path, bad: str, good: str, paths: list[str]) -> str:
+def bisect_start(bisect_repo: Path, bad: str, good: str, paths: list[str]) -> str:
     """Start a --no-checkout bisect: git moves BISECT_HEAD, the scorer exports what it needs."""
-    return git(worktree, "bisect", "start", "--no-checkout", bad, good, "--", *paths).stdout
+    return git(bisect_repo, "bisect", "start", "--no-checkout", bad, good, "--", *paths)
 
 
-def start_bisect_run(worktree: Path, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+def start_bisect_run(bisect_repo: Path, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     """Start ``git bisect run argv`` in a new process group (output on one pipe).
 
     Its own group lets the caller stop git and every scorer it started together, without
     signalling itself; the verdicts are read from ``bisect_log`` afterwards.
     """
-    return subprocess.Popen(["git", *_SAFE_CONFIG, "-C", str(worktree), "bisect", "run", *argv],
+    return subprocess.Popen(["git", *_SAFE_CONFIG, "-C", str(bisect_repo), "bisect", "run", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(env),
                             start_new_session=True)
 
 
-def bisect_log(worktree: Path) -> str:
-    return git(worktree, "bisect", "log", check=False).stdout
+def bisect_log(bisect_repo: Path) -> str:
+    return git(bisect_repo, "bisect", "log", check=False)
 
 
-def bisect_reset(worktree: Path) -> None:
-    git(worktree, "bisect", "reset", check=False)
-
-
-def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
-    """``tree_ids`` for many commits in one ``git cat-file`` process (one per commit is slow)."""
-    queries = [f"{c}:{p}" for c in commits for p in paths]
-    if not queries:
-        return {c: () for c in commits}
-    lines = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)",
-                stdin="\n".join(queries).encode() + b"\n").stdout.splitlines()
-    ids = [None if line.endswith("missing") else line.split()[0] for line in lines]
-    return {c: tuple(ids[i * len(paths):(i + 1) * len(paths)]) for i, c in enumerate(commits)}
-
-
-# --- helpers for scoring (appended) ----------------------------------------------------
-
-def add_checkout_worktree(repo: Path, path: Path, commit: str) -> None:
-    """A detached worktree with ``commit`` checked out (to build the C reference in)."""
-    git(repo, "worktree", "add", "--detach", str(path), commit)
-
-
-def try_resolve(repo: Path, rev: str) -> str | None:
-    """Full sha of ``rev``, or None when it does not name a commit (e.g. no BISECT_HEAD)."""
-    proc = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+def bisect_reset(bisect_repo: Path) -> None:
+    git(bisect_repo, "bisect", "reset", check=False)
 
 
 # --- multisection (run --jobs) ----------------------------------------------------------
 
-def bisect_mark(worktree: Path, term: str, commits: list[str]) -> None:
+def bisect_mark(bisect_repo: Path, term: str, commits: list[str]) -> None:
     """Tell the private bisect ``git bisect good|bad|skip COMMITS`` (bad takes one commit)."""
-    proc = git(worktree, "bisect", term, *commits, check=False)
+    with _open(bisect_repo) as r:
+        status, stdout, stderr = _run(r, "bisect", term, *commits, check=False)
     # git exits non-zero, without an error, when only skipped commits border the culprit.
-    if proc.returncode != 0 and "only 'skip'ped commits left" not in proc.stdout:
-        raise GitError(f"git bisect {term} failed in {worktree}: "
-                       f"{(proc.stderr or proc.stdout).strip() or 'no message'}")
+    if status != 0 and "only 'skip'ped commits left" not in stdout:
+        raise GitError(f"git bisect {term} failed in {bisect_repo}: "
+                       f"{(stderr or stdout).strip() or 'no message'}")
 
 
 def has_merges(repo: Path, good: str, bad: str) -> bool:

@@ -37,6 +37,7 @@ def main() -> None:
     from bisector.api import run_bisect
     from bisector.config import ConfigOverrides
     from bisector.hunt.multisection import expected_rounds
+    from bisector.score.scoring import Phase
     from portrepo import Change, make_port_repo
 
     culprit_at = (2 * args.relevant) // 3
@@ -55,8 +56,8 @@ def main() -> None:
                             report_root=tmp / "reports", jobs=k, executor=executor,
                             console=Console(file=io.StringIO()))
         wall = time.perf_counter() - start
-        steps = [r for r in result.records if r["phase"] == "bisect"]
-        rounds = max((r["round"] for r in steps), default=0) if k > 1 else len(steps)
+        steps = [r for r in result.records if r.phase is Phase.BISECT]
+        rounds = max((r.round or 0 for r in steps), default=0) if k > 1 else len(steps)
         assert result.culprit == port.culprit, (k, executor, result.conclusion)
         rows.append((k, executor or ("git bisect run" if k == 1 else "processes"), rounds,
                      expected_rounds(args.relevant, k), len(steps), wall))

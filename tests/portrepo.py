@@ -43,7 +43,7 @@ class Change:
 
     kind: str
     how: str = "scale"
-    message: str | None = None
+    message: str | bytes | None = None  # bytes: written as they are (any encoding, or none)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -207,9 +207,9 @@ def _default_message(change: Change, i: int) -> str:
     return f"Change {i}: {change.kind.replace('_', ' ')}"
 
 
-def _commit(mark: int, parent: int | None, message: str, files: dict[str, str]) -> bytes:
+def _commit(mark: int, parent: int | None, message: str | bytes, files: dict[str, str]) -> bytes:
     when = 1_700_000_000 + 60 * mark
-    msg = message.encode()
+    msg = message if isinstance(message, bytes) else message.encode()
     out = bytearray(b"commit refs/heads/main\n")
     out += f"mark :{mark}\n".encode()
     out += f"author Port Author <port@example.com> {when} +0000\n".encode()

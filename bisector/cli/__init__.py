@@ -7,8 +7,7 @@ import sys
 
 import typer
 
-from ..errors import BisectorError
-from ..score.verdict import INTERRUPTED_EXIT
+from ..errors import ExitCode, as_reportable, error_lines
 
 app = typer.Typer(
     name="bisector",
@@ -23,20 +22,15 @@ from . import demo, run, score  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: user mistakes become a message and an exit code, never a traceback."""
+    """Console entry point: every failure becomes a message and an exit code, never a traceback."""
     # `kill PID` must clean up like Ctrl-C does: every `finally` (worktree removal, bisect
     # reset, killing candidates) runs on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = app(args=argv, prog_name="bisector", standalone_mode=False)
-    except BisectorError as exc:
-        typer.secho(f"bisector: error: {exc.message}", err=True, fg="red")
-        if exc.hint:
-            typer.secho(f"  hint: {exc.hint}", err=True)
-        return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         typer.secho("bisector: interrupted", err=True)
-        return INTERRUPTED_EXIT
+        return ExitCode.INTERRUPTED
     except typer.Exit as exc:
         return exc.exit_code
     except Exception as exc:
@@ -45,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
-        raise
+        error = as_reportable(exc)
+        for i, line in enumerate(error_lines(error)):
+            typer.secho(line, err=True, fg="red" if i == 0 else None)
+        return error.exit_code
     return result if isinstance(result, int) else 0
 
 

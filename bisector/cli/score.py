@@ -7,13 +7,12 @@ commit. Heavy modules are imported inside the command: git runs this at every st
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..score.verdict import Verdict
+from ..errors import ExitCode, as_reportable, error_lines, exit_code_of
 from . import app
 
 
@@ -36,19 +35,17 @@ def score(
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
     try:
         code = _score(commit, repo, config, c_bin, scenario, no_cache, as_json)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Exit):
         raise
     except BaseException as exc:  # noqa: BLE001 - anything else must not look like "bad"
-        if isinstance(exc, typer.Exit):
-            raise
         _abort(exc)
-        code = Verdict.ABORT.exit_code
+        code = exit_code_of(exc, bisect_protocol=True)
     raise typer.Exit(code)
 
 
 def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> int:
     from ..api import score as score_one
-    from ..hunt.step import record_lines
+    from ..report.text import record_lines
     from .options import overrides_from
 
     overrides = overrides_from(c_bin=c_bin, scenarios=scenarios)
@@ -62,12 +59,6 @@ def _score(commit, repo, config_file, c_bin, scenarios, no_cache, as_json) -> in
 
 
 def _abort(exc: BaseException) -> None:
-    message = getattr(exc, "message", None)
-    if message is not None:  # a BisectorError: the user can fix it
-        typer.secho(f"bisector: error: {message}", err=True, fg="red")
-        if getattr(exc, "hint", None):
-            typer.secho(f"  hint: {exc.hint}", err=True)
-    else:
-        typer.secho("bisector: internal error (aborting the bisection):", err=True, fg="red")
-        typer.echo(traceback.format_exc(), err=True)
-    typer.echo(f"abort (exit {Verdict.ABORT.exit_code})", err=True)
+    for i, line in enumerate(error_lines(as_reportable(exc))):
+        typer.secho(line, err=True, fg="red" if i == 0 else None)
+    typer.echo(f"abort (exit {int(ExitCode.BISECT_ABORT)})", err=True)

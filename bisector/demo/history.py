@@ -107,13 +107,10 @@ def generate(dest: Path, commits: int = 1400, size: int = 4096, seed: int = DEFA
     rng = random.Random(seed)
     plan = _plan(commits, pixels, rng)
     stream, roles = _stream(plan, pixels, rng)
-    dest.mkdir(parents=True, exist_ok=True)
-    git.git(dest, "init", "--quiet", "--initial-branch=main")
     with tempfile.TemporaryDirectory(prefix="bisector-demo-marks-") as tmp:
         marks = Path(tmp) / "marks"
-        git.git(dest, "fast-import", "--quiet", f"--export-marks={marks}", stdin=stream, text=False)
+        git.create_from_fast_import(dest, stream, marks, branch="main")
         shas = _read_marks(marks)
-    git.git(dest, "reset", "--quiet", "--hard", "main")
     return _ground_truth(dest, seed, size, shas, roles)
 
 

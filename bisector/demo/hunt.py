@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides
+from ..score.scoring import ScoreRecord
 from .history import (
     DEFAULT_SEED,
     DemoError,
@@ -44,7 +45,7 @@ class DemoOutcome:
     seconds: float
     kept: bool  # the generated repository is still on disk
     scenarios: tuple[str, ...] = ()  # the scenarios bisector judged
-    records: tuple[dict, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
+    records: tuple[ScoreRecord, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
 
     @property
     def user_command(self) -> str:

@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..score.verdict import INTERRUPTED_EXIT
+from ..errors import ExitCode
 from .isolated import PARENT_ENV
 
 _PR_SET_PDEATHSIG = 1
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
             payload = ("error", traceback.format_exc())
         _write(result, pickle.dumps(payload))
     except KeyboardInterrupt:
-        return INTERRUPTED_EXIT
+        return ExitCode.INTERRUPTED
     return 0
 
 
@@ -59,7 +59,7 @@ def _die_with_parent() -> None:
         return
     parent = os.environ.get(PARENT_ENV)
     if parent and int(parent) != os.getppid():  # the parent died before prctl took effect
-        raise SystemExit(INTERRUPTED_EXIT)
+        raise SystemExit(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

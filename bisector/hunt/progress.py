@@ -1,13 +1,14 @@
-"""What the user sees while a bisection runs in other processes (see events.py)."""
+"""What the user sees while a bisection runs in other processes (see store/events.py)."""
 
 from __future__ import annotations
 
 import math
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-from ..report.bundle import scenario_text
+from ..report.text import score_line, shown
+from ..store.events import Event, EventType
 
 
 def steps_left(relevant_commits: int) -> int:
@@ -33,22 +34,18 @@ class BisectDisplay:
     def __exit__(self, *exc) -> None:
         self._status.__exit__(*exc)
 
-    def show(self, event: dict) -> None:
-        sha = event.get("commit", "")[:10]
-        subject = self.subjects.get(event.get("commit", ""), "")
-        if event.get("type") == "start":
+    def show(self, event: Event) -> None:
+        subject = self.subjects.get(event.commit, "")
+        if event.type is EventType.STEP_START:
             self.step += 1
-            left = max(self.estimate - self.step + 1, 1)
-            self._status.update(f"step {self.step} (about {left} left): scoring {sha} {subject[:50]}")
-        elif event.get("type") == "scored":
-            self.console.print(format_score_line(self.step, event["record"], subject))
+            self._status.update(self._scoring(event.commit, subject))
+        elif event.type is EventType.SCENARIO_START:
+            what = f"probe {event.scenario} of {event.probe_for}" if event.probe_for else event.scenario
+            self._status.update(self._scoring(event.commit, subject).append(f" ({what})"))
+        elif event.type is EventType.SCORED and event.record is not None:
+            self.console.print(score_line(self.step, event.record, subject))
 
-
-def format_score_line(step: int | str, record: dict, subject: str = "") -> str:
-    """A rich-markup line for one scored commit (texts from commits are escaped)."""
-    parts = [scenario_text(sc) + (" cached" if sc.get("cached") else "") for sc in record.get("scenarios", [])]
-    verdict = record.get("verdict", "?")
-    colour = {"good": "green", "bad": "red", "skip": "yellow"}.get(verdict, "magenta")
-    return (f"  {escape(f'[{step}]')} {record.get('commit', '')[:10]} [{colour}]{verdict:>5}[/{colour}]  "
-            f"{escape('; '.join(parts))}  [dim]{escape(subject[:60])}[/dim]")
-
+    def _scoring(self, commit: str, subject: str) -> Text:
+        # A Text, not a markup string: the subject is shown as written.
+        left = max(self.estimate - self.step + 1, 1)
+        return Text(f"step {self.step} (about {left} left): scoring {commit[:10]} {shown(subject)[:50]}")

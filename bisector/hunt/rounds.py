@@ -10,7 +10,7 @@ in the cache are settled before each round without taking a worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -19,18 +19,18 @@ from .. import git
 from ..config import Config
 from ..execute.base import Executor
 from ..execute.scoring import score_as_completed
-from ..score.scoring import ScoreRecord, environment_key, score_commit
+from ..report.text import first_reason, score_line
+from ..score.scoring import Phase, ScoreRecord, environment_key, score_commit
 from ..score.verdict import Verdict
 from ..store.cache import Cache
 from .bisectlog import BisectOutcome, parse_bisect_log
 from .multisection import expected_rounds, probes, untested, window
-from .progress import format_score_line
 from .session import PrivateBisect
 
 
 @dataclass
 class RoundsResult:
-    steps: list[dict] = field(default_factory=list)   # score records, phase "bisect", with "round"
+    steps: list[ScoreRecord] = field(default_factory=list)   # phase BISECT, with their round
     rounds: int = 0
     outcome: BisectOutcome = field(default_factory=BisectOutcome)
     abort: str | None = None                           # why the harness stopped the hunt
@@ -70,7 +70,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
                 for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
                     _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
                     if record.verdict is Verdict.ABORT:
-                        result.abort = _reason(record)
+                        result.abort = first_reason(record)
                         return result
         _tell_git(bisect, commits, verdicts, told, result)
         if not batch:
@@ -83,9 +83,9 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
 
 def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: Console,
           subject: str, label: str, told: dict[int, Verdict]) -> None:
-    data = dict(record.to_dict(), phase="bisect", round=result.rounds)
-    result.steps.append(data)
-    console.print(format_score_line(label, data, subject))
+    record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
+    result.steps.append(record)
+    console.print(score_line(label, record, subject))
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 
@@ -105,13 +105,6 @@ def _tell_git(bisect: PrivateBisect, commits: list[str], verdicts, told: dict[in
     for i in sorted(i for i, v in told.items() if v is Verdict.GOOD and i > hi):
         result.notes.append(f"{commits[i][:10]} scored good after the bad {commits[hi][:10]}: the history "
                             "is not monotonic there; git was not told (it would refuse the pair)")
-
-
-def _reason(record: ScoreRecord) -> str:
-    for sc in record.scenarios:
-        if sc.reason:
-            return sc.reason.strip().splitlines()[0]
-    return (record.error or "the harness failed").strip().splitlines()[0]
 
 
 class CachePeek:

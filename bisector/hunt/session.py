@@ -1,10 +1,10 @@
 """A git bisect that happens beside the user's checkout, never in it.
 
-The bisection runs in a private, detached worktree with nothing checked out
-(``git bisect start --no-checkout``): git only moves that worktree's BISECT_HEAD and
-the scorer exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) is
-per-worktree, so the user's own checkout, and any bisect they have in progress there,
-is never touched. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
+The bisection runs in a private repository that borrows the user's objects
+(``git bisect start --no-checkout``): git only moves its BISECT_HEAD and the scorer
+exports the files it needs. Bisect state (refs/bisect, BISECT_LOG) lives there, so the
+user's checkout, refs, worktree list and hooks, and any bisect they have in progress,
+are never involved. Cleanup runs on every exit path: success, error and Ctrl-C (the CLI
 turns SIGTERM into an interrupt too).
 """
 
@@ -27,20 +27,20 @@ _PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
 
 
 class PrivateBisect:
-    """Context manager owning a state folder, a private worktree and its bisect."""
+    """Context manager owning a state folder, a private repository and its bisect."""
 
     def __init__(self, repo: Path, start_commit: str, keep: bool = False):
         self.repo = repo
         self.start_commit = start_commit
         self.keep = keep
         self.state = Path(tempfile.mkdtemp(prefix="bisector-run-"))
-        self.worktree = self.state / "worktree"
+        self.worktree = self.state / "repo"  # the private repository git bisects in (nothing checked out)
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "PrivateBisect":
         try:
-            git.add_worktree(self.repo, self.worktree, self.start_commit)
+            git.init_private(self.repo, self.worktree, self.start_commit)
         except BaseException:
             self.close()
             raise
@@ -50,13 +50,13 @@ class PrivateBisect:
         self.close()
 
     def close(self) -> None:
-        """Reset the bisect and remove the worktree; safe to call more than once."""
+        """Reset the bisect and remove the private repository; safe to call more than once."""
         # A second Ctrl-C during cleanup must not leave refs/bisect behind.
         with _signals_deferred():
             if self._started and self.worktree.exists():
                 git.bisect_reset(self.worktree)
+            git.close(self.worktree)
             if not self.keep:
-                git.remove_worktree(self.repo, self.worktree)
                 shutil.rmtree(self.state, ignore_errors=True)
 
     # -- bisect ---------------------------------------------------------------------------

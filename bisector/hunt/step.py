@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import traceback
 from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..errors import BisectorError, ConfigError
-from ..store.events import EventLog
-from ..score.verdict import INTERRUPTED_EXIT, Verdict
+from ..errors import ConfigError, as_reportable, error_lines, exit_code_of
+from ..report.text import record_lines
+from ..store.events import Event, EventLog, EventType
 
 
 def commit_under_test(repo: Path) -> str:
@@ -32,29 +31,15 @@ def load_pinned(path: Path) -> Config:
         raise ConfigError(f"cannot read the pinned configuration {path}: {exc}")
 
 
-def record_lines(record) -> list[str]:
-    """Human-readable lines of a ScoreRecord: one per scenario, then the verdict."""
-    lines = []
-    for s in record.scenarios:
-        corr = "-" if s.correlation is None else f"{s.correlation:.6f}"
-        ratio = "-" if s.sum_ratio is None else f"{s.sum_ratio:.6f}"
-        flags = ("cached " if s.cached else "") + ("probe " if s.via_probe else "")
-        lines.append(f"{s.name:<12} corr={corr:<9} sum_ratio={ratio:<9} {s.verdict.value:<5} "
-                     f"{flags}{s.seconds:.2f}s  {s.reason}")
-    lines.append(f"{record.commit[:12]}: {record.verdict.value} (exit {record.exit_code}, "
-                 f"{record.seconds:.2f}s)")
-    return lines
-
-
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
-    from ..score.scoring import score_commit
+    from ..score.scoring import Phase, score_commit
 
     config = load_pinned(pinned)
     sha = commit_under_test(repo)
     log = EventLog(events)
-    log.append({"type": "start", "commit": sha})
-    record = score_commit(config, sha)
-    log.append({"type": "scored", "commit": sha, "record": record.to_dict()})
+    log.append(Event(EventType.STEP_START, sha))
+    record = score_commit(config, sha, log=log.append).in_phase(Phase.BISECT)
+    log.append(Event(EventType.SCORED, sha, record=record))
     print("\n".join(record_lines(record)), flush=True)
     return record.exit_code
 
@@ -68,13 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) != 3:
             raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS")
         return run_step(Path(argv[0]), Path(argv[1]), Path(argv[2]))
-    except KeyboardInterrupt:
-        return INTERRUPTED_EXIT
-    except BisectorError as exc:
-        print(f"bisector: error: {exc}", file=sys.stderr)
-    except BaseException:  # noqa: BLE001 - anything else must abort, never read as "bad"
-        print("bisector: internal error (aborting the bisection):\n" + traceback.format_exc(), file=sys.stderr)
-    return Verdict.ABORT.exit_code
+    except KeyboardInterrupt as exc:
+        return exit_code_of(exc)
+    except BaseException as exc:  # noqa: BLE001 - anything else must abort, never read as "bad"
+        print("\n".join(error_lines(as_reportable(exc))), file=sys.stderr)
+        return exit_code_of(exc, bisect_protocol=True)
 
 
 def _raise_interrupt(signum, frame):

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,8 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import git
-from . import images
+from ..errors import ExitCode
 from ..hunt.walk import GitWalk
+from ..score.scoring import Phase, ScoreRecord
+from ..score.verdict import Verdict
+from . import images
+from .text import last_line, scenario_text, shown
 
 if TYPE_CHECKING:  # numpy is imported where images are made, not by every command
     import numpy as np
@@ -33,18 +36,29 @@ if TYPE_CHECKING:  # numpy is imported where images are made, not by every comma
 
 @dataclass
 class RunFindings:
-    """Everything a finished (or refused, or aborted) run knows, in plain data."""
+    """Everything a hunt knows, filled in as it goes; a finished (or aborted) one is reported."""
 
     repo: Path
     walk: GitWalk
-    records: list[dict]                 # score records in the order they were made, each with "phase"
-    culprit: str | None
-    candidates: list[str]
-    conclusion: str                     # one paragraph a person can act on
+    config: dict = field(default_factory=dict)          # the resolved configuration, as JSON data
+    records: list[ScoreRecord] = field(default_factory=list)  # in the order made, each with its phase
+    culprit: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    conclusion: str = ""                # one paragraph a person can act on
     confirmed: bool | None = None
+    exit_code: int = ExitCode.NO_CULPRIT
     reproduce: list[str] = field(default_factory=list)   # argv of the reproducing command
-    config: dict = field(default_factory=dict)
     pictures: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image
+
+    def conclude(self, conclusion: str, exit_code: int, *, culprit: str | None = None,
+                 candidates: list[str] | None = None, confirmed: bool | None = None) -> "RunFindings":
+        self.conclusion, self.exit_code = conclusion, exit_code
+        self.culprit, self.confirmed = culprit, confirmed
+        self.candidates = list(candidates or ([culprit] if culprit else []))
+        return self
+
+    def in_phase(self, phase: Phase) -> list[ScoreRecord]:
+        return [r for r in self.records if r.phase is phase]
 
 
 def stamp(now: float | None = None) -> str:
@@ -87,11 +101,10 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             return None
 
-    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     return {
         "python": sys.version.split()[0], "executable": sys.executable,
         "platform": platform.platform(), "machine": platform.machine(),
-        "cpus": _cpu_count(), "git": git_version,
+        "cpus": _cpu_count(), "git": git.version(),
         "packages": {d: version(d) for d in ("bisector", "torch", "numpy", "typer", "GitPython")},
     }
 
@@ -101,28 +114,18 @@ def _cpu_count() -> int:
 
 
 def _commit_infos(findings: RunFindings) -> dict[str, git.CommitInfo]:
-    shas = {r["commit"] for r in findings.records} | set(findings.candidates)
-    shas |= {findings.walk.good, findings.walk.bad}
-    return {s: git.commit_info(findings.repo, s) for s in shas if s}
+    shas = [r.commit for r in findings.records] + findings.candidates + [findings.walk.good, findings.walk.bad]
+    return git.commit_infos(findings.repo, [s for s in shas if s])
 
 
-def scenario_text(sc: dict) -> str:
-    """One scenario's result in words: its metrics when it has an image, else why not."""
-    if sc.get("correlation") is not None and sc.get("sum_ratio") is not None:
-        probe = ", by its probe" if sc.get("via_probe") else ""
-        return (f"{sc['name']}: correlation {sc['correlation']:.6f}, sum_ratio {sc['sum_ratio']:.6f} "
-                f"({sc['verdict']}{probe})")
-    return f"{sc['name']}: {sc['verdict']} ({last_line(sc.get('reason')) or 'no image'})"
-
-
-def _metrics_cell(record: dict | None) -> str:
+def _metrics_cell(record: ScoreRecord | None) -> str:
     if not record:
         return "not scored"
-    return "; ".join(scenario_text(sc) for sc in record.get("scenarios", []))
+    return "; ".join(scenario_text(sc) for sc in record.scenarios)
 
 
-def _endpoint(findings: RunFindings, sha: str) -> dict | None:
-    return next((r for r in findings.records if r["commit"] == sha and r.get("phase") == "endpoint"), None)
+def _endpoint(findings: RunFindings, sha: str) -> ScoreRecord | None:
+    return next((r for r in findings.in_phase(Phase.ENDPOINT) if r.commit == sha), None)
 
 
 def _git_walk_md(f: RunFindings, info: dict) -> str:
@@ -135,10 +138,10 @@ def _git_walk_md(f: RunFindings, info: dict) -> str:
         f"- Commits in range: {w.commits}",
         f"- Commits touching the relevant paths ({', '.join(w.paths)}): {w.relevant_commits}",
         f"- Distinct relevant states (endpoints included): {w.distinct_states}",
-        f"- Commits scored (cache misses and hits): {len({r['commit'] for r in f.records})}",
+        f"- Commits scored (cache misses and hits): {len({r.commit for r in f.records})}",
         "", "## Endpoint evidence", "",
-        f"- good `{good.short}` {good.subject}: {_metrics_cell(_endpoint(f, w.good))}",
-        f"- bad `{bad.short}` {bad.subject}: {_metrics_cell(_endpoint(f, w.bad))}",
+        f"- good `{good.short}` {_md(good.subject)}: {_metrics_cell(_endpoint(f, w.good))}",
+        f"- bad `{bad.short}` {_md(bad.subject)}: {_metrics_cell(_endpoint(f, w.bad))}",
         "", "## Conclusion", "", f.conclusion, "",
     ])
 
@@ -148,18 +151,19 @@ def _bisect_log_md(f: RunFindings, info: dict) -> str:
             "| phase | sha | date | subject | scenario | correlation | sum_ratio | verdict | seconds | cached |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in f.records:
-        ci = info[r["commit"]]
-        for sc in r.get("scenarios", []) or [{}]:
-            corr = f"{sc['correlation']:.6f}" if sc.get("correlation") is not None else "-"
-            ratio = f"{sc['sum_ratio']:.6f}" if sc.get("sum_ratio") is not None else "-"
-            verdict = sc.get("verdict", r.get("verdict"))
-            if sc.get("via_probe"):
-                verdict += " (probe)"
-            if verdict in ("skip", "abort") and sc.get("reason"):
-                verdict += f": {last_line(sc['reason'])}"
-            rows.append(f"| {r.get('phase', '')} | `{ci.short}` | {ci.date[:10]} | {_md(ci.subject)} | "
-                        f"{sc.get('name', '-')} | {corr} | {ratio} | {_md(verdict)} | "
-                        f"{sc.get('seconds', 0):.2f} | {'yes' if sc.get('cached') else 'no'} |")
+        ci = info[r.commit]
+        lead = f"| {r.phase.value if r.phase else ''} | `{ci.short}` | {ci.date[:10]} | {_md(ci.subject)} |"
+        if not r.scenarios:
+            reason = f": {last_line(r.error)}" if r.error else ""
+            rows.append(f"{lead} - | - | - | {_md(r.verdict.value + reason)} | {r.seconds:.2f} | no |")
+        for sc in r.scenarios:
+            corr = f"{sc.correlation:.6f}" if sc.correlation is not None else "-"
+            ratio = f"{sc.sum_ratio:.6f}" if sc.sum_ratio is not None else "-"
+            verdict = sc.verdict.value + (" (probe)" if sc.via_probe else "")
+            if sc.verdict in (Verdict.SKIP, Verdict.ABORT) and sc.reason:
+                verdict += f": {last_line(sc.reason)}"
+            rows.append(f"{lead} {_md(sc.name)} | {corr} | {ratio} | {_md(verdict)} | "
+                        f"{sc.seconds:.2f} | {'yes' if sc.cached else 'no'} |")
     return "\n".join(rows) + "\n"
 
 
@@ -172,12 +176,12 @@ def _culprit_md(f: RunFindings, info: dict) -> str:
             lines += [f"- `{info[c].short}` {info[c].date[:10]} {_md(info[c].subject)}" for c in f.candidates]
         return "\n".join(lines) + "\n"
     ci = info[f.culprit]
-    files = git.changed_files(f.repo, f.culprit)
+    files = [shown(p) for p in git.changed_files(f.repo, f.culprit)]
     parent = (git.parents(f.repo, f.culprit) or [None])[0]
-    confirm = {r["commit"]: r for r in f.records if r.get("phase") == "confirm"}
+    confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
     lines += [
-        f"**`{ci.sha}`** {ci.subject}", "",
-        f"- Author: {ci.author}", f"- Date: {ci.date}",
+        f"**`{ci.sha}`** {_md(ci.subject)}", "",
+        f"- Author: {_md(ci.author)}", f"- Date: {ci.date}",
         f"- Confirmed on a fresh re-run (culprit bad, parent good): "
         f"{'yes' if f.confirmed else 'NO: see bisect_log.md'}",
         "", "## Metrics", "",
@@ -186,7 +190,7 @@ def _culprit_md(f: RunFindings, info: dict) -> str:
         "", "## Files changed", "",
         *[f"- `{p}`" for p in files],
         "", "## Modules", "", *[f"- `{m}`" for m in modules_of(files)],
-        "", "## Diffstat", "", "```", git.diffstat(f.repo, f.culprit), "```", "",
+        "", "## Diffstat", "", "```", shown(git.diffstat(f.repo, f.culprit)), "```", "",
         "## Conclusion", "", f.conclusion, "",
     ]
     return "\n".join(lines)
@@ -211,15 +215,10 @@ def modules_of(files: list[str]) -> list[str]:
 def _results(f: RunFindings) -> dict:
     return {"repo": str(f.repo), "walk": f.walk.to_dict(), "culprit": f.culprit,
             "candidates": f.candidates, "confirmed": f.confirmed, "conclusion": f.conclusion,
-            "reproduce": f.reproduce, "config": f.config, "records": f.records}
+            "exit_code": int(f.exit_code), "reproduce": f.reproduce, "config": f.config,
+            "records": [r.to_dict() for r in f.records]}
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def last_line(text: str | None, limit: int = 120) -> str:
-    """The line of a reason that names the error (a traceback ends with it), shortened."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """Commit text inside a markdown table or line: control characters visible, pipes escaped."""
+    return shown(text).replace("|", "\\|")

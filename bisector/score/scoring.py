@@ -2,12 +2,13 @@
 
 Only temporary exports of the commit are used (git archive), so the user's working tree,
 index and HEAD are never touched. Every failure is mapped on purpose: the commit cannot
-be measured -> SKIP; the reference or bisector itself fails -> ABORT (with the traceback
-text in the record), never an accidental "bad".
+be measured -> SKIP; the reference or bisector itself fails -> ABORT (a bug of ours names
+the crash log that holds its traceback), never an accidental "bad".
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import shutil
@@ -15,8 +16,7 @@ import os
 import sys
 import tempfile
 import time
-import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,16 +25,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
     import numpy as np
 
+    from ..store.events import Event
+
 from .. import git
 from ..store.cache import Cache
 from .candidate import Workspace, export_workspace, run_candidate, run_setup
 from ..config import Config, Scenario
-from ..errors import BisectorError, ReferenceFailure
+from ..errors import ReferenceFailure, as_reportable
 from .metrics import Metrics, compare, judge
 from .reference import Reference, detector_shape, open_reference
 from .verdict import Verdict
 
-Log = Callable[[dict], None]
+Log = Callable[["Event"], None]
+
+
+class Phase(enum.Enum):
+    """Why a hunt scored a commit."""
+
+    ENDPOINT = "endpoint"  # the good and bad commits, before bisecting
+    BISECT = "bisect"      # a step of git bisect run
+    CONFIRM = "confirm"    # the fresh re-run of the culprit and its parent
 
 
 @dataclass
@@ -53,6 +63,11 @@ class ScenarioResult:
     via_probe: bool = False
     image: str | None = None  # path of the kept candidate image (.npy), with keep_images
 
+    @property
+    def measured(self) -> bool:
+        """True when the scenario produced an image whose metrics were computed."""
+        return self.correlation is not None and self.sum_ratio is not None
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.value
@@ -60,6 +75,11 @@ class ScenarioResult:
             if isinstance(data[key], float) and not math.isfinite(data[key]):
                 data[key] = None  # JSON has no NaN
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ScenarioResult":
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "verdict": Verdict(data["verdict"])})
 
 
 @dataclass
@@ -70,16 +90,37 @@ class ScoreRecord:
     scenarios: list[ScenarioResult] = field(default_factory=list)
     seconds: float = 0.0
     reference: str | None = None
-    error: str | None = None  # message (and traceback for our own bugs) when ABORT
+    error: str | None = None  # one-line message when ABORT
+    phase: Phase | None = None  # set by a hunt
+    round: int | None = None    # the multisection round that scored it (run --jobs)
 
     @property
     def exit_code(self) -> int:
         return self.verdict.exit_code
 
+    def in_phase(self, phase: Phase) -> "ScoreRecord":
+        return replace(self, phase=phase)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
+        data = {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
                 "exit_code": self.exit_code, "scenarios": [s.to_dict() for s in self.scenarios],
                 "seconds": self.seconds, "reference": self.reference, "error": self.error}
+        if self.phase is not None:
+            data["phase"] = self.phase.value
+        if self.round is not None:
+            data["round"] = self.round
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ScoreRecord":
+        """The record ``to_dict`` wrote (ValueError/KeyError/TypeError when it is not one)."""
+        return cls(commit=str(data["commit"]), tree_ids=dict(data.get("tree_ids") or {}),
+                   verdict=Verdict(data["verdict"]),
+                   scenarios=[ScenarioResult.from_dict(s) for s in data.get("scenarios") or []],
+                   seconds=float(data.get("seconds") or 0.0), reference=data.get("reference"),
+                   error=data.get("error"),
+                   phase=Phase(data["phase"]) if data.get("phase") else None,
+                   round=int(data["round"]) if data.get("round") is not None else None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -110,18 +151,16 @@ def score_commit(config: Config, commit: str, *, use_cache: bool = True,
 
     ``keep_images``: save the candidate images (.npy) there and skip probes;
     the score cache is then bypassed for reading (images are not cached) but still written.
-    ``log(event)`` is called with {"event": "scenario_start"|"scenario_end", ...}.
+    ``log(event)`` is called with a scenario_start and a scenario_end Event per scenario.
     """
     start = time.monotonic()
     record = ScoreRecord(commit=commit, tree_ids={}, verdict=Verdict.ABORT)
     try:
         with _Scorer(config, use_cache and keep_images is None, keep_images, log) as scorer:
             scorer.score(record)
-    except BisectorError as exc:
-        record.verdict, record.error = Verdict.ABORT, str(exc)
-    except Exception:
-        record.verdict = Verdict.ABORT
-        record.error = "internal error in bisector:\n" + traceback.format_exc()
+    except Exception as exc:
+        # A bug of ours aborts with one line; its traceback goes to a crash log.
+        record.verdict, record.error = Verdict.ABORT, str(as_reportable(exc, config.cache_dir))
     record.seconds = time.monotonic() - start
     return record
 
@@ -177,8 +216,9 @@ class _Scorer:
         return self._measured(scenario)
 
     def _measured(self, scenario: Scenario, probe_for: str | None = None) -> ScenarioResult:
-        event = {"commit": self.commit, "scenario": scenario.name, "probe_for": probe_for}
-        self.log({"event": "scenario_start", **event})
+        from ..store.events import Event, EventType
+
+        self.log(Event(EventType.SCENARIO_START, self.commit, scenario=scenario.name, probe_for=probe_for))
         start = time.monotonic()
         parts = {"trees": self.trees, "args": list(scenario.args), "reference": self.reference.key,
                  "environment": self.env_key}
@@ -186,7 +226,8 @@ class _Scorer:
         if result is None:
             result = self._run(scenario, parts)
             result.seconds = time.monotonic() - start
-        self.log({"event": "scenario_end", **event, **result.to_dict()})
+        self.log(Event(EventType.SCENARIO_END, self.commit, scenario=scenario.name, probe_for=probe_for,
+                       result=result))
         return result
 
     def _from_cache(self, scenario: Scenario, parts: dict) -> ScenarioResult | None:

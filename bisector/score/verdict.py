@@ -1,12 +1,14 @@
 """The verdicts of a scored commit and the exit codes git bisect expects for them.
 
-This module is the only place that knows git's numbers: 0 good, 1 bad, 125 skip,
-128 or more aborts the whole bisection.
+git's numbers (0 good, 1 bad, 125 skip, 128 or more aborts the whole bisection) are
+bisector.errors.ExitCode's, like every other exit code.
 """
 
 from __future__ import annotations
 
 import enum
+
+from ..errors import ExitCode
 
 
 class Verdict(enum.Enum):
@@ -31,8 +33,6 @@ class Verdict(enum.Enum):
         return max(verdicts, key=_SEVERITY.__getitem__)
 
 
-_EXIT_CODES = {Verdict.GOOD: 0, Verdict.BAD: 1, Verdict.SKIP: 125, Verdict.ABORT: 128}
+_EXIT_CODES = {Verdict.GOOD: ExitCode.GOOD, Verdict.BAD: ExitCode.BAD, Verdict.SKIP: ExitCode.SKIP,
+               Verdict.ABORT: ExitCode.BISECT_ABORT}
 _SEVERITY = {Verdict.GOOD: 0, Verdict.SKIP: 1, Verdict.BAD: 2, Verdict.ABORT: 3}
-
-# Exit status for an interrupted command (Ctrl-C), as shells report SIGINT.
-INTERRUPTED_EXIT = 130

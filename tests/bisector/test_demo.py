@@ -261,9 +261,9 @@ def test_demo_finds_the_first_regression_and_says_so(hunt):
 @pytest.mark.slow
 def test_demo_skips_the_import_broken_stretch(hunt):
     outcome, _ = hunt
-    visited = [r for r in outcome.records if r["commit"] in outcome.repo.broken_import]
+    visited = [r for r in outcome.records if r.commit in outcome.repo.broken_import]
     assert visited, "the bisection never landed in the import-broken stretch"
-    assert {r["verdict"] for r in visited} == {"skip"}
+    assert {r.verdict.value for r in visited} == {"skip"}
 
 
 @pytest.mark.slow

@@ -121,12 +121,12 @@ def test_cheap_probe_judges_clearly_bad_commits_and_the_report_says_so(tmp_path,
     assert result.culprit == port.culprit and result.confirmed
     by_phase = {}
     for r in result.records:
-        for sc in r["scenarios"]:
-            by_phase.setdefault(r["phase"], []).append(sc)
+        for sc in r.scenarios:
+            by_phase.setdefault(r.phase.value, []).append(sc)
     # The bad endpoint is judged by the probe alone; a probe never judges a commit good.
-    assert any(sc["via_probe"] for sc in by_phase["endpoint"])
-    assert all(sc["verdict"] == "bad" for phase in by_phase.values() for sc in phase if sc["via_probe"])
-    assert not any(sc["via_probe"] for sc in by_phase["confirm"])  # confirmation is full evidence
+    assert any(sc.via_probe for sc in by_phase["endpoint"])
+    assert all(sc.verdict.value == "bad" for phase in by_phase.values() for sc in phase if sc.via_probe)
+    assert not any(sc.via_probe for sc in by_phase["confirm"])  # confirmation is full evidence
     assert "(probe)" in (result.report_dir / "bisect_log.md").read_text()
 
 
@@ -159,4 +159,4 @@ def test_a_c_reference_built_from_source_is_built_at_the_good_commit(tmp_path, c
     result = run_bisect(port.path, port.base, config_file=config, overrides=_overrides(cache_dir),
                         report_root=tmp_path / "reports")
     assert result.culprit == port.culprit and result.confirmed
-    assert result.records[0]["reference"].startswith("c-")
+    assert result.records[0].reference.startswith("c-")

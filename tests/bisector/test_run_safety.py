@@ -78,14 +78,16 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
     port = make_port_repo(tmp_path / "port", history=history, timeout=120)
     _dirty_user_checkout(port.path)
     before = snapshot(port.path)
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1", TMPDIR=str(scratch))
     proc = subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base,
                              "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    # Wait until the bisection is inside the hanging candidate: a private worktree exists.
+    # Wait until the bisection is inside the hanging candidate: a private bisect has begun.
     deadline = time.time() + 120
-    while time.time() < deadline and snapshot(port.path)["worktrees"] == before["worktrees"]:
+    while time.time() < deadline and not list(scratch.glob("bisector-run-*/repo/.git/BISECT_LOG")):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()
     time.sleep(3.0)
@@ -97,6 +99,7 @@ def test_interrupt_midway_cleans_up(tmp_path, cache, how):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert snapshot(port.path) == before
+    assert not list(scratch.glob("bisector-run-*"))  # the private repository is gone
     assert _processes_with_env(f"XDG_CACHE_HOME={cache}") == []  # the hanging candidate is gone too
 
 
@@ -142,3 +145,97 @@ def test_bad_config_file_names_the_key(port, tmp_path, cache):
     proc = _bisector("run", "--good", port.base, "--config", str(cfg), cwd=port.path, cache=cache)
     assert proc.returncode == 2 and "colour" in proc.stderr and "Traceback" not in proc.stderr
     assert snapshot(port.path) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timeout", "10000000"], "at most 604800"),
+    (["--timeout", "inf"], "at most 604800"),
+    (["--repo", "/nonexistent/port"], "/nonexistent/port does not exist"),
+])
+def test_bad_flags_exit_2_before_any_candidate_runs(port, tmp_path, cache, args, message):
+    before = snapshot(port.path)
+    proc = _bisector("run", "--good", "HEAD~3", *args, "--report-dir", str(tmp_path / "r"),
+                     cwd=port.path, cache=cache)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2  # the message and its hint
+    assert snapshot(port.path) == before
+
+
+def test_unwritable_report_folder_is_refused_before_bisecting(port, tmp_path, cache):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    before = snapshot(port.path)
+    proc = _bisector("run", "--good", port.base, "--report-dir", str(blocker / "reports"),
+                     cwd=port.path, cache=cache)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot write reports to {blocker / 'reports'}" in proc.stderr
+    assert "--report-dir" in proc.stderr and "Traceback" not in proc.stderr
+    assert "endpoint" not in proc.stderr  # refused before the first candidate ran
+    assert snapshot(port.path) == before
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[tool.bisector.scenarios.small]\nargs = "-detpixels \'8"\n', "cannot be split"),
+    ('[tool.bisector.scenarios."../x"]\nargs = "-detpixels 8"\n', "'../x' in"),
+    ('[tool.bisector]\ntimeout = inf\n', "at most 604800"),
+])
+def test_bad_configuration_is_a_usage_error_for_run_and_an_abort_for_score(port, tmp_path, cache,
+                                                                            toml, message):
+    cfg = tmp_path / "bisector.toml"
+    cfg.write_text(toml)
+    before = snapshot(port.path)
+    run = _bisector("run", "--good", port.base, "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                    cwd=port.path, cache=cache)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    # `score` speaks git bisect's language: a broken harness aborts (128), never "bad".
+    score = _bisector("score", "--config", str(cfg), cwd=port.path, cache=cache)
+    assert score.returncode == 128, score.stderr
+    assert message in score.stderr and "Traceback" not in score.stderr
+    assert snapshot(port.path) == before
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_bug_exits_70_with_one_line_and_a_crash_log(tmp_path):
+    # A command that fails the way a bug would, registered on the real app in a real process.
+    script = ("import sys\nfrom bisector.cli import app, main\n"
+              "@app.command('explode')\ndef explode():\n    {}['missing']\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-c", script, "explode"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 70, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("bisector: error: internal error in bisector: KeyError: 'missing'; traceback in ")
+    crash_log = Path(line.rsplit("traceback in ", 1)[1])
+    assert crash_log.parent == tmp_path / "cache" / "bisector"
+    assert "Traceback" in crash_log.read_text() and "KeyError: 'missing'" in crash_log.read_text()
+
+
+def test_user_hooks_and_git_variables_do_not_reach_the_private_bisect(port, tmp_path, cache):
+    hooks = Path(subprocess.run(["git", "-C", str(port.path), "rev-parse", "--git-path", "hooks"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    if not hooks.is_absolute():
+        hooks = port.path / hooks
+    hooks.mkdir(exist_ok=True)
+    fired = tmp_path / "hooks-fired.log"
+    for name in ("reference-transaction", "post-checkout", "post-index-change"):
+        (hooks / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "{fired}"\n')
+        (hooks / name).chmod(0o755)
+    other = tmp_path / "other.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    before = snapshot(port.path)
+    fired.unlink(missing_ok=True)  # the snapshot's own `git status` may refresh the index
+    # As if bisector were started from a git hook: variables that point git elsewhere.
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_DIR=str(other),
+               GIT_INDEX_FILE=str(tmp_path / "index"), GIT_WORK_TREE=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "bisector", "run", "--good", port.base,
+                           "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert port.culprit in proc.stderr
+    assert not fired.exists(), fired.read_text()
+    assert snapshot(port.path) == before
+    assert not (tmp_path / "index").exists()

@@ -166,7 +166,7 @@ def test_score_commit_api_probe_log_and_internal_errors(tmp_path, c_twin):
     good = score_commit(cfg, port.base, log=events.append)
     assert good.verdict is Verdict.GOOD and not good.scenarios[0].via_probe
     # The probe ran first, then the full scenario.
-    assert [(e["event"], e["scenario"]) for e in events] == [
+    assert [(e.type.value, e.scenario) for e in events] == [
         ("scenario_start", "tiny"), ("scenario_end", "tiny"),
         ("scenario_start", "small"), ("scenario_end", "small")]
 
@@ -186,4 +186,7 @@ def test_score_commit_api_probe_log_and_internal_errors(tmp_path, c_twin):
         raise RuntimeError("bug in a progress display")
     crashed = score_commit(cfg, port.base, log=explode)
     assert crashed.verdict is Verdict.ABORT and crashed.exit_code == 128
-    assert "Traceback" in crashed.error and "bug in a progress display" in crashed.error
+    # One line for the screen; the traceback is in the crash log it names.
+    assert "bug in a progress display" in crashed.error and "Traceback" not in crashed.error
+    crash_log = Path(crashed.error.rsplit("traceback in ", 1)[1].split(";")[0].strip())
+    assert "Traceback" in crash_log.read_text() and crash_log.parent == cfg.cache_dir

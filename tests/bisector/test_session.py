@@ -1,4 +1,4 @@
-"""The private bisect: a worktree beside the checkout, a pinned scorer, and cleanup."""
+"""The private bisect: a repository beside the checkout, a pinned scorer, and cleanup."""
 
 import subprocess
 import sys
@@ -32,7 +32,10 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
                                cwd=bisect.worktree).stdout.strip()
         assert Path(where).resolve().is_relative_to(bisect.state.resolve())
         assert not (bisect.state / "pinned" / "bisector" / "demo").exists()  # the demo is not needed
-        assert bisect.worktree.resolve() in [p.resolve() for p in git.worktree_paths(repo)]
+        # The private repository borrows the user's objects but is no worktree of theirs.
+        assert git.resolve(bisect.worktree, head) == head
+        assert bisect.worktree.resolve() not in [p.resolve() for p in git.worktree_paths(repo)]
+        assert snapshot(repo) == before
         assert not bisect.worktree.resolve().is_relative_to(repo.resolve())
         state = bisect.state
     assert not state.exists()

@@ -12,6 +12,7 @@ from bisector.execute import open_executor
 from bisector.hunt.rounds import run_rounds
 from bisector.hunt.session import PrivateBisect
 from bisector.score.reference import pin_reference
+from bisector.score.scoring import Phase
 from rich.console import Console
 from bisector.hunt.bisectlog import parse_bisect_log
 from bisector.hunt.multisection import expected_rounds
@@ -23,8 +24,11 @@ HISTORY = [Change("refactor")] * 9 + [Change("regress")] + [Change("refactor")] 
 
 
 def _rounds(result) -> int:
-    steps = [r for r in result.records if r["phase"] == "bisect"]
-    return max((r.get("round", 0) for r in steps), default=0) if any("round" in r for r in steps) else len(steps)
+    """Multisection rounds, or the steps of one-at-a-time bisection."""
+    steps = [r for r in result.records if r.phase is Phase.BISECT]
+    if any(r.round is not None for r in steps):
+        return max(r.round for r in steps)
+    return len(steps)
 
 
 def _run(port, cache, tmp_path, **kw):
@@ -53,7 +57,7 @@ def test_processes_find_the_sequential_culprit_in_fewer_rounds(port, sequential,
     # Again on the same cache: every commit the first run scored is settled without a round.
     again = _run(port, tmp_path / "cache", tmp_path, jobs=3, executor="processes")
     assert again.culprit == port.culprit and _rounds(again) == 0
-    assert all(sc["cached"] for r in again.records if r["phase"] == "bisect" for sc in r["scenarios"])
+    assert all(sc.cached for r in again.records if r.phase is Phase.BISECT for sc in r.scenarios)
     assert snapshot(port.path) == before
 
 
@@ -65,7 +69,7 @@ def test_every_verdict_is_told_to_git_and_its_log_names_the_culprit(port, tmp_pa
         bisect.start(port.head, port.base, list(config.paths))
         hunt = run_rounds(bisect, config, pool, 2, port.base, port.head, console)
         log = parse_bisect_log(bisect.log())
-    steps = {r["commit"]: r["verdict"] for r in hunt.steps}
+    steps = {r.commit: r.verdict.value for r in hunt.steps}
     assert {sha: v for sha, v in log.verdicts.items() if sha in steps} == steps
     assert set(steps) <= set(log.verdicts)
     assert log.culprit == hunt.outcome.culprit == port.culprit

@@ -1,0 +1,82 @@
+"""How score records read as text, and how text from commits is made safe to show.
+
+One scenario in words (``scenario_text``), one line per scored commit (``score_line``),
+the table `bisector score` prints (``record_lines``). Commit subjects, authors and paths
+are data: ``shown`` makes control characters visible, and the console line is a rich
+``Text`` (styles attached, never parsed as markup), so ``[/usr/lib]`` is just text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..score.verdict import Verdict
+
+if TYPE_CHECKING:  # rich is imported by the console paths only, not by the scoring step
+    from rich.text import Text
+
+    from ..score.scoring import ScenarioResult, ScoreRecord
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_COLOURS = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow"}
+
+
+def shown(text: str | None) -> str:
+    """``text`` with control characters (escape sequences, bells) written as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
+
+
+def scenario_text(sc: ScenarioResult) -> str:
+    """One scenario's result in words: its metrics when it has an image, else why not."""
+    if sc.measured:
+        probe = ", by its probe" if sc.via_probe else ""
+        return (f"{sc.name}: correlation {sc.correlation:.6f}, sum_ratio {sc.sum_ratio:.6f} "
+                f"({sc.verdict.value}{probe})")
+    return f"{sc.name}: {sc.verdict.value} ({last_line(sc.reason) or 'no image'})"
+
+
+def score_line(label: int | str, record: ScoreRecord, subject: str = "") -> Text:
+    """The line for one scored commit: label, sha, verdict, scenarios, subject."""
+    from rich.text import Text
+
+    scenarios = "; ".join(scenario_text(sc) + (" cached" if sc.cached else "") for sc in record.scenarios)
+    line = Text(f"  [{label}] {record.commit[:10]} ")
+    line.append(f"{record.verdict.value:>5}", style=_COLOURS.get(record.verdict, "magenta"))
+    line.append(f"  {shown(scenarios)}  ")
+    line.append(shown(subject)[:60], style="dim")
+    return line
+
+
+def record_lines(record: ScoreRecord) -> list[str]:
+    """The table `bisector score` prints: one row per scenario, then the verdict."""
+    lines = []
+    for s in record.scenarios:
+        corr = "-" if s.correlation is None else f"{s.correlation:.6f}"
+        ratio = "-" if s.sum_ratio is None else f"{s.sum_ratio:.6f}"
+        flags = ("cached " if s.cached else "") + ("probe " if s.via_probe else "")
+        lines.append(f"{s.name:<12} corr={corr:<9} sum_ratio={ratio:<9} {s.verdict.value:<5} "
+                     f"{flags}{s.seconds:.2f}s  {shown(s.reason)}")
+    lines.append(f"{record.commit[:12]}: {record.verdict.value} (exit {record.exit_code}, "
+                 f"{record.seconds:.2f}s)")
+    return lines
+
+
+def first_reason(record: ScoreRecord) -> str:
+    """The first line that says why ``record`` is not simply good or bad."""
+    for sc in record.scenarios:
+        if sc.reason:
+            return first_line(sc.reason)
+    return first_line(record.error) or record.verdict.value
+
+
+def first_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def last_line(text: str | None, limit: int = 120) -> str:
+    """The line of a reason that names the error (a traceback ends with it), shortened."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
