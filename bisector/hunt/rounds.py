@@ -1,4 +1,4 @@
-"""`run --jobs K`: rounds of K concurrent scores in the private worktree's bisect.
+"""`run --jobs K`: rounds of K concurrent scores in the private repository's bisect.
 
 hunt/multisection.py chooses each round's commits; the executor scores them at once;
 every verdict is then told to git (``git bisect good/bad/skip``) in an order that keeps
