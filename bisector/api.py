@@ -24,6 +24,8 @@ from .hunt.walk import GitWalk, walk_range
 from .execute import Executor, open_executor
 from .execute.scoring import score_many
 from .hunt import rounds
+from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
+from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
 from .report.text import first_reason, scenario_text, score_line, shown
 from .score.reference import pin_reference, reference_for
@@ -42,6 +44,7 @@ class BisectResult:
     walk: GitWalk
     conclusion: str
     exit_code: int
+    scan: ScanResult | None = None  # set when a good tip turned the run into a scan
 
     @property
     def scored_commits(self) -> int:
@@ -84,6 +87,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     good_sha, bad_sha = _endpoints(repo, good, bad)
     config = load_config(repo, config_file, overrides)
     crash.path = config.cache_dir
+    scan_root = Path(report_root) if report_root else None
     report_root = _writable_report_root(report_root)
     for notice in config.notices:
         console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
@@ -93,7 +97,14 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
 
     config = _prepare_references(_build_at(config, good_sha), console)
     findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()))
-    findings.records += _score_endpoints(config, good_sha, bad_sha, console, pool)
+    try:
+        findings.records += _score_endpoints(config, good_sha, bad_sha, console, pool)
+    except GoodTip as tip:
+        if bad is not None:
+            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+        console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
+                      f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
+        return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console), walk)
 
     if walk.relevant_commits == 0:
         return _finish(findings.conclude(
@@ -153,6 +164,49 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
         if keep_worktree:
             console.print(f"private bisect repository kept at {bisect.worktree}", markup=False)
     return outcome, output
+
+
+def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
+                 overrides: ConfigOverrides | None = None, report_root: Path | None = None,
+                 budget: int | None = None, console: Console | None = None) -> ScanResult:
+    """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
+
+    Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
+    InternalError (a bug of ours, with its traceback in a crash log in the cache folder).
+    """
+    console = console or Console(stderr=True, soft_wrap=True)
+    crash = _CrashFolder()
+    try:
+        repo = git.toplevel(Path(repo))
+        good_sha, bad_sha = _endpoints(repo, good, bad)
+        config = load_config(repo, config_file, overrides)
+        crash.path = config.cache_dir
+        for notice in config.notices:
+            console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
+        config = _prepare_references(_build_at(config, good_sha), console)
+        return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+    except BisectorError:
+        raise
+    except Exception as exc:
+        raise InternalError.from_exception(exc, crash.path) from None
+
+
+def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
+                     console: Console) -> ScanResult:
+    root = _writable_report_root(report_root or Path.cwd() / "reports" / "scan")
+    result = scan_range(config, good, bad, budget=budget, console=console)
+    result.report_dir = write_scan_bundle(result, new_report_dir(root))
+    print_timeline(console, result)
+    return result
+
+
+def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
+    pinned = [w.start.commits[0] for w in result.pinned_windows()]
+    records = list(result.records.values())
+    records += [r for c in result.confirmations.values() for r in c.records]
+    return BisectResult(culprit=pinned[0] if len(pinned) == 1 else None, candidates=pinned,
+                        confirmed=bool(pinned) or None, report_dir=result.report_dir, records=records,
+                        walk=walk, conclusion=result.conclusion, exit_code=result.exit_code, scan=result)
 
 
 def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
@@ -242,6 +296,8 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, pool
         console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring the {label} endpoint failed in the harness: {first_reason(record)}")
+        if label == "bad" and record.verdict is Verdict.GOOD:
+            raise GoodTip(_endpoint_evidence(label, record, wanted))
         if record.verdict is not wanted:
             raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict))
     return records

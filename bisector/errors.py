@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2            # a mistake in the input: arguments, configuration, repository state
     ENDPOINTS_REFUSED = 3  # the good endpoint is not good, or the bad one not bad
     ABORTED = 4          # the harness, not a commit, stopped the hunt (reference, scoring failure)
+    NO_BAD_STATE = 5     # scan (and run on a good tip): no scored state in the range is bad
     INTERNAL = 70        # a bug in bisector (EX_SOFTWARE); the traceback is in a crash log
     INTERRUPTED = 130    # Ctrl-C or SIGTERM, as shells report SIGINT
 
@@ -31,6 +32,14 @@ class ExitCode(enum.IntEnum):
     BAD = 1
     SKIP = 125
     BISECT_ABORT = 128   # 128 or more makes git bisect run stop instead of blaming a commit
+
+    # `bisector nightly`: what a scheduler acts on.
+    NIGHT_GOOD = 0
+    REGRESSION_PINNED = 1      # the tip regressed; the culprit is pinned and confirmed
+    REGRESSION_NOT_PINNED = 2  # the tip regressed; no confirmed culprit
+    TIP_UNTESTABLE = 3         # the tip cannot be tested (setup, import, no output, timeout)
+    NIGHT_HARNESS = 4          # the reference, the ledger or bisector failed
+    NIGHT_USAGE = 64           # bad input (EX_USAGE): 2 means "not pinned" to a scheduler
 
 
 class BisectorError(Exception):

@@ -483,3 +483,14 @@ def bisect_mark(bisect_repo: Path, term: str, commits: list[str]) -> None:
 
 def has_merges(repo: Path, good: str, bad: str) -> bool:
     return bool(out(repo, "rev-list", "--merges", "-n", "1", f"{good}..{bad}"))
+
+
+def first_parent_commits(repo: Path, good: str, bad: str) -> list[str]:
+    """``good`` and the first-parent commits of good..bad, oldest first: the mainline history."""
+    return [good, *out(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]
+
+
+def common_dir(repo: Path) -> Path:
+    """The repository's git directory shared by all its worktrees (``.git`` of the main checkout)."""
+    path = Path(out(repo, "rev-parse", "--git-common-dir"))
+    return path if path.is_absolute() else (Path(repo) / path).resolve()

@@ -15,7 +15,8 @@ Whole-process numbers come from a fresh helper interpreter per measurement that 
 the command as its only child and reads resource.getrusage(RUSAGE_CHILDREN), so the
 peak RSS is the command's own. Nothing is written to the current folder.
 
-Usage: python scripts/bench_simkernel.py [--sizes 1024 4096] [--repeats 3]
+Usage: python scripts/bench_simkernel.py [--sizes 1024 4096] [--repeats 3] [--scenario benchmark|hkl]
+(--scenario hkl: golden case 05's arguments, an HKL table with a triclinic, misset cell)
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SCENARIO = "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100"
+SCENARIOS = {
+    # square shape, no table: the kernel's separable fast path
+    "benchmark": "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100",
+    # golden case 05 (HKL table, triclinic, misset, auto 2x2): indices in C's order of operations
+    "hkl": f"-hkl {Path(__file__).resolve().parents[1] / 'tests' / 'data' / 'golden' / 'small.hkl'} "
+           "-default_F 10 -cell 70 80 90 75 85 95 -misset 10 20 30 -lambda 1.0 -N 5 -distance 100",
+}
+SCENARIO = SCENARIOS["benchmark"]
 GOAL_KERNEL_RATIO = 0.5
 GOAL_CLI_RATIO = 1.5
 GOAL_RSS_BYTES = 1 << 30
@@ -131,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="benchmark")
     args = parser.parse_args(argv)
+    global SCENARIO
+    SCENARIO = SCENARIOS[args.scenario]
 
     import torch
 

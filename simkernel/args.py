@@ -1,10 +1,13 @@
 """nanoBragg's command line -> (SimConfig, OutputOptions).
 
-Every automatic rule of nanoBragg is resolved here (physics.md 2-10), so SimConfig holds the
-values the kernel uses. Differences from the C parser, on purpose:
+The flags, their values and their checks come from the table shared with the C twin (the
+FLAG rows of csrc/nanobragg_twin.c, read by flags.py); this module says what each flag sets
+and resolves nanoBragg's automatic rules, so SimConfig holds the values the kernel uses.
+Torch-free.
+Differences from nanoBragg's own parser, on purpose (the twin makes the same ones):
 
-* flags are matched exactly (plus nanoBragg's documented aliases such as -close_distance,
-  -mosaic_dom, -wave), and an unknown flag, a missing or non-numeric value is an error
+* flags are matched exactly (plus nanoBragg's spellings such as -close_distance,
+  -mosaic_dom, -wave), and an unknown flag, a missing or invalid value is an error
   naming the flag instead of being silently ignored;
 * without -hkl, a stray Fdump.bin in the working directory is NOT read: with no -hkl and
   default_F == 0 there are no structure factors, which is an error;
@@ -13,7 +16,6 @@ values the kernel uses. Differences from the C parser, on purpose:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -21,6 +23,7 @@ from .config import OutputOptions, SimConfig
 from .crystal import crystal_vectors, recommended_oversample
 from .errors import ArgumentError
 from .geometry import pixel_counts
+from .flags import convert, read_flags, table
 from .sources import resolve_phi, resolve_range_steps
 from .structure import read_hkl
 
@@ -41,7 +44,6 @@ class _Raw:
     shape: str = "square"
     fudge: float = 1.0
     wavelength_angstrom: float = 1.0
-    wavelength_flag: str = "-lambda"
     fluence: float = DEFAULT_FLUENCE
     flux: float = 0.0
     exposure: float = 1.0
@@ -85,320 +87,257 @@ class _Raw:
     out: dict = field(default_factory=dict)
 
 
-def _number(flag: str, token: str) -> float:
-    try:
-        value = float(token)
-    except ValueError:
-        raise ArgumentError(flag, f"expected a number, got {token!r}") from None
-    if math.isnan(value):
-        raise ArgumentError(flag, f"expected a number, got {token!r}")
-    return value
+def _set(attr: str) -> Callable:
+    def apply(raw: _Raw, values: list) -> None:
+        setattr(raw, attr, values[0])
+    return apply
 
 
-def _integer(flag: str, token: str) -> int:
-    """C atoi on a token that must at least be numeric ("5.7" -> 5, like nanoBragg)."""
-    _number(flag, token)
-    match = re.match(r"\s*[+-]?\d+", token)
-    if match is None:
-        raise ArgumentError(flag, f"expected an integer, got {token!r}")
-    return int(match.group())
-
-
-def _setter(attr: str, kind: str = "float") -> Callable:
-    def apply(raw: _Raw, flag: str, values: list[str]) -> None:
-        convert = _number if kind == "float" else _integer
-        setattr(raw, attr, convert(flag, values[0]) if kind != "str" else values[0])
+def _set_both(attr_a: str, attr_b: str) -> Callable:
+    def apply(raw: _Raw, values: list) -> None:
+        setattr(raw, attr_a, values[0])
+        setattr(raw, attr_b, values[0])
     return apply
 
 
 def _switch(attr: str, value=True) -> Callable:
-    def apply(raw: _Raw, flag: str, values: list[str]) -> None:
+    def apply(raw: _Raw, values: list) -> None:
         setattr(raw, attr, value)
     return apply
 
 
-def _out(key: str, kind: str = "str", value=None) -> Callable:
-    def apply(raw: _Raw, flag: str, values: list[str]) -> None:
-        if kind == "switch":
-            raw.out[key] = value
-        elif kind == "float":
-            raw.out[key] = _number(flag, values[0])
-        elif kind == "int":
-            raw.out[key] = _integer(flag, values[0])
-        else:
-            raw.out[key] = values[0]
+def _out(key: str, value=None) -> Callable:
+    def apply(raw: _Raw, values: list) -> None:
+        raw.out[key] = values[0] if values else value
     return apply
-
-
-def _set_cell(raw: _Raw, flag: str, values: list[str]) -> None:
-    nums = [_number(flag, v) for v in values]
-    lengths = nums[:3] + [nums[0]] * (3 - len(nums[:3]))
-    angles = nums[3:6] + [90.0] * (3 - len(nums[3:6]))
-    raw.cell = lengths + angles
-
-
-def _set_misset(raw: _Raw, flag: str, values: list[str]) -> None:
-    if values[0] == "random":
-        raise ArgumentError(flag, "'random' is not supported by simkernel; give three angles in degrees")
-    raw.misset = [_number(flag, v) for v in values]
-
-
-def _set_n_all(raw: _Raw, flag: str, values: list[str]) -> None:
-    raw.n_cells = [_integer(flag, values[0])] * 3
 
 
 def _set_n_axis(axis: int) -> Callable:
-    def apply(raw: _Raw, flag: str, values: list[str]) -> None:
-        raw.n_cells[axis] = _integer(flag, values[0])
+    def apply(raw: _Raw, values: list) -> None:
+        raw.n_cells[axis] = values[0]
     return apply
 
 
-def _set_wavelength(raw: _Raw, flag: str, values: list[str]) -> None:
-    raw.wavelength_angstrom = _number(flag, values[0])
-    raw.wavelength_flag = flag
+def _set_wavelength(raw: _Raw, values: list) -> None:
+    raw.wavelength_angstrom = values[0]
 
 
-def _set_energy(raw: _Raw, flag: str, values: list[str]) -> None:
-    energy = _number(flag, values[0])
-    if energy <= 0:
-        raise ArgumentError(flag, "photon energy must be positive (eV)")
-    raw.wavelength_angstrom = 12398.42 / energy
-    raw.wavelength_flag = flag
+def _set_energy(raw: _Raw, values: list) -> None:
+    raw.wavelength_angstrom = 12398.42 / values[0]
 
 
-def _set_both(attr_a: str, attr_b: str, kind: str = "float") -> Callable:
-    def apply(raw: _Raw, flag: str, values: list[str]) -> None:
-        value = (_number if kind == "float" else _integer)(flag, values[0])
-        setattr(raw, attr_a, value)
-        setattr(raw, attr_b, value)
-    return apply
+def _ignore(raw: _Raw, values: list) -> None:
+    """Accepted for nanoBragg compatibility; changes nothing here."""
 
 
-def _set_roi(raw: _Raw, flag: str, values: list[str]) -> None:
-    raw.roi = [_integer(flag, v) for v in values]
-
-
-# flag -> (number of values, handler); -cell takes 1..6 values (see _tokens_for).
-_FLAGS: dict[str, tuple[int, Callable]] = {
-    "-cell": (6, _set_cell),
-    "-misset": (3, _set_misset),
-    "-N": (1, _set_n_all),
-    "-Na": (1, _set_n_axis(0)),
-    "-Nb": (1, _set_n_axis(1)),
-    "-Nc": (1, _set_n_axis(2)),
-    "-default_F": (1, _setter("default_F")),
-    "-hkl": (1, _setter("hkl", "str")),
-    "-square_xtal": (0, _switch("shape", "square")),
-    "-round_xtal": (0, _switch("shape", "round")),
-    "-gauss_xtal": (0, _switch("shape", "gauss")),
-    "-tophat_spots": (0, _switch("shape", "tophat")),
-    "-binary_spots": (0, _switch("shape", "tophat")),
-    "-fudge": (1, _setter("fudge")),
-    "-lambda": (1, _set_wavelength),
-    "-wave": (1, _set_wavelength),
-    "-energy": (1, _set_energy),
-    "-fluence": (1, _setter("fluence")),
-    "-flux": (1, _setter("flux")),
-    "-exposure": (1, _setter("exposure")),
-    "-beamsize": (1, _setter("beamsize_mm")),
-    "-polar": (1, _setter("polar")),
-    "-nopolar": (0, _switch("nopolar")),
-    "-dispersion": (1, _setter("dispersion_percent")),
-    "-dispsteps": (1, _setter("dispsteps", "int")),
-    "-divergence": (1, _set_both("hdivrange_mrad", "vdivrange_mrad")),
-    "-hdivrange": (1, _setter("hdivrange_mrad")),
-    "-vdivrange": (1, _setter("vdivrange_mrad")),
-    "-divsteps": (1, _set_both("hdivsteps", "vdivsteps", "int")),
-    "-hdivsteps": (1, _setter("hdivsteps", "int")),
-    "-vdivsteps": (1, _setter("vdivsteps", "int")),
-    "-hdivstep": (1, _setter("hdivstep_mrad")),
-    "-vdivstep": (1, _setter("vdivstep_mrad")),
-    "-square_div": (0, _switch("square_div")),
-    "-distance": (1, _setter("distance_mm")),
-    "-close_distance": (1, _setter("distance_mm")),
-    "-pixel": (1, _setter("pixel_mm")),
-    "-detpixels": (1, _set_both("detpixels_f", "detpixels_s", "int")),
-    "-detpixels_f": (1, _setter("detpixels_f", "int")),
-    "-detpixels_x": (1, _setter("detpixels_f", "int")),
-    "-detpixels_s": (1, _setter("detpixels_s", "int")),
-    "-detpixels_y": (1, _setter("detpixels_s", "int")),
-    "-detsize": (1, _set_both("detsize_f_mm", "detsize_s_mm")),
-    "-detsize_f": (1, _setter("detsize_f_mm")),
-    "-detsize_s": (1, _setter("detsize_s_mm")),
-    "-Xbeam": (1, _setter("xbeam_mm")),
-    "-Ybeam": (1, _setter("ybeam_mm")),
-    "-mosflm": (0, lambda raw, flag, values: None),  # MOSFLM is simkernel's only convention
-    "-roi": (4, _set_roi),
-    "-oversample": (1, _setter("oversample", "int")),
-    "-oversample_omega": (0, _switch("oversample_omega")),
-    "-oversample_polar": (0, _switch("oversample_polar")),
-    "-oversample_thick": (0, _switch("oversample_thick")),
-    "-point_pixel": (0, _switch("point_pixel")),
-    "-detector_thick": (1, _setter("detector_thick_um")),
-    "-detector_abs": (1, _setter("detector_abs_um")),
-    "-thicksteps": (1, _setter("thicksteps", "int")),
-    "-phi": (1, _setter("phi_deg")),
-    "-osc": (1, _setter("osc_deg")),
-    "-phistep": (1, _setter("phistep_deg")),
-    "-phisteps": (1, _setter("phisteps", "int")),
-    "-mosaic": (1, _setter("mosaic_deg")),
-    "-mosaic_domains": (1, _setter("mosaic_domains", "int")),
-    "-mosaic_dom": (1, _setter("mosaic_domains", "int")),
-    "-mosaic_seed": (1, _setter("mosaic_seed", "int")),
-    "-interpolate": (0, _switch("interpolate", True)),
-    "-nointerpolate": (0, _switch("interpolate", False)),
+# canonical flag of the table -> what it sets (tests check every table row has one)
+HANDLERS: dict[str, Callable] = {
+    "-cell": lambda raw, values: setattr(raw, "cell", list(values)),
+    "-misset": lambda raw, values: setattr(raw, "misset", list(values)),
+    "-N": lambda raw, values: setattr(raw, "n_cells", [values[0]] * 3),
+    "-Na": _set_n_axis(0),
+    "-Nb": _set_n_axis(1),
+    "-Nc": _set_n_axis(2),
+    "-default_F": _set("default_F"),
+    "-hkl": _set("hkl"),
+    "-interpolate": _switch("interpolate", True),
+    "-nointerpolate": _switch("interpolate", False),
+    "-square_xtal": _switch("shape", "square"),
+    "-round_xtal": _switch("shape", "round"),
+    "-gauss_xtal": _switch("shape", "gauss"),
+    "-tophat_spots": _switch("shape", "tophat"),
+    "-fudge": _set("fudge"),
+    "-lambda": _set_wavelength,
+    "-energy": _set_energy,
+    "-fluence": _set("fluence"),
+    "-flux": _set("flux"),
+    "-exposure": _set("exposure"),
+    "-beamsize": _set("beamsize_mm"),
+    "-polar": _set("polar"),
+    "-nopolar": _switch("nopolar"),
+    "-dispersion": _set("dispersion_percent"),
+    "-dispsteps": _set("dispsteps"),
+    "-divergence": _set_both("hdivrange_mrad", "vdivrange_mrad"),
+    "-hdivrange": _set("hdivrange_mrad"),
+    "-vdivrange": _set("vdivrange_mrad"),
+    "-hdivstep": _set("hdivstep_mrad"),
+    "-vdivstep": _set("vdivstep_mrad"),
+    "-divsteps": _set_both("hdivsteps", "vdivsteps"),
+    "-hdivsteps": _set("hdivsteps"),
+    "-vdivsteps": _set("vdivsteps"),
+    "-square_div": _switch("square_div", True),
+    "-round_div": _switch("square_div", False),
+    "-distance": _set("distance_mm"),
+    "-pixel": _set("pixel_mm"),
+    "-detpixels": _set_both("detpixels_f", "detpixels_s"),
+    "-detpixels_f": _set("detpixels_f"),
+    "-detpixels_s": _set("detpixels_s"),
+    "-detsize": _set_both("detsize_f_mm", "detsize_s_mm"),
+    "-detsize_f": _set("detsize_f_mm"),
+    "-detsize_s": _set("detsize_s_mm"),
+    "-Xbeam": _set("xbeam_mm"),
+    "-Ybeam": _set("ybeam_mm"),
+    "-mosflm": _ignore,  # MOSFLM is the only convention
+    "-roi": lambda raw, values: setattr(raw, "roi", list(values)),
+    "-oversample": _set("oversample"),
+    "-oversample_omega": _switch("oversample_omega"),
+    "-oversample_polar": _switch("oversample_polar"),
+    "-oversample_thick": _switch("oversample_thick"),
+    "-point_pixel": _switch("point_pixel"),
+    "-detector_thick": _set("detector_thick_um"),
+    "-detector_abs": _set("detector_abs_um"),
+    "-thicksteps": _set("thicksteps"),
+    "-phi": _set("phi_deg"),
+    "-osc": _set("osc_deg"),
+    "-phistep": _set("phistep_deg"),
+    "-phisteps": _set("phisteps"),
+    "-mosaic": _set("mosaic_deg"),
+    "-mosaic_domains": _set("mosaic_domains"),
+    "-mosaic_seed": _set("mosaic_seed"),
     # output and run options (never change the image)
-    "-floatfile": (1, _out("floatfile")),
-    "-intfile": (1, _out("intfile")),
-    "-noisefile": (1, _out("noisefile")),
-    "-pgmfile": (1, _out("pgmfile")),
-    "-nonoise": (0, _out("write_noise", "switch", False)),
-    "-nopgm": (0, _out("write_pgm", "switch", False)),
-    "-noprogress": (0, _out("progress", "switch", False)),
-    "-progress": (0, _out("progress", "switch", True)),
-    "-scale": (1, _out("intfile_scale", "float")),
-    "-adc": (1, _out("adc_offset", "float")),
-    "-seed": (1, _out("noise_seed", "int")),
-    "-device": (1, _out("device")),
-    "-dtype": (1, _out("dtype")),
+    "-floatfile": _out("floatfile"),
+    "-intfile": _out("intfile"),
+    "-scale": _out("intfile_scale"),
+    "-adc": _out("adc_offset"),
+    "-noisefile": _out("noisefile"),
+    "-pgmfile": _out("pgmfile"),
+    "-seed": _out("noise_seed"),
+    "-nonoise": _out("write_noise", False),
+    "-nopgm": _out("write_pgm", False),
+    "-noprogress": _out("progress", False),
+    "-progress": _out("progress", True),
+    "-trace_pixel": lambda raw, values: raw.out.__setitem__("trace_pixel", (values[0], values[1])),
+    "-device": _out("device"),
+    "-dtype": _out("dtype"),
 }
-
-_UNSUPPORTED = {
-    "-mat", "-sourcefile", "-curved_det", "-xds", "-dials", "-adxv", "-denzo", "-custom",
-    "-twotheta", "-twotheta_axis", "-detector_rotx", "-detector_roty", "-detector_rotz",
-    "-pivot", "-water", "-dmin", "-trace_pixel", "-Xclose", "-Yclose", "-ORGX", "-ORGY",
-    "-spindle_axis", "-fdet_vector", "-sdet_vector", "-odet_vector", "-beam_vector",
-    "-polar_vector", "-pix0_vector", "-xtalsize", "-samplesize", "-sample_thick", "-printout",
-}
-
-
-def _tokens_for(flag: str, count: int, argv: list[str], i: int) -> list[str]:
-    """The ``count`` values after argv[i]; -cell takes 1..6 numeric values."""
-    if flag == "-cell":
-        values = []
-        for token in argv[i + 1:i + 7]:
-            try:
-                float(token)
-            except ValueError:
-                break
-            values.append(token)
-        if not values:
-            raise ArgumentError(flag, "missing value: give a b c [alpha beta gamma] (Angstrom, degrees)")
-        return values
-    values = argv[i + 1:i + 1 + count]
-    if len(values) < count:
-        raise ArgumentError(flag, f"missing value: {flag} takes {count} value(s)")
-    return values
 
 
 def _read_raw(argv: list[str]) -> _Raw:
     raw = _Raw()
-    i = 0
-    while i < len(argv):
-        flag = argv[i]
-        if flag in _UNSUPPORTED:
-            raise ArgumentError(flag, "this nanoBragg option is not supported by simkernel")
-        if flag not in _FLAGS:
-            what = "unknown flag" if flag.startswith("-") else "unexpected argument (values follow their flag)"
-            raise ArgumentError(flag, f"{what}; see physics.md section 2 for the supported flags")
-        count, apply = _FLAGS[flag]
-        values = _tokens_for(flag, count, argv, i)
-        apply(raw, flag, values)
-        i += 1 + len(values)
+    for flag, values in read_flags(argv):
+        HANDLERS[flag](raw, values)
     return raw
 
 
-def _require_positive(flag: str, value: float, what: str) -> None:
-    if not value > 0 or math.isinf(value):
-        raise ArgumentError(flag, f"{what} must be a positive finite number, got {value:g}")
-
-
 def _mosaic(raw: _Raw) -> tuple[float, int]:
+    """(spread rad, domains): a negative count is unset (10 domains with a spread)."""
     spread = math.radians(raw.mosaic_deg) if raw.mosaic_deg >= 0 else -1.0
     domains = raw.mosaic_domains
-    if domains <= 0:
+    if domains < 0:
         return (spread, 10) if spread > 0 else (0.0, 1)
     if spread <= 0:
         return 0.0, 1
-    return spread, domains
+    return spread, max(domains, 1)
 
 
 def _thickness(raw: _Raw) -> tuple[float, float, int, float]:
-    """(thickness m, mu 1/m, layers, layer step m) after nanoBragg's auto rules."""
+    """(thickness m, mu 1/m (0: no absorption), layers, layer step m) after nanoBragg's rules."""
     thick = raw.detector_thick_um * UM
     if thick <= 0:
         return 0.0, 0.0, 1, 0.0
     if raw.detector_abs_um is None:
         mu = 1.0 / thick
-    elif raw.detector_abs_um > 0 and math.isfinite(raw.detector_abs_um):
-        mu = 1.0 / (raw.detector_abs_um * UM)
     else:
-        raise ArgumentError("-detector_abs", "0 or inf (no absorption) is not supported by simkernel")
+        mu = 1.0 / (raw.detector_abs_um * UM) if raw.detector_abs_um > 0 else 0.0
     if raw.thicksteps <= 0:
         return thick, mu, 2, thick / 2.0
     return thick, mu, raw.thicksteps, thick / max(raw.thicksteps - 1, 1)
 
 
-def _structure(raw: _Raw, n_cells):
-    table = None
-    if raw.hkl is not None:
-        try:
-            table = read_hkl(raw.hkl, raw.default_F)
-        except OSError as exc:
-            raise ArgumentError("-hkl", f"cannot read {raw.hkl!r}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise ArgumentError("-hkl", f"invalid HKL file {raw.hkl!r}: {exc}") from None
-    elif raw.default_F == 0:
-        raise ArgumentError("-hkl", "no structure factors: give -hkl FILE or a non-zero -default_F "
-                            "(simkernel never reads a Fdump.bin left in the working directory)")
-    auto = raw.interpolate is None
-    interpolate = (min(n_cells) <= 2) if auto else raw.interpolate
-    return table, bool(interpolate and table is not None), auto
+def _read_table(raw: _Raw):
+    try:
+        return read_hkl(raw.hkl, raw.default_F)
+    except OSError as exc:
+        raise ArgumentError("-hkl", f"cannot read '{raw.hkl}': {exc.strerror or exc}") from None
+    except ValueError:
+        raise ArgumentError("-hkl", f"no 'h k l F' entries in '{raw.hkl}'") from None
 
 
 def _output_options(raw: _Raw) -> OutputOptions:
-    out = dict(raw.out)
-    if out.get("dtype", "float64") not in ("float32", "float64"):
-        raise ArgumentError("-dtype", f"expected float32 or float64, got {out['dtype']!r}")
-    if "device" in out and not re.fullmatch(r"cpu|cuda(:\d+)?", out["device"]):
-        raise ArgumentError("-device", f"expected cpu or cuda, got {out['device']!r}")
-    return OutputOptions(**out)
+    return OutputOptions(**raw.out)
 
 
-def _resolve(raw: _Raw) -> SimConfig:
+def _check(raw: _Raw, fpixels: int, spixels: int) -> None:
+    """The checks after parsing, in the C twin's order and wording (one message per mistake)."""
     if raw.cell is None:
         raise ArgumentError("-cell", "no unit cell given: add -cell a b c alpha beta gamma (Angstrom, degrees)")
-    lengths, angles = tuple(raw.cell[:3]), tuple(math.radians(x) for x in raw.cell[3:])
-    for value in lengths:
-        _require_positive("-cell", value, "cell lengths")
-    if not all(0 < x < math.pi for x in angles):
+    if not all(x > 0 for x in raw.cell[:3]):
+        raise ArgumentError("-cell", "cell lengths must be positive (Angstrom)")
+    if not all(0 < x < 180 for x in raw.cell[3:]):
         raise ArgumentError("-cell", "cell angles must lie between 0 and 180 degrees")
-    _require_positive("-pixel", raw.pixel_mm, "pixel size")
-    _require_positive("-distance", raw.distance_mm, "distance")
-    _require_positive(raw.wavelength_flag, raw.wavelength_angstrom, "wavelength")
-    pixel, distance = raw.pixel_mm * MM, raw.distance_mm * MM
-    wavelength = raw.wavelength_angstrom * ANGSTROM
-    n_cells = tuple(max(1, n) for n in raw.n_cells)
-    misset = tuple(math.radians(x) for x in raw.misset) if raw.misset is not None else None
+    if raw.hkl is None and raw.default_F == 0:
+        raise ArgumentError("-hkl", "no structure factors: give -hkl FILE or a non-zero -default_F")
+    if fpixels < 1 or spixels < 1:
+        raise ArgumentError("-detsize", "the detector has no pixels: give -detpixels N or a larger -detsize")
+    if raw.flux != 0 and raw.exposure > 0 and raw.beamsize_mm == 0:
+        raise ArgumentError("-beamsize", "must be positive with -flux")
+    if raw.detector_abs_um is not None and raw.detector_abs_um < 0:
+        raise ArgumentError("-detector_abs", "must be positive, or 0 for no absorption")
+    trace = raw.out.get("trace_pixel")
+    if trace is not None and not (0 <= trace[0] < spixels and 0 <= trace[1] < fpixels):
+        raise ArgumentError("-trace_pixel", f"pixel {trace[0]} {trace[1]} is outside the "
+                            f"{spixels}x{fpixels} (slow x fast) detector")
 
+
+def _detector_size(raw: _Raw) -> tuple[float, float, int, int]:
+    """(detsize_f m, detsize_s m, fpixels, spixels): -detpixels wins over -detsize."""
+    pixel = raw.pixel_mm * MM
     detsize_f, detsize_s = raw.detsize_f_mm * MM, raw.detsize_s_mm * MM
     if raw.detpixels_f is not None:
         detsize_f = raw.detpixels_f * pixel
     if raw.detpixels_s is not None:
         detsize_s = raw.detpixels_s * pixel
-    fpixels, spixels = pixel_counts(detsize_f, pixel), pixel_counts(detsize_s, pixel)
+    return detsize_f, detsize_s, pixel_counts(detsize_f, pixel), pixel_counts(detsize_s, pixel)
+
+
+_SIZE_FLAGS = ("-pixel", "-detpixels", "-detpixels_f", "-detpixels_s", "-detsize", "-detsize_f", "-detsize_s")
+
+
+def detector_shape(argv: list[str]) -> tuple[int, int]:
+    """(slow, fast) pixel counts nanoBragg derives from ``argv`` (the same rule as parse_args).
+
+    Only the size flags are read (other flags, even ones simkernel does not know, are
+    skipped), so any nanoBragg command line works; a size flag with a missing or invalid
+    value, or a detector without pixels, raises ArgumentError. Torch-free.
+    """
+    raw, flags = _Raw(), table()
+    argv = [str(a) for a in argv]
+    for i, token in enumerate(argv):
+        spec = flags.lookup(token)
+        if spec is None or spec.name not in _SIZE_FLAGS:
+            continue
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        if value is None or flags.is_flag(value):
+            raise ArgumentError(token, f"needs 1 value ({spec.metavar}), got 0")
+        HANDLERS[spec.name](raw, [convert(token, spec, value)])
+    fpixels, spixels = _detector_size(raw)[2:]
     if fpixels < 1 or spixels < 1:
-        raise ArgumentError("-detpixels", "the detector must have at least one pixel per axis")
+        raise ArgumentError("-detsize", "the detector has no pixels: give -detpixels N or a larger -detsize")
+    return spixels, fpixels
+
+
+def _resolve(raw: _Raw) -> SimConfig:
+    pixel = raw.pixel_mm * MM
+    detsize_f, detsize_s, fpixels, spixels = _detector_size(raw)
+    _check(raw, fpixels, spixels)
+    table = _read_table(raw) if raw.hkl is not None else None
+
+    lengths, angles = tuple(raw.cell[:3]), tuple(math.radians(x) for x in raw.cell[3:])
+    distance = raw.distance_mm * MM
+    wavelength = raw.wavelength_angstrom * ANGSTROM
+    n_cells = tuple(max(1, n) for n in raw.n_cells)
+    misset = tuple(math.radians(x) for x in raw.misset) if raw.misset is not None else None
     xbeam = raw.xbeam_mm * MM if raw.xbeam_mm is not None else (detsize_s + pixel) / 2.0
     ybeam = raw.ybeam_mm * MM if raw.ybeam_mm is not None else (detsize_f + pixel) / 2.0
     roi = raw.roi if raw.roi is not None else [0, fpixels, 0, spixels]
 
     fluence = raw.fluence
     if raw.flux != 0 and raw.exposure > 0 and raw.beamsize_mm >= 0:
-        _require_positive("-beamsize", raw.beamsize_mm, "beam size (with -flux)")
         fluence = raw.flux * raw.exposure / (raw.beamsize_mm * MM) ** 2
 
-    table, interpolate, interpolate_auto = _structure(raw, n_cells)
+    interpolate_auto = raw.interpolate is None
+    interpolate = (min(n_cells) <= 2) if interpolate_auto else raw.interpolate
+    interpolate = bool(interpolate and table is not None)
     vectors = crystal_vectors(lengths, angles, misset)
     recommended = recommended_oversample(vectors.real_m, n_cells, wavelength, distance, pixel)
     oversample = raw.oversample if raw.oversample > 0 else recommended

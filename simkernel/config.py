@@ -1,7 +1,7 @@
 """Resolved simulation parameters.
 
 ``SimConfig`` holds every physics parameter after nanoBragg's automatic rules have been
-applied (see docs physics.md); every field name carries its unit. ``OutputOptions`` holds
+applied (see docs/simkernel.md); every field name carries its unit. ``OutputOptions`` holds
 what the command line asks to be written and where the kernel should run; it never
 influences the image.
 """
@@ -104,3 +104,4 @@ class OutputOptions:
     noise_seed: Optional[int] = None
     device: Optional[str] = None
     dtype: str = "float64"
+    trace_pixel: Optional[tuple[int, int]] = None   # (slow, fast)

@@ -1,6 +1,7 @@
 """The C twin of simkernel: build it once per source hash, run it, read its image.
 
-The C source ships inside the package (``simkernel/csrc/nanobragg_twin.c``). It is
+The C source ships inside the package (``simkernel/csrc/nanobragg_twin.c``, one
+self-contained file that also holds the command-line table simkernel's parser reads). It is
 compiled on first use with the system C compiler (``$CC``, else ``cc`` or ``gcc``)
 into a per-user cache folder keyed by the source's sha256::
 
@@ -8,6 +9,7 @@ into a per-user cache folder keyed by the source's sha256::
 
 so a changed source gets a fresh binary and concurrent first uses never see a
 half-written file (each compiles into its own temp file, then ``os.replace``).
+Importing this module does not import torch (``simkernel-c`` starts the C program at once).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rng import axis_angle_matrix
+from .vectors import cross, rotate_xyz, unit
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,30 +52,19 @@ def default_reciprocal(lengths, angles_rad) -> tuple[np.ndarray, float]:
     return recip, v
 
 
-def misset_matrix(misset_rad: tuple[float, float, float]) -> np.ndarray:
-    """R = Rz(rz) Ry(ry) Rx(rx): rotation about X first, then Y, then Z."""
-    rx, ry, rz = misset_rad
-    ex, ey, ez = np.eye(3)
-    return axis_angle_matrix(ez, rz) @ axis_angle_matrix(ey, ry) @ axis_angle_matrix(ex, rx)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
-
-
 def crystal_vectors(lengths, angles_rad, misset_rad=None) -> CrystalVectors:
-    """Real (m) and reciprocal (1/A) vectors as nanoBragg builds them."""
+    """Real (m) and reciprocal (1/A) vectors as nanoBragg builds them (its order of operations)."""
     recip, v = default_reciprocal(lengths, angles_rad)
     if misset_rad is not None:
-        recip = recip @ misset_matrix(misset_rad).T
+        recip = np.array([rotate_xyz(row, *misset_rad) for row in recip])
     a_s, b_s, c_s = recip
     real = np.array([
-        lengths[0] * _unit(np.cross(b_s, c_s)),
-        lengths[1] * _unit(np.cross(c_s, a_s)),
-        lengths[2] * _unit(np.cross(a_s, b_s)),
+        unit(cross(b_s, c_s)) * lengths[0],
+        unit(cross(c_s, a_s)) * lengths[1],
+        unit(cross(a_s, b_s)) * lengths[2],
     ])
     a, b, c = real
-    recip = np.array([np.cross(b, c), np.cross(c, a), np.cross(a, b)]) / v
+    recip = np.array([cross(b, c), cross(c, a), cross(a, b)]) * (1.0 / v)
     return CrystalVectors(real * 1e-10, recip, v)
 
 

@@ -1,7 +1,8 @@
-"""The parameter and summary lines nanoBragg prints, in nanoBragg's wording (physics.md 11).
+"""The parameter and summary lines nanoBragg prints, in nanoBragg's wording.
 
 Only the lines that describe physics simkernel models are produced (no TRACE/DETECTOR debug
-lines, no water/MW estimate, no solid-angle total). Numbers use C's %g unless noted.
+lines, no water/MW estimate, no solid-angle total). Numbers use C's %g unless noted. The C
+twin prints the very same lines in the same order (tests compare the two outputs).
 """
 from __future__ import annotations
 
@@ -47,8 +48,7 @@ def _oversample_lines(config: SimConfig) -> list[str]:
     if config.oversample_auto:
         return [f"auto-selected {config.oversample}-fold oversampling"]
     if config.oversample < config.oversample_recommended:
-        return [f"WARNING: oversample {config.oversample} is below the recommended "
-                f"{config.oversample_recommended}-fold oversampling"]
+        return [f"WARNING: maximum recommended oversampling is {config.oversample_recommended}"]
     return []
 
 
@@ -84,6 +84,8 @@ def _beam_detector_lines(config: SimConfig) -> list[str]:
     lines += ["  incident fluence: %g photons/m^2" % c.fluence_photons_per_m2,
               "  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)"
               % (det.close_distance_m, c.detsize_f_m, c.detsize_s_m, p, c.fpixels, c.spixels),
+              "  sensor is %g m thick in %d layers with mu= %g"
+              % (c.detector_thick_m, c.thicksteps, c.detector_mu_per_m if c.detector_thick_m > 0 else -1.0),
               "  Xbeam=%g Ybeam=%g" % (c.xbeam_m, c.ybeam_m),
               "  Fbeam=%g Sbeam=%g" % (c.fbeam_m, c.sbeam_m),
               # C prints the MOSFLM close-point one pixel below Sclose/Fclose
@@ -122,28 +124,28 @@ def describe(config: SimConfig) -> list[str]:
 
 
 def summary(image, config: SimConfig | None = None) -> list[str]:
-    """nanoBragg's after-render lines: max_I (with its Fdet Sdet when ``config`` is given,
-    at the pixel's last subpixel as C reports it) and mean/rms/rmsd over the ROI pixels."""
+    """nanoBragg's after-render lines over the ROI pixels of the float32 image: max_I (the
+    first brightest pixel; with ``config``, at its last subpixel's Fdet Sdet as C reports it)
+    and mean/rms/rmsd (squares divided by N - 1, deviations in a second pass, like the C twin)."""
     array = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
-    array = np.asarray(array, dtype=np.float64)
-    region = array
+    region = array.astype(np.float32).astype(np.float64)
+    f0 = s0 = 0
     if config is not None:
         (f0, f1), (s0, s1) = config.roi_fast, config.roi_slow
-        region = array[max(s0, 0):s1 + 1, max(f0, 0):f1 + 1]
+        f0, s0 = max(f0, 0), max(s0, 0)
+        region = region[s0:s1 + 1, f0:f1 + 1]
     if region.size == 0:
         return ["max_I = 0", "mean= 0 rms= 0 rmsd= 0"]
-    slow, fast = np.unravel_index(int(np.argmax(array)), array.shape)
-    line = "max_I = %g" % array[slow, fast]
+    slow, fast = np.unravel_index(int(np.argmax(region)), region.shape)
+    line = "max_I = %g" % region[slow, fast]
     if config is not None:
         n, p = config.oversample, config.pixel_size_m
-        line += "  at " + _g(subpixel_coordinates(fast, n - 1, n, p), subpixel_coordinates(slow, n - 1, n, p))
+        line += "  at " + _g(subpixel_coordinates(fast + f0, n - 1, n, p), subpixel_coordinates(slow + s0, n - 1, n, p))
     # row by row: no image-sized temporaries (a 4096^2 float64 image is 128 MB)
     count = region.size
-    total = sum(float(row.sum()) for row in region)
-    squares = sum(float(row @ row) for row in region)
-    mean = total / count
-    # C divides the sums of squares by N - 1 (and the mean by N)
     denominator = max(count - 1, 1)
-    rms = math.sqrt(squares / denominator)
-    rmsd = math.sqrt(max(squares - count * mean * mean, 0.0) / denominator)
-    return [line, "mean= %g rms= %g rmsd= %g" % (mean, rms, rmsd)]
+    mean = sum(float(row.sum()) for row in region) / count
+    squares = sum(float(row @ row) for row in region)
+    deviations = sum(float((row - mean) @ (row - mean)) for row in region)
+    return [line, "mean= %g rms= %g rmsd= %g" % (mean, math.sqrt(squares / denominator),
+                                                  math.sqrt(deviations / denominator))]

@@ -1,4 +1,4 @@
-"""Detector geometry: MOSFLM convention, BEAM pivot, no detector rotations (physics.md 4).
+"""Detector geometry: MOSFLM convention, BEAM pivot, no detector rotations.
 
 Lengths in metres. Fast index F / slow index S are 0-based pixel indices.
 """

@@ -1,6 +1,7 @@
 """Image files as nanoBragg writes them: raw float32 and SMV (ADSC-style) 16-bit images.
 
-Arrays are (slow, fast); files are slow-major (offset = slow * fpixels + fast).
+Arrays are (slow, fast); files are slow-major (offset = slow * fpixels + fast). numpy only:
+no torch import (a torch tensor passed in is converted through its own methods).
 """
 from __future__ import annotations
 
@@ -23,16 +24,34 @@ def _as_numpy(image) -> np.ndarray:
     return array
 
 
+def as_float_image(image) -> np.ndarray:
+    """The (slow, fast) float32 image nanoBragg stores: files and statistics use these values."""
+    return _as_numpy(image).astype(np.float32)
+
+
+def smv_header_items(config) -> dict:
+    """SMV header fields after SIZE1/SIZE2, in the C twin's order and %g format (ADC_OFFSET is
+    added by write_smv)."""
+    return {"PIXEL_SIZE": "%g" % (config.pixel_size_m * 1e3), "DISTANCE": "%g" % (config.distance_m * 1e3),
+            "WAVELENGTH": "%g" % (config.wavelength_m * 1e10),
+            "BEAM_CENTER_X": "%g" % (config.xbeam_m * 1e3), "BEAM_CENTER_Y": "%g" % (config.ybeam_m * 1e3)}
+
+
 def write_floatfile(path: str | Path, image) -> None:
     """Raw little-endian float32, slow-major, no header (nanoBragg's -floatfile)."""
     _as_numpy(image).astype("<f4").tofile(str(path))
 
 
 def read_floatfile(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
-    """Read a -floatfile back as a (slow, fast) float32 array; checks the file size."""
+    """Read a -floatfile back as a (slow, fast) float32 array.
+
+    Raises ValueError naming the file when its size is not slow * fast float32 values
+    (OSError if it cannot be read).
+    """
     data = np.fromfile(str(path), dtype="<f4")
     if data.size != shape[0] * shape[1]:
-        raise ValueError(f"{path}: holds {data.size} floats, expected {shape[0]}x{shape[1]}")
+        raise ValueError(f"{Path(path).name} holds {data.size} float32 values, "
+                         f"expected {shape[0]} x {shape[1]} = {shape[0] * shape[1]}")
     return data.reshape(shape)
 
 
@@ -54,15 +73,18 @@ def _smv_header(fpixels: int, spixels: int, items: Mapping[str, object]) -> byte
 
 def write_smv(path: str | Path, image, scale: Optional[float] = None, adc_offset: float = 40.0,
               header_items: Optional[Mapping[str, object]] = None) -> float:
-    """SMV file: 512-byte header, unsigned 16-bit counts = round(value * scale + adc_offset)
-    clipped to 0..65535 (nanoBragg's -intfile). Returns the scale used (55000/max by default)."""
+    """SMV file: 512-byte header, unsigned 16-bit counts = floor(value * scale + adc_offset + 0.5)
+    (adc_offset alone where value <= 0), clipped to 0..65535 (nanoBragg's -intfile, the C twin's
+    arithmetic). Returns the scale used (55000/max by default)."""
     array = _as_numpy(image).astype(np.float64)
     if scale is None:
         scale = smv_scale(array)
-    counts = np.clip(array * scale + adc_offset, 0.0, SMV_MAX_COUNT)
+    counts = np.clip(np.where(array > 0, array * scale + adc_offset, adc_offset), 0.0, SMV_MAX_COUNT)
     counts = np.floor(counts + 0.5).astype("<u2")
     spixels, fpixels = array.shape
+    items = dict(header_items or {})
+    items["ADC_OFFSET"] = "%g" % adc_offset
     with open(path, "wb") as handle:
-        handle.write(_smv_header(fpixels, spixels, dict(header_items or {})))
+        handle.write(_smv_header(fpixels, spixels, items))
         handle.write(counts.tobytes())
     return scale

@@ -52,14 +52,15 @@ class Ran1:
 
 
 def axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Right-handed rotation matrix (3x3) about unit ``axis`` by ``angle`` radians."""
+    """Right-handed rotation matrix (3x3) about unit ``axis`` by ``angle`` radians (entries in
+    nanoBragg's order of operations)."""
     v1, v2, v3 = axis
     c, s = math.cos(angle), math.sin(angle)
     t = 1.0 - c
     return np.array([
-        [c + v1 * v1 * t, v1 * v2 * t - v3 * s, v1 * v3 * t + v2 * s],
-        [v1 * v2 * t + v3 * s, c + v2 * v2 * t, v2 * v3 * t - v1 * s],
-        [v1 * v3 * t - v2 * s, v2 * v3 * t + v1 * s, c + v3 * v3 * t],
+        [c + t * v1 * v1, t * v1 * v2 - s * v3, t * v1 * v3 + s * v2],
+        [t * v1 * v2 + s * v3, c + t * v2 * v2, t * v2 * v3 - s * v1],
+        [t * v1 * v3 - s * v2, t * v2 * v3 + s * v1, c + t * v3 * v3],
     ])
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rng import axis_angle_matrix
+from .vectors import cross, rotate_axis, unit
 
 BEAM = np.array([1.0, 0.0, 0.0])           # MOSFLM beam direction
 POLARIZATION_AXIS = np.array([0.0, 0.0, 1.0])
@@ -60,7 +60,7 @@ def resolve_phi(osc: float, phistep: float, phisteps: int) -> tuple[float, float
             return phistep, phistep, 2
         if phistep <= 0:
             return osc, osc / 2.0, 2
-        return osc, phistep, int(math.ceil(osc / phistep))
+        return osc, phistep, max(1, int(math.ceil(osc / phistep)))
     if osc < 0:
         if phistep <= 0:
             osc = math.radians(1.0)
@@ -89,8 +89,7 @@ def divergence_directions(hrange, hstep, hsteps, vrange, vstep, vsteps, square_d
     """Source positions of the divergence grid (h outer, v inner), elliptically trimmed
     unless square_div. A zero range makes C's trim test 0/0 = NaN, which keeps the point."""
     kept = []
-    v_axis = np.cross(BEAM, POLARIZATION_AXIS)
-    v_axis = v_axis / np.linalg.norm(v_axis)
+    v_axis = unit(cross(BEAM, POLARIZATION_AXIS))
     for hi in range(hsteps):
         for vi in range(vsteps):
             hdiv = hstep * hi - hrange / 2.0
@@ -100,9 +99,9 @@ def divergence_directions(hrange, hstep, hsteps, vrange, vstep, vsteps, square_d
                         + (vdiv ** 2 - vstep ** 2 / 4.0 * (1 - vsteps % 2)) / vrange ** 2)
                 if 4 * test > 1.1:
                     continue
-            pos = -SOURCE_DISTANCE_M * BEAM
-            pos = axis_angle_matrix(POLARIZATION_AXIS, vdiv) @ pos
-            pos = axis_angle_matrix(v_axis, hdiv) @ pos
+            pos = BEAM * -SOURCE_DISTANCE_M
+            pos = rotate_axis(pos, POLARIZATION_AXIS, vdiv)
+            pos = rotate_axis(pos, v_axis, hdiv)
             kept.append(Divergence(hdiv, vdiv, pos))
     return kept
 
@@ -136,7 +135,7 @@ def build_sources(config) -> Sources:
     dirs = config_divergence(config)
     lams = wavelengths(config)
     pos = np.array([d.position_m for d in dirs for _ in lams])
-    incident = -pos / np.linalg.norm(pos, axis=1, keepdims=True)
+    incident = np.array([unit(p) * -1.0 for p in pos])
     return Sources(incident, np.array([lam for _ in dirs for lam in lams]), pos)
 
 
@@ -144,6 +143,6 @@ def source_count(config) -> int:
     return len(config_divergence(config)) * config.dispsteps
 
 
-def spindle_matrix(phi_rad: float) -> np.ndarray:
-    """Right-handed rotation about the MOSFLM spindle axis by phi."""
-    return axis_angle_matrix(SPINDLE_AXIS, phi_rad)
+def spin(vector: np.ndarray, phi_rad: float) -> np.ndarray:
+    """Right-handed rotation of ``vector`` about the MOSFLM spindle axis by phi."""
+    return rotate_axis(vector, SPINDLE_AXIS, phi_rad)

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-KINDS = ("docs", "refactor", "regress", "fix", "break_import", "unbreak", "hang", "unhang")
+KINDS = ("docs", "refactor", "regress", "fix", "break_import", "unbreak", "hang", "unhang", "merge")
 REGRESSIONS = ("scale", "shift")
 
 # Field of view of the golden images (128 px of 0.1 mm): a smaller ``size`` keeps the
@@ -30,6 +30,9 @@ FIELD_OF_VIEW_MM = 12.8
 # Seconds a "hang" commit sleeps before doing anything: far above any test timeout.
 HANG_SECONDS = 300
 
+# fast-import marks of side-branch commits: SIDE_MARKS + history index.
+SIDE_MARKS = 1_000_000
+
 
 @dataclass(frozen=True)
 class Change:
@@ -38,7 +41,9 @@ class Change:
     kind: ``docs`` (touches only docs/), ``refactor`` (touches src, keeps parity),
     ``regress`` (breaks parity; ``how`` = "scale": image x1.5, or "shift": beam centre
     moved by half a pixel), ``fix`` (undoes every regression), ``break_import`` (a syntax
-    error in src), ``unbreak``, ``hang`` (the port sleeps far beyond any timeout), ``unhang``.
+    error in src), ``unbreak``, ``hang`` (the port sleeps far beyond any timeout), ``unhang``,
+    ``merge`` (a refactor made on a side branch, then merged: history[i] is the merge commit and
+    the side commit is off the first-parent line).
     """
 
     kind: str
@@ -78,7 +83,7 @@ class PortState:
         k = change.kind
         if k == "docs":
             return replace(self, docs_revision=self.docs_revision + 1)
-        if k == "refactor":
+        if k in ("refactor", "merge"):
             return replace(self, revision=self.revision + 1)
         if k == "regress":
             if change.how == "scale":
@@ -107,6 +112,7 @@ class PortRepo:
     scenario_args: str
     culprit_index: int | None = None
     expected: list[str] = field(default_factory=list)
+    side_commits: list[str] = field(default_factory=list)  # commits of merged side branches
 
     @property
     def head(self) -> str:
@@ -176,7 +182,12 @@ def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
         if physics_source(after) != physics_source(before):
             files["src/nbport/physics.py"] = physics_source(after)
         message = change.message or _default_message(change, i)
-        stream += _commit(i + 2, i + 1, message, files)
+        if change.kind == "merge":
+            stream += _commit(SIDE_MARKS + i, i + 1, f"Side branch {i}: refactor", files,
+                              ref=f"refs/heads/side-{i}")
+            stream += _commit(i + 2, i + 1, message, files, merge=SIDE_MARKS + i)
+        else:
+            stream += _commit(i + 2, i + 1, message, files)
 
     marks = path / ".git" / "portrepo-marks"
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet", f"--export-marks={marks}"],
@@ -185,10 +196,33 @@ def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
     marks.unlink()
     _git(path, "reset", "-q", "--hard", "main")
     shas = [by_mark[f":{i + 2}"] for i in range(len(history))]
+    side = [by_mark[f":{SIDE_MARKS + i}"] for i, c in enumerate(history) if c.kind == "merge"]
     culprit_index = _culprit_index(states)
     return PortRepo(path=path, base=by_mark[":1"], shas=shas, states=states[1:],
                     scenario="small", scenario_args=scenario_args(size),
-                    culprit_index=culprit_index, expected=[s.expected_verdict for s in states[1:]])
+                    culprit_index=culprit_index, expected=[s.expected_verdict for s in states[1:]],
+                    side_commits=side)
+
+
+def windows(states: list[PortState]) -> list[tuple[int, int | None]]:
+    """(history index of the commit that breaks parity, index of the one that restores it or None)
+    for every stretch of regressed commits, skipped commits inside a stretch included."""
+    found, start = [], None
+    for i, state in enumerate(states):
+        if state.broken or state.hang:
+            continue
+        if state.regressed and start is None:
+            start = i
+        elif not state.regressed and start is not None:
+            found.append((start, i))
+            start = None
+    return found + ([(start, None)] if start is not None else [])
+
+
+def distinct_states(port: PortRepo) -> int:
+    """How many different relevant (src) states the first-parent history holds, root included."""
+    states = [PortState(), *port.states]
+    return len({replace(s, docs_revision=0) for s in states})
 
 
 def _culprit_index(states: list[PortState]) -> int | None:
@@ -207,16 +241,19 @@ def _default_message(change: Change, i: int) -> str:
     return f"Change {i}: {change.kind.replace('_', ' ')}"
 
 
-def _commit(mark: int, parent: int | None, message: str | bytes, files: dict[str, str]) -> bytes:
-    when = 1_700_000_000 + 60 * mark
+def _commit(mark: int, parent: int | None, message: str | bytes, files: dict[str, str], *,
+            ref: str = "refs/heads/main", merge: int | None = None) -> bytes:
+    when = 1_700_000_000 + 60 * (mark % SIDE_MARKS)
     msg = message if isinstance(message, bytes) else message.encode()
-    out = bytearray(b"commit refs/heads/main\n")
+    out = bytearray(f"commit {ref}\n".encode())
     out += f"mark :{mark}\n".encode()
     out += f"author Port Author <port@example.com> {when} +0000\n".encode()
     out += f"committer Port Author <port@example.com> {when} +0000\n".encode()
     out += f"data {len(msg)}\n".encode() + msg + b"\n"
     if parent is not None:
         out += f"from :{parent}\n".encode()
+    if merge is not None:
+        out += f"merge :{merge}\n".encode()
     for name, text in files.items():
         data = text.encode()
         out += f"M 100644 inline {name}\ndata {len(data)}\n".encode() + data + b"\n"

@@ -18,7 +18,8 @@ app = typer.Typer(
 )
 
 # Importing the command modules registers their commands on ``app``.
-from . import demo, run, score  # noqa: E402,F401
+from . import demo, history, nightly, run, scan, score  # noqa: E402,F401
+from . import audit, compare, tracediff, verify  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

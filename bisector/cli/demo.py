@@ -19,6 +19,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history (same seed, same commits).")] = DEFAULT_SEED,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the generated port (and its report) on disk.")] = False,
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
+    scan: Annotated[bool, typer.Option("--scan", help="Scan the whole history instead: find all three windows, print the timeline, write the plot.")] = False,
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
     from simkernel.cref import BuildError
@@ -27,6 +28,11 @@ def demo(
     from ..errors import BisectorError
 
     try:
+        if scan:
+            from ..demo.scan import run_demo_scan
+
+            scanned = run_demo_scan(dir=dir, commits=commits, size=size, seed=seed, keep=keep)
+            raise typer.Exit(0 if scanned.found_all else 1)
         outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, keep=keep, regression=regression)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",

@@ -6,7 +6,7 @@ reports/bisect/<STAMP>/
   culprit_summary.md  the culprit, what it changed, metrics before and after
   commands.txt        one command that reproduces the verdict
   env.json, results.json
-  reference.png, culprit.png, parent.png, difference.png
+  comparison.png      reference, parent and culprit on one scale; difference; zoom (report/figures.py)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..errors import ExitCode
 from ..hunt.walk import GitWalk
 from ..score.scoring import Phase, ScoreRecord
 from ..score.verdict import Verdict
-from . import images
+from . import figures
 from .text import last_line, scenario_text, shown
 
 if TYPE_CHECKING:  # numpy is imported where images are made, not by every command
@@ -83,13 +83,51 @@ def write_bundle(findings: RunFindings, report_dir: Path) -> Path:
     info = _commit_infos(findings)
     (report_dir / "git_walk.md").write_text(_git_walk_md(findings, info))
     (report_dir / "bisect_log.md").write_text(_bisect_log_md(findings, info))
-    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info))
+    figure = _comparison_figure(findings, info, report_dir)
+    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, figure))
     (report_dir / "commands.txt").write_text(shlex.join(findings.reproduce) + "\n" if findings.reproduce else "")
     (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
     (report_dir / "results.json").write_text(json.dumps(_results(findings), indent=2, default=str) + "\n")
-    for name, image in findings.pictures.items():
-        images.save_png(report_dir / f"{name}.png", image, signed=(name == "difference"))
     return report_dir
+
+
+def _comparison_figure(f: RunFindings, info: dict, report_dir: Path) -> figures.FigureInfo | None:
+    """One figure of the reference, parent and culprit images of the failing scenario."""
+    if not f.culprit or "reference" not in f.pictures or "culprit" not in f.pictures:
+        return None
+    confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
+    culprit = confirm.get(f.culprit)
+    parent_sha = (git.parents(f.repo, f.culprit) or [None])[0]
+    parent = confirm.get(parent_sha)
+    name = next((sc.name for sc in (culprit.scenarios if culprit else []) if sc.image), "?")
+    panels = [figures.Panel("reference", f"reference ({_reference_label(f)})", f.pictures["reference"])]
+    if "parent" in f.pictures and parent_sha:
+        panels.append(figures.Panel("parent", f"parent {parent_sha[:10]}", f.pictures["parent"]))
+    panels.append(figures.Panel("culprit", f"culprit {info[f.culprit].short}", f.pictures["culprit"]))
+    caption = [f"culprit {f.culprit[:10]}: {_scenario_metrics(culprit, name)}"]
+    if parent:
+        caption.append(f"parent  {parent_sha[:10]}: {_scenario_metrics(parent, name)}")
+    subject = shown(info[f.culprit].subject)
+    title = f"scenario {name}: culprit {f.culprit[:10]} ({subject[:60]}) vs reference"
+    return figures.comparison_figure(report_dir / "comparison.png", panels, title=title, caption=caption,
+                                     difference_of=("culprit", "reference"))
+
+
+def _reference_label(f: RunFindings) -> str:
+    kind = f.config.get("reference", {}).get("kind")
+    return "C program" if kind == "c" else "simkernel" if kind == "simkernel" else "known good"
+
+
+def _scenario_metrics(record: ScoreRecord | None, name: str) -> str:
+    sc = next((s for s in (record.scenarios if record else []) if s.name == name), None)
+    if sc is None or sc.correlation is None or sc.sum_ratio is None:
+        return "not measured"
+    parts = [f"correlation {sc.correlation:.6f}", f"sum ratio {sc.sum_ratio:.6f}"]
+    if sc.rms_diff is not None:
+        parts.append(f"RMSE {sc.rms_diff:.4g}")
+    if sc.max_abs_diff is not None:
+        parts.append(f"max |diff| {sc.max_abs_diff:.4g}")
+    return ", ".join(parts) + f" ({sc.verdict.value})"
 
 
 # -- pieces ----------------------------------------------------------------------------------
@@ -167,7 +205,7 @@ def _bisect_log_md(f: RunFindings, info: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _culprit_md(f: RunFindings, info: dict) -> str:
+def _culprit_md(f: RunFindings, info: dict, figure: figures.FigureInfo | None = None) -> str:
     lines = ["# Culprit", ""]
     if not f.culprit:
         lines += [f.conclusion, ""]
@@ -193,6 +231,9 @@ def _culprit_md(f: RunFindings, info: dict) -> str:
         "", "## Diffstat", "", "```", shown(git.diffstat(f.repo, f.culprit)), "```", "",
         "## Conclusion", "", f.conclusion, "",
     ]
+    if figure is not None:
+        lines += ["## Images", "", *figures.explain(figure, "the reference", "the culprit",
+                                                        ("the parent",) if "parent" in f.pictures else ()), ""]
     return "\n".join(lines)
 
 

@@ -60,9 +60,10 @@ def save_png(path: Path, image: np.ndarray, *, signed: bool = False) -> Path:
     return Path(path)
 
 
-def reduce_for_display(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+def reduce_for_display(image: np.ndarray, max_side: int = MAX_SIDE, *, signed: bool = True) -> np.ndarray:
     """Shrink by an integer factor so no side exceeds ``max_side``; each block keeps its value
-    of largest magnitude, so a one-pixel Bragg spot (or a one-pixel difference) stays visible."""
+    of largest magnitude, so a one-pixel Bragg spot (or a one-pixel difference) stays visible.
+    ``signed=False`` (intensities) keeps each block's maximum: half the work."""
     import numpy as np
 
     img = _finite_2d(image)
@@ -74,7 +75,10 @@ def reduce_for_display(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarra
         padded = np.zeros((rows, cols), dtype=img.dtype)
         padded[: img.shape[0], : img.shape[1]] = img
         img = padded
-    high, low = _block_extreme(img, factor, np.maximum), _block_extreme(img, factor, np.minimum)
+    high = _block_extreme(img, factor, np.maximum)
+    if not signed:
+        return high.astype(np.float64)
+    low = _block_extreme(img, factor, np.minimum)
     return np.where(high >= -low, high, low).astype(np.float64)
 
 

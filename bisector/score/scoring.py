@@ -45,6 +45,7 @@ class Phase(enum.Enum):
     ENDPOINT = "endpoint"  # the good and bad commits, before bisecting
     BISECT = "bisect"      # a step of git bisect run
     CONFIRM = "confirm"    # the fresh re-run of the culprit and its parent
+    SCAN = "scan"          # one state of a scan
 
 
 @dataclass

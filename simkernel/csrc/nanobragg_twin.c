@@ -2,7 +2,7 @@
  * nanobragg_twin.c -- a small, readable C twin of the nanoBragg kernel.
  *
  * Same command line and physics as nanoBragg for the subset described in
- * docs/physics.md (MOSFLM convention, BEAM pivot, no detector rotations).
+ * docs/simkernel.md (MOSFLM convention, BEAM pivot, no detector rotations).
  * Double precision inside, float32 image out.
  *
  * Deliberate differences from nanoBragg:
@@ -19,6 +19,7 @@
  *
  * Build: cc -O3 -fopenmp nanobragg_twin.c -o nanobragg_twin -lm
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,47 +123,308 @@ typedef struct {
     double thick_um, abs_um;
     int have_abs;
     int thicksteps;
-    double dmin_A;
     int interpolate;                /* -1 auto, 0 off, 1 on */
     const char *floatfile, *intfile;
+    double scale, adc;              /* -intfile: counts per photon (have_scale) and offset */
+    int have_scale;
+    int have_trace, trace_s, trace_f;
 } Args;
+
+static const char *program = "nanobragg_twin";
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: %s -cell a b c alpha beta gamma (-default_F F | -hkl FILE) [options]; "
+                 "%s --help lists every flag\n", program, program);
+}
 
 static void usage_error(const char *flag, const char *why)
 {
-    fprintf(stderr, "nanobragg_twin: error: %s: %s\n", flag, why);
-    fprintf(stderr, "usage: nanobragg_twin -cell a b c al be ga (-default_F F | -hkl FILE) "
-                    "[nanoBragg options] -floatfile FILE\n");
+    fprintf(stderr, "%s: error: %s: %s\n", program, flag, why);
+    print_usage(stderr);
     exit(EXIT_USAGE);
 }
 
-/* Parse argv[i+1 .. i+count] as numbers; fail naming the flag. */
-static void need_values(int argc, char **argv, int i, int count)
+/* ---- The command-line table shared with simkernel ------------------ */
+enum kind { K_SWITCH, K_NUMBER, K_POSITIVE, K_INTEGER, K_COUNT, K_TEXT, K_CHOICE };
+
+typedef struct {
+    const char *name;
+    int count;
+    enum kind kind;
+    const char *metavar, *unit, *deflt, *meaning;
+    const char *alias_of;            /* ALIAS rows: the canonical name */
+    int unsupported;                 /* UNSUPPORTED rows */
+} Flag;
+
+/*
+ * THE command-line table of simkernel and this twin (one table for both programs):
+ * simkernel/flags.py reads the rows between the BEGIN and END lines below, this program
+ * compiles them. Both accept exactly these flags, require the same values, print the same
+ * --help from the columns and word their errors alike. One row per line.
+ *
+ * FLAG(name, values, kind, metavar, unit, default, meaning)
+ *   kind: SWITCH (no value), NUMBER (decimal), POSITIVE (decimal > 0), INTEGER (decimal
+ *   digits), COUNT (integer >= 1), TEXT (any word), CHOICE (one of metavar's |-separated
+ *   words; "cuda:N" stands for cuda: followed by digits).
+ * ALIAS(name, canonical)   another spelling of a FLAG (nanoBragg's spellings).
+ * UNSUPPORTED(name)        a nanoBragg flag neither program implements: rejected by name.
+ */
+static const Flag FLAGS[] = {
+#define FLAG(n, c, k, m, u, d, h) {n, c, K_##k, m, u, d, h, NULL, 0},
+#define ALIAS(n, target) {n, 0, K_SWITCH, "", "", "", "", target, 0},
+#define UNSUPPORTED(n) {n, 0, K_SWITCH, "", "", "", "", NULL, 1},
+/* BEGIN FLAG TABLE */
+FLAG("-cell", 6, NUMBER, "a b c alpha beta gamma", "A, deg", "required", "unit cell lengths and angles")
+FLAG("-misset", 3, NUMBER, "rx ry rz", "deg", "none", "crystal rotation about X, then Y, then Z")
+FLAG("-N", 1, INTEGER, "n", "cells", "1", "unit cells along a, b and c (below 1 means 1)")
+FLAG("-Na", 1, INTEGER, "n", "cells", "1", "unit cells along a")
+FLAG("-Nb", 1, INTEGER, "n", "cells", "1", "unit cells along b")
+FLAG("-Nc", 1, INTEGER, "n", "cells", "1", "unit cells along c")
+FLAG("-default_F", 1, NUMBER, "F", "electrons", "0", "structure factor of every hkl not in the table")
+FLAG("-hkl", 1, TEXT, "FILE", "h k l F text", "none", "P1 structure-factor table")
+FLAG("-interpolate", 0, SWITCH, "", "-", "auto", "tricubic F interpolation (auto: on with -hkl and any N <= 2)")
+FLAG("-nointerpolate", 0, SWITCH, "", "-", "auto", "nearest-index F lookup")
+FLAG("-square_xtal", 0, SWITCH, "", "-", "on", "parallelepiped crystal: F_latt = product of sincg")
+FLAG("-round_xtal", 0, SWITCH, "", "-", "off", "ellipsoidal crystal (sinc3 lattice factor)")
+FLAG("-gauss_xtal", 0, SWITCH, "", "-", "off", "gaussian spots")
+FLAG("-tophat_spots", 0, SWITCH, "", "-", "off", "tophat spots")
+ALIAS("-binary_spots", "-tophat_spots")
+FLAG("-fudge", 1, NUMBER, "x", "-", "1", "scales the spot radius of round/gauss/tophat")
+FLAG("-lambda", 1, POSITIVE, "wavelength", "A", "1", "central wavelength")
+ALIAS("-wave", "-lambda")
+FLAG("-energy", 1, POSITIVE, "E", "eV", "12398.42", "photon energy (sets the wavelength to 12398.42/E A)")
+FLAG("-fluence", 1, NUMBER, "fluence", "photons/m^2", "1.25932015286227e29", "incident fluence")
+FLAG("-flux", 1, NUMBER, "flux", "photons/s", "0", "with -exposure and -beamsize: fluence = flux*exposure/beamsize^2")
+FLAG("-exposure", 1, NUMBER, "t", "s", "1", "exposure time (with -flux)")
+FLAG("-beamsize", 1, NUMBER, "size", "mm", "0.1", "beam size (with -flux)")
+FLAG("-polar", 1, NUMBER, "K", "Kahn factor", "0", "polarisation factor")
+FLAG("-nopolar", 0, SWITCH, "", "-", "off", "polarisation factor forced to 1")
+FLAG("-dispersion", 1, NUMBER, "percent", "%", "0", "wavelength spread")
+FLAG("-dispsteps", 1, INTEGER, "n", "count", "auto", "wavelength samples")
+FLAG("-divergence", 1, NUMBER, "range", "mrad", "unset", "horizontal and vertical divergence range")
+FLAG("-hdivrange", 1, NUMBER, "range", "mrad", "unset", "horizontal divergence range")
+FLAG("-vdivrange", 1, NUMBER, "range", "mrad", "unset", "vertical divergence range")
+FLAG("-hdivstep", 1, NUMBER, "step", "mrad", "unset", "horizontal divergence step")
+FLAG("-vdivstep", 1, NUMBER, "step", "mrad", "unset", "vertical divergence step")
+FLAG("-divsteps", 1, INTEGER, "n", "count", "auto", "horizontal and vertical divergence samples")
+FLAG("-hdivsteps", 1, INTEGER, "n", "count", "auto", "horizontal divergence samples")
+FLAG("-vdivsteps", 1, INTEGER, "n", "count", "auto", "vertical divergence samples")
+FLAG("-square_div", 0, SWITCH, "", "-", "off", "keep the corners of the divergence grid")
+FLAG("-round_div", 0, SWITCH, "", "-", "on", "trim the divergence grid to an ellipse")
+FLAG("-distance", 1, POSITIVE, "d", "mm", "100", "sample to direct-beam-spot distance")
+ALIAS("-close_distance", "-distance")
+FLAG("-pixel", 1, POSITIVE, "p", "mm", "0.1", "pixel size")
+FLAG("-detpixels", 1, COUNT, "n", "pixels", "from -detsize", "pixels along both axes")
+FLAG("-detpixels_f", 1, COUNT, "n", "pixels", "from -detsize_f", "pixels along the fast axis")
+ALIAS("-detpixels_x", "-detpixels_f")
+FLAG("-detpixels_s", 1, COUNT, "n", "pixels", "from -detsize_s", "pixels along the slow axis")
+ALIAS("-detpixels_y", "-detpixels_s")
+FLAG("-detsize", 1, NUMBER, "size", "mm", "102.4", "detector size along both axes")
+FLAG("-detsize_f", 1, NUMBER, "size", "mm", "102.4", "detector size along the fast axis")
+ALIAS("-detsize_x", "-detsize_f")
+FLAG("-detsize_s", 1, NUMBER, "size", "mm", "102.4", "detector size along the slow axis")
+ALIAS("-detsize_y", "-detsize_s")
+FLAG("-Xbeam", 1, NUMBER, "x", "mm", "(detsize_s+pixel)/2", "beam centre along the slow axis")
+FLAG("-Ybeam", 1, NUMBER, "y", "mm", "(detsize_f+pixel)/2", "beam centre along the fast axis")
+FLAG("-mosflm", 0, SWITCH, "", "-", "on", "MOSFLM convention (the only one)")
+FLAG("-roi", 4, INTEGER, "xmin xmax ymin ymax", "pixel index", "whole detector", "render only these fast (x) and slow (y) pixels, inclusive")
+FLAG("-oversample", 1, INTEGER, "n", "per axis", "auto", "n x n subpixels per pixel")
+FLAG("-oversample_omega", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's solid angle")
+FLAG("-oversample_polar", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's polarisation")
+FLAG("-oversample_thick", 0, SWITCH, "", "-", "off", "multiply the running sum by each subpixel's capture fraction")
+FLAG("-point_pixel", 0, SWITCH, "", "-", "off", "solid angle 1/R^2 (no obliquity)")
+FLAG("-detector_thick", 1, NUMBER, "t", "um", "0", "sensor thickness")
+FLAG("-detector_abs", 1, NUMBER, "length", "um", "thickness", "attenuation length (0: no absorption)")
+FLAG("-thicksteps", 1, INTEGER, "n", "count", "auto", "sensor layers")
+FLAG("-phi", 1, NUMBER, "phi0", "deg", "0", "spindle angle of the first step")
+FLAG("-osc", 1, NUMBER, "range", "deg", "auto", "spindle oscillation range")
+FLAG("-phistep", 1, NUMBER, "step", "deg", "auto", "spindle step")
+FLAG("-phisteps", 1, INTEGER, "n", "count", "auto", "spindle steps")
+FLAG("-mosaic", 1, NUMBER, "spread", "deg", "0", "mosaic spread")
+ALIAS("-mosaic_spread", "-mosaic")
+FLAG("-mosaic_domains", 1, INTEGER, "n", "count", "auto", "mosaic domains (10 with a spread and no count)")
+ALIAS("-mosaic_dom", "-mosaic_domains")
+FLAG("-mosaic_seed", 1, INTEGER, "seed", "-", "12345678", "mosaic random seed")
+FLAG("-floatfile", 1, TEXT, "FILE", "path", "none", "write the image as raw float32")
+FLAG("-intfile", 1, TEXT, "FILE", "path", "none", "write the image as SMV 16-bit")
+FLAG("-scale", 1, NUMBER, "s", "counts/photon", "55000/max", "-intfile scale")
+FLAG("-adc", 1, NUMBER, "offset", "counts", "40", "-intfile ADC offset")
+FLAG("-noisefile", 1, TEXT, "FILE", "path", "none", "accepted, not written")
+FLAG("-pgmfile", 1, TEXT, "FILE", "path", "none", "accepted, not written")
+FLAG("-seed", 1, INTEGER, "seed", "-", "none", "noise seed (accepted, unused)")
+FLAG("-nonoise", 0, SWITCH, "", "-", "-", "accepted (no noise file is written)")
+FLAG("-nopgm", 0, SWITCH, "", "-", "-", "accepted (no PGM file is written)")
+FLAG("-noprogress", 0, SWITCH, "", "-", "-", "accepted (no progress meter)")
+FLAG("-progress", 0, SWITCH, "", "-", "-", "accepted (no progress meter)")
+FLAG("-trace_pixel", 2, INTEGER, "slow fast", "pixel index", "none", "print the intermediate values of one pixel")
+FLAG("-device", 1, CHOICE, "cpu|cuda|cuda:N", "-", "cuda if available", "where simkernel runs (the C twin ignores it)")
+FLAG("-dtype", 1, CHOICE, "float32|float64", "-", "float64", "simkernel's precision (the C twin is always double)")
+UNSUPPORTED("-mat")
+UNSUPPORTED("-sourcefile")
+UNSUPPORTED("-curved_det")
+UNSUPPORTED("-xds")
+UNSUPPORTED("-dials")
+UNSUPPORTED("-adxv")
+UNSUPPORTED("-denzo")
+UNSUPPORTED("-custom")
+UNSUPPORTED("-twotheta")
+UNSUPPORTED("-twotheta_axis")
+UNSUPPORTED("-detector_rotx")
+UNSUPPORTED("-detector_roty")
+UNSUPPORTED("-detector_rotz")
+UNSUPPORTED("-pivot")
+UNSUPPORTED("-water")
+UNSUPPORTED("-dmin")
+UNSUPPORTED("-Xclose")
+UNSUPPORTED("-Yclose")
+UNSUPPORTED("-ORGX")
+UNSUPPORTED("-ORGY")
+UNSUPPORTED("-spindle_axis")
+UNSUPPORTED("-fdet_vector")
+UNSUPPORTED("-sdet_vector")
+UNSUPPORTED("-odet_vector")
+UNSUPPORTED("-beam_vector")
+UNSUPPORTED("-polar_vector")
+UNSUPPORTED("-pix0_vector")
+UNSUPPORTED("-xtalsize")
+UNSUPPORTED("-samplesize")
+UNSUPPORTED("-sample_thick")
+UNSUPPORTED("-printout")
+UNSUPPORTED("-misset_seed")
+/* END FLAG TABLE */
+#undef FLAG
+#undef ALIAS
+#undef UNSUPPORTED
+};
+static const int NFLAGS = (int)(sizeof FLAGS / sizeof FLAGS[0]);
+#define HELP_HINT "--help lists the supported flags"
+#define INT_LIMIT 2147483647.0
+
+static const Flag *find_row(const char *name)
 {
-    if (i + count >= argc) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "needs %d value%s", count, count > 1 ? "s" : "");
-        usage_error(argv[i], msg);
-    }
+    for (int i = 0; i < NFLAGS; i++)
+        if (strcmp(FLAGS[i].name, name) == 0) return &FLAGS[i];
+    return NULL;
 }
 
-static double number_arg(char **argv, int i, int k)
+/* The FLAG row for a flag or its alias; NULL for unknown or unsupported names. */
+static const Flag *lookup(const char *name)
 {
-    const char *text = argv[i + k];
-    char *end = NULL;
-    double value = strtod(text, &end);
-    if (end == text || *end != '\0') {
-        char msg[256];
-        snprintf(msg, sizeof msg, "'%s' is not a number", text);
-        usage_error(argv[i], msg);
-    }
-    return value;
+    const Flag *row = find_row(name);
+    if (row != NULL && row->alias_of != NULL) row = find_row(row->alias_of);
+    return (row == NULL || row->unsupported) ? NULL : row;
 }
 
-static int int_arg(char **argv, int i, int k)
+static void print_help(void)
 {
-    double v = number_arg(argv, i, k);
-    if (fabs(v) > 2e9) usage_error(argv[i], "value out of range");
-    return (int)v;   /* nanoBragg uses atoi: truncate */
+    print_usage(stdout);
+    printf("\n%-36s %-16s %-20s %s\n", "flag and values", "unit", "default", "meaning");
+    char left[128];
+    for (int i = 0; i < NFLAGS; i++) {
+        const Flag *f = &FLAGS[i];
+        if (f->alias_of != NULL || f->unsupported) continue;
+        snprintf(left, sizeof left, "%s%s%s", f->name, f->metavar[0] ? " " : "", f->metavar);
+        printf("%-36s %-16s %-20s %s\n", left, f->unit, f->deflt, f->meaning);
+    }
+    for (int i = 0; i < NFLAGS; i++)
+        if (FLAGS[i].alias_of != NULL) printf("%-36s same as %s\n", FLAGS[i].name, FLAGS[i].alias_of);
+    printf("not supported:");
+    for (int i = 0; i < NFLAGS; i++)
+        if (FLAGS[i].unsupported) printf(" %s", FLAGS[i].name);
+    printf("\n");
+}
+
+/* Decimal number: [+-] digits [. digits] or [+-] . digits, optional exponent. */
+static int is_number(const char *t)
+{
+    if (*t == '+' || *t == '-') t++;
+    int digits = 0;
+    while (*t >= '0' && *t <= '9') { t++; digits++; }
+    if (*t == '.') { t++; while (*t >= '0' && *t <= '9') { t++; digits++; } }
+    if (digits == 0) return 0;
+    if (*t == 'e' || *t == 'E') {
+        t++;
+        if (*t == '+' || *t == '-') t++;
+        if (!(*t >= '0' && *t <= '9')) return 0;
+        while (*t >= '0' && *t <= '9') t++;
+    }
+    return *t == '\0';
+}
+
+static int is_integer(const char *t)
+{
+    if (*t == '+' || *t == '-') t++;
+    if (*t == '\0') return 0;
+    for (; *t; t++)
+        if (!(*t >= '0' && *t <= '9')) return 0;
+    return 1;
+}
+
+/* One of metavar's |-separated words; "cuda:N" means cuda: followed by digits. */
+static int choice_ok(const char *token, const char *choices)
+{
+    const char *start = choices;
+    while (*start) {
+        const char *end = strchr(start, '|');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        if (len >= 2 && start[len - 2] == ':' && start[len - 1] == 'N') {
+            if (strncmp(token, start, len - 1) == 0 && token[len - 1] != '\0') {
+                const char *d = token + len - 1;
+                while (*d >= '0' && *d <= '9') d++;
+                if (*d == '\0') return 1;
+            }
+        } else if (strlen(token) == len && strncmp(token, start, len) == 0) {
+            return 1;
+        }
+        if (!end) break;
+        start = end + 1;
+    }
+    return 0;
+}
+
+/* Check one value token by kind; numbers go to *value (same rules and words as flags.py). */
+static void convert(const char *flag, const Flag *f, const char *token, double *value)
+{
+    char msg[512];
+    *value = 0;
+    if (f->kind == K_TEXT) return;
+    if (f->kind == K_CHOICE) {
+        if (!choice_ok(token, f->metavar)) {
+            snprintf(msg, sizeof msg, "expected one of %s, got '%.200s'", f->metavar, token);
+            usage_error(flag, msg);
+        }
+        return;
+    }
+    if (f->kind == K_INTEGER || f->kind == K_COUNT) {
+        if (!is_integer(token)) {
+            snprintf(msg, sizeof msg, "'%.200s' is not an integer", token);
+            usage_error(flag, msg);
+        }
+        *value = strtod(token, NULL);
+        if (fabs(*value) > INT_LIMIT) {
+            snprintf(msg, sizeof msg, "'%.200s' is out of range", token);
+            usage_error(flag, msg);
+        }
+        if (f->kind == K_COUNT && *value < 1) {
+            snprintf(msg, sizeof msg, "must be at least 1, got %.200s", token);
+            usage_error(flag, msg);
+        }
+        return;
+    }
+    if (!is_number(token)) {
+        snprintf(msg, sizeof msg, "'%.200s' is not a number", token);
+        usage_error(flag, msg);
+    }
+    *value = strtod(token, NULL);
+    if (isinf(*value)) {
+        snprintf(msg, sizeof msg, "'%.200s' is out of range", token);
+        usage_error(flag, msg);
+    }
+    if (f->kind == K_POSITIVE && !(*value > 0)) {
+        snprintf(msg, sizeof msg, "must be positive, got %.200s", token);
+        usage_error(flag, msg);
+    }
 }
 
 static void set_defaults(Args *a)
@@ -191,164 +453,148 @@ static void set_defaults(Args *a)
     a->mosaic_seed = -12345678;
     a->thicksteps = -1;
     a->interpolate = -1;
+    a->adc = 40.0;
 }
 
 static int is(const char *arg, const char *name) { return strcmp(arg, name) == 0; }
 
+/* What each canonical flag sets; v holds the numeric values, text the first value token. */
+static void apply(Args *a, const char *f, const double *v, const char *text)
+{
+    if (is(f, "-cell")) { for (int k = 0; k < 6; k++) a->cell[k] = v[k]; a->have_cell = 1; }
+    else if (is(f, "-misset")) { for (int k = 0; k < 3; k++) a->misset[k] = v[k]; a->have_misset = 1; }
+    else if (is(f, "-N")) a->Na = a->Nb = a->Nc = (int)v[0];
+    else if (is(f, "-Na")) a->Na = (int)v[0];
+    else if (is(f, "-Nb")) a->Nb = (int)v[0];
+    else if (is(f, "-Nc")) a->Nc = (int)v[0];
+    else if (is(f, "-default_F")) a->default_F = v[0];
+    else if (is(f, "-hkl")) a->hklfile = text;
+    else if (is(f, "-interpolate")) a->interpolate = 1;
+    else if (is(f, "-nointerpolate")) a->interpolate = 0;
+    else if (is(f, "-square_xtal")) a->shape = SQUARE;
+    else if (is(f, "-round_xtal")) a->shape = ROUND;
+    else if (is(f, "-gauss_xtal")) a->shape = GAUSS;
+    else if (is(f, "-tophat_spots")) a->shape = TOPHAT;
+    else if (is(f, "-fudge")) a->fudge = v[0];
+    else if (is(f, "-lambda")) a->lambda_A = v[0];
+    else if (is(f, "-energy")) a->lambda_A = 12398.42 / v[0];
+    else if (is(f, "-fluence")) a->fluence = v[0];
+    else if (is(f, "-flux")) a->flux = v[0];
+    else if (is(f, "-exposure")) a->exposure = v[0];
+    else if (is(f, "-beamsize")) a->beamsize_mm = v[0];
+    else if (is(f, "-polar")) a->polar_K = v[0];
+    else if (is(f, "-nopolar")) a->nopolar = 1;
+    else if (is(f, "-dispersion")) a->dispersion_pct = v[0];
+    else if (is(f, "-dispsteps")) a->dispsteps = (int)v[0];
+    else if (is(f, "-divergence")) a->hdivrange = a->vdivrange = v[0];
+    else if (is(f, "-hdivrange")) a->hdivrange = v[0];
+    else if (is(f, "-vdivrange")) a->vdivrange = v[0];
+    else if (is(f, "-hdivstep")) a->hdivstep = v[0];
+    else if (is(f, "-vdivstep")) a->vdivstep = v[0];
+    else if (is(f, "-divsteps")) a->hdivsteps = a->vdivsteps = (int)v[0];
+    else if (is(f, "-hdivsteps")) a->hdivsteps = (int)v[0];
+    else if (is(f, "-vdivsteps")) a->vdivsteps = (int)v[0];
+    else if (is(f, "-square_div")) a->round_div = 0;
+    else if (is(f, "-round_div")) a->round_div = 1;
+    else if (is(f, "-distance")) a->distance_mm = v[0];
+    else if (is(f, "-pixel")) a->pixel_mm = v[0];
+    else if (is(f, "-detpixels")) a->detpixels_f = a->detpixels_s = (int)v[0];
+    else if (is(f, "-detpixels_f")) a->detpixels_f = (int)v[0];
+    else if (is(f, "-detpixels_s")) a->detpixels_s = (int)v[0];
+    else if (is(f, "-detsize")) a->detsize_f_mm = a->detsize_s_mm = v[0];
+    else if (is(f, "-detsize_f")) a->detsize_f_mm = v[0];
+    else if (is(f, "-detsize_s")) a->detsize_s_mm = v[0];
+    else if (is(f, "-Xbeam")) { a->xbeam_mm = v[0]; a->have_xbeam = 1; }
+    else if (is(f, "-Ybeam")) { a->ybeam_mm = v[0]; a->have_ybeam = 1; }
+    else if (is(f, "-mosflm")) { /* the only convention */ }
+    else if (is(f, "-roi")) { for (int k = 0; k < 4; k++) a->roi[k] = (int)v[k]; a->have_roi = 1; }
+    else if (is(f, "-oversample")) a->oversample = (int)v[0];
+    else if (is(f, "-oversample_omega")) a->oversample_omega = 1;
+    else if (is(f, "-oversample_polar")) a->oversample_polar = 1;
+    else if (is(f, "-oversample_thick")) a->oversample_thick = 1;
+    else if (is(f, "-point_pixel")) a->point_pixel = 1;
+    else if (is(f, "-detector_thick")) a->thick_um = v[0];
+    else if (is(f, "-detector_abs")) { a->abs_um = v[0]; a->have_abs = 1; }
+    else if (is(f, "-thicksteps")) a->thicksteps = (int)v[0];
+    else if (is(f, "-phi")) a->phi0_deg = v[0];
+    else if (is(f, "-osc")) a->osc_deg = v[0];
+    else if (is(f, "-phistep")) a->phistep_deg = v[0];
+    else if (is(f, "-phisteps")) a->phisteps = (int)v[0];
+    else if (is(f, "-mosaic")) a->mosaic_deg = v[0];
+    else if (is(f, "-mosaic_domains")) a->mosaic_domains = (int)v[0];
+    else if (is(f, "-mosaic_seed")) a->mosaic_seed = -(long)v[0];
+    else if (is(f, "-floatfile")) a->floatfile = text;
+    else if (is(f, "-intfile")) a->intfile = text;
+    else if (is(f, "-scale")) { a->scale = v[0]; a->have_scale = 1; }
+    else if (is(f, "-adc")) a->adc = v[0];
+    else if (is(f, "-trace_pixel")) { a->trace_s = (int)v[0]; a->trace_f = (int)v[1]; a->have_trace = 1; }
+    else if (is(f, "-noisefile") || is(f, "-pgmfile") || is(f, "-seed") || is(f, "-nonoise") ||
+             is(f, "-nopgm") || is(f, "-noprogress") || is(f, "-progress") || is(f, "-device") ||
+             is(f, "-dtype")) {
+        /* accepted like simkernel; nothing here depends on them */
+    } else {
+        fprintf(stderr, "%s: internal error: flag %s has no handler\n", program, f);
+        exit(1);
+    }
+}
+
+/* The checks after parsing, in simkernel's order and wording. */
+static void check_args(const Args *a)
+{
+    if (!a->have_cell)
+        usage_error("-cell", "no unit cell given: add -cell a b c alpha beta gamma (Angstrom, degrees)");
+    for (int k = 0; k < 3; k++)
+        if (!(a->cell[k] > 0)) usage_error("-cell", "cell lengths must be positive (Angstrom)");
+    for (int k = 3; k < 6; k++)
+        if (!(a->cell[k] > 0 && a->cell[k] < 180))
+            usage_error("-cell", "cell angles must lie between 0 and 180 degrees");
+    if (a->hklfile == NULL && a->default_F == 0.0)
+        usage_error("-hkl", "no structure factors: give -hkl FILE or a non-zero -default_F");
+    double pixel = a->pixel_mm * 1e-3;
+    double detsize_f = a->detpixels_f > 0 ? a->detpixels_f * pixel : a->detsize_f_mm * 1e-3;
+    double detsize_s = a->detpixels_s > 0 ? a->detpixels_s * pixel : a->detsize_s_mm * 1e-3;
+    if ((int)ceil(detsize_f / pixel - 0.5) < 1 || (int)ceil(detsize_s / pixel - 0.5) < 1)
+        usage_error("-detsize", "the detector has no pixels: give -detpixels N or a larger -detsize");
+    if (a->flux != 0 && a->exposure > 0 && a->beamsize_mm == 0)
+        usage_error("-beamsize", "must be positive with -flux");
+    if (a->have_abs && a->abs_um < 0)
+        usage_error("-detector_abs", "must be positive, or 0 for no absorption");
+    int fpixels = (int)ceil(detsize_f / pixel - 0.5), spixels = (int)ceil(detsize_s / pixel - 0.5);
+    if (a->have_trace && (a->trace_s < 0 || a->trace_s >= spixels || a->trace_f < 0 || a->trace_f >= fpixels)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "pixel %d %d is outside the %dx%d (slow x fast) detector",
+                 a->trace_s, a->trace_f, spixels, fpixels);
+        usage_error("-trace_pixel", msg);
+    }
+}
+
 static void parse_args(int argc, char **argv, Args *a)
 {
     set_defaults(a);
+    char msg[512];
     for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (is(f, "-cell")) {
-            need_values(argc, argv, i, 6);
-            for (int k = 0; k < 6; k++) a->cell[k] = number_arg(argv, i, k + 1);
-            a->have_cell = 1; i += 6;
-        } else if (is(f, "-misset")) {
-            need_values(argc, argv, i, 3);
-            for (int k = 0; k < 3; k++) a->misset[k] = number_arg(argv, i, k + 1);
-            a->have_misset = 1; i += 3;
-        } else if (is(f, "-N")) {
-            need_values(argc, argv, i, 1);
-            a->Na = a->Nb = a->Nc = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-Na")) { need_values(argc, argv, i, 1); a->Na = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-Nb")) { need_values(argc, argv, i, 1); a->Nb = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-Nc")) { need_values(argc, argv, i, 1); a->Nc = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-default_F")) {
-            need_values(argc, argv, i, 1); a->default_F = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-hkl")) {
-            need_values(argc, argv, i, 1); a->hklfile = argv[++i];
-        } else if (is(f, "-square_xtal")) { a->shape = SQUARE;
-        } else if (is(f, "-round_xtal")) { a->shape = ROUND;
-        } else if (is(f, "-gauss_xtal")) { a->shape = GAUSS;
-        } else if (is(f, "-tophat_spots") || is(f, "-binary_spots")) { a->shape = TOPHAT;
-        } else if (is(f, "-fudge")) {
-            need_values(argc, argv, i, 1); a->fudge = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-lambda") || is(f, "-wave")) {
-            need_values(argc, argv, i, 1); a->lambda_A = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-energy")) {
-            need_values(argc, argv, i, 1);
-            double e = number_arg(argv, i, 1);
-            if (e <= 0) usage_error(f, "energy must be positive (eV)");
-            a->lambda_A = 12398.42 / e; i++;
-        } else if (is(f, "-fluence")) {
-            need_values(argc, argv, i, 1); a->fluence = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-flux")) {
-            need_values(argc, argv, i, 1); a->flux = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-exposure")) {
-            need_values(argc, argv, i, 1); a->exposure = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-beamsize")) {
-            need_values(argc, argv, i, 1); a->beamsize_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-polar")) {
-            need_values(argc, argv, i, 1); a->polar_K = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-nopolar")) { a->nopolar = 1;
-        } else if (is(f, "-dispersion")) {
-            need_values(argc, argv, i, 1); a->dispersion_pct = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-dispsteps")) {
-            need_values(argc, argv, i, 1); a->dispsteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-divergence")) {
-            need_values(argc, argv, i, 1);
-            a->hdivrange = a->vdivrange = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-hdivrange")) {
-            need_values(argc, argv, i, 1); a->hdivrange = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-vdivrange")) {
-            need_values(argc, argv, i, 1); a->vdivrange = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-divsteps")) {
-            need_values(argc, argv, i, 1);
-            a->hdivsteps = a->vdivsteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-hdivsteps")) {
-            need_values(argc, argv, i, 1); a->hdivsteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-vdivsteps")) {
-            need_values(argc, argv, i, 1); a->vdivsteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-hdivstep")) {
-            need_values(argc, argv, i, 1); a->hdivstep = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-vdivstep")) {
-            need_values(argc, argv, i, 1); a->vdivstep = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-square_div")) { a->round_div = 0;
-        } else if (is(f, "-round_div")) { a->round_div = 1;
-        } else if (is(f, "-distance") || is(f, "-close_distance")) {
-            need_values(argc, argv, i, 1); a->distance_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-pixel")) {
-            need_values(argc, argv, i, 1); a->pixel_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-detpixels")) {
-            need_values(argc, argv, i, 1);
-            a->detpixels_f = a->detpixels_s = int_arg(argv, i, 1); i++;
-            if (a->detpixels_f <= 0) usage_error(f, "pixel count must be positive");
-        } else if (is(f, "-detpixels_f") || is(f, "-detpixels_x")) {
-            need_values(argc, argv, i, 1); a->detpixels_f = int_arg(argv, i, 1); i++;
-            if (a->detpixels_f <= 0) usage_error(f, "pixel count must be positive");
-        } else if (is(f, "-detpixels_s") || is(f, "-detpixels_y")) {
-            need_values(argc, argv, i, 1); a->detpixels_s = int_arg(argv, i, 1); i++;
-            if (a->detpixels_s <= 0) usage_error(f, "pixel count must be positive");
-        } else if (is(f, "-detsize")) {
-            need_values(argc, argv, i, 1);
-            a->detsize_f_mm = a->detsize_s_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-detsize_f") || is(f, "-detsize_x")) {
-            need_values(argc, argv, i, 1); a->detsize_f_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-detsize_s") || is(f, "-detsize_y")) {
-            need_values(argc, argv, i, 1); a->detsize_s_mm = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-Xbeam")) {
-            need_values(argc, argv, i, 1); a->xbeam_mm = number_arg(argv, i, 1);
-            a->have_xbeam = 1; i++;
-        } else if (is(f, "-Ybeam")) {
-            need_values(argc, argv, i, 1); a->ybeam_mm = number_arg(argv, i, 1);
-            a->have_ybeam = 1; i++;
-        } else if (is(f, "-mosflm")) { /* the only convention; nothing to do */
-        } else if (is(f, "-roi")) {
-            need_values(argc, argv, i, 4);
-            for (int k = 0; k < 4; k++) a->roi[k] = int_arg(argv, i, k + 1);
-            a->have_roi = 1; i += 4;
-        } else if (is(f, "-oversample")) {
-            need_values(argc, argv, i, 1); a->oversample = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-oversample_omega")) { a->oversample_omega = 1;
-        } else if (is(f, "-oversample_polar")) { a->oversample_polar = 1;
-        } else if (is(f, "-oversample_thick")) { a->oversample_thick = 1;
-        } else if (is(f, "-point_pixel")) { a->point_pixel = 1;
-        } else if (is(f, "-phi")) {
-            need_values(argc, argv, i, 1); a->phi0_deg = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-osc")) {
-            need_values(argc, argv, i, 1); a->osc_deg = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-phistep")) {
-            need_values(argc, argv, i, 1); a->phistep_deg = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-phisteps")) {
-            need_values(argc, argv, i, 1); a->phisteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-mosaic") || is(f, "-mosaic_spread")) {
-            need_values(argc, argv, i, 1); a->mosaic_deg = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-mosaic_domains") || is(f, "-mosaic_dom")) {
-            need_values(argc, argv, i, 1); a->mosaic_domains = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-mosaic_seed")) {
-            need_values(argc, argv, i, 1);
-            a->mosaic_seed = -(long)int_arg(argv, i, 1); i++;
-        } else if (is(f, "-detector_thick")) {
-            need_values(argc, argv, i, 1); a->thick_um = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-detector_abs")) {
-            need_values(argc, argv, i, 1);
-            /* strtod accepts "inf": infinite attenuation length = no absorption */
-            a->abs_um = number_arg(argv, i, 1); a->have_abs = 1; i++;
-        } else if (is(f, "-thicksteps")) {
-            need_values(argc, argv, i, 1); a->thicksteps = int_arg(argv, i, 1); i++;
-        } else if (is(f, "-dmin")) {
-            need_values(argc, argv, i, 1); a->dmin_A = number_arg(argv, i, 1); i++;
-        } else if (is(f, "-interpolate")) { a->interpolate = 1;
-        } else if (is(f, "-nointerpolate")) { a->interpolate = 0;
-        } else if (is(f, "-floatfile")) {
-            need_values(argc, argv, i, 1); a->floatfile = argv[++i];
-        } else if (is(f, "-intfile")) {
-            need_values(argc, argv, i, 1); a->intfile = argv[++i];
-        } else if (is(f, "-nopgm") || is(f, "-nonoise") || is(f, "-noprogress")) {
-            /* accepted for nanoBragg compatibility: this program writes neither */
-        } else {
-            usage_error(f, "unknown option");
+        const char *name = argv[i];
+        const Flag *row = find_row(name);
+        if (row != NULL && row->unsupported)
+            usage_error(name, "this nanoBragg option is not supported (" HELP_HINT ")");
+        const Flag *f = lookup(name);
+        if (f == NULL) {
+            if (name[0] == '-') usage_error(name, "unknown flag (" HELP_HINT ")");
+            usage_error(name, "unexpected argument: values follow their flag (" HELP_HINT ")");
         }
+        int given = 0;
+        while (given < f->count && i + 1 + given < argc && find_row(argv[i + 1 + given]) == NULL) given++;
+        if (given < f->count) {
+            snprintf(msg, sizeof msg, "needs %d value%s (%s), got %d", f->count, f->count > 1 ? "s" : "",
+                     f->metavar, given);
+            usage_error(name, msg);
+        }
+        double v[6] = {0};
+        for (int k = 0; k < f->count; k++) convert(name, f, argv[i + 1 + k], &v[k]);
+        apply(a, f->name, v, f->count > 0 ? argv[i + 1] : NULL);
+        i += f->count;
     }
-    if (!a->have_cell) usage_error("-cell", "a unit cell is required (-cell a b c alpha beta gamma)");
-    if (!(a->pixel_mm > 0)) usage_error("-pixel", "pixel size must be positive (mm)");
-    if (!(a->distance_mm > 0)) usage_error("-distance", "distance must be positive (mm)");
-    if (!(a->lambda_A > 0)) usage_error("-lambda", "wavelength must be positive (A)");
-    for (int k = 0; k < 3; k++)
-        if (!(a->cell[k] > 0)) usage_error("-cell", "cell lengths must be positive (A)");
-    if (a->hklfile == NULL && a->default_F == 0.0)
-        usage_error("-default_F", "no structure factors: give -hkl FILE or a non-zero -default_F");
+    check_args(a);
 }
 
 /* ------------------------------------------------------------------ */
@@ -392,7 +638,6 @@ typedef struct {
     int thicksteps;
     double polar_K;
     int nopolar;
-    double dmin;
     double steps;
 } Sim;
 
@@ -458,7 +703,7 @@ static void load_hkl(const char *path, double default_F, Sim *s)
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
         char msg[1200];
-        snprintf(msg, sizeof msg, "cannot open '%.1000s' for reading", path);
+        snprintf(msg, sizeof msg, "cannot read '%.1000s': %s", path, strerror(errno));
         usage_error("-hkl", msg);
     }
     double h, k, l, F;
@@ -478,7 +723,7 @@ static void load_hkl(const char *path, double default_F, Sim *s)
     if (n == 0) {
         fclose(fp);
         char msg[1200];
-        snprintf(msg, sizeof msg, "no 'h k l F' lines could be read from '%.1000s'", path);
+        snprintf(msg, sizeof msg, "no 'h k l F' entries in '%.1000s'", path);
         usage_error("-hkl", msg);
     }
     long hr = s->hmax - s->hmin + 1, kr = s->kmax - s->kmin + 1, lr = s->lmax - s->lmin + 1;
@@ -618,7 +863,7 @@ static void build_orientations(const Args *a, Sim *s)
     double osc = a->osc_deg < 0 ? -1 : a->osc_deg * d2r;
     double step = a->phistep_deg < 0 ? -1 : a->phistep_deg * d2r;
     int n = a->phisteps;
-    if (n < 0) {
+    if (n <= 0) {
         if (osc < 0) {
             if (step <= 0) { n = 1; osc = 0; step = 0; }
             else { osc = step; n = 2; }
@@ -626,14 +871,11 @@ static void build_orientations(const Args *a, Sim *s)
             if (step <= 0) { n = 2; step = osc / 2.0; }
             else { n = (int)ceil(osc / step); }
         }
-    } else {
-        if (n == 0) n = 1;
-        if (osc < 0) {
-            if (step <= 0) { osc = 1.0 * d2r; step = osc / n; }
-            else { osc = step; n = 2; }
-        } else if (step < 0) {
-            step = osc / n;
-        }
+    } else if (osc < 0) {
+        if (step <= 0) { osc = 1.0 * d2r; step = osc / n; }
+        else { osc = step; n = 2; }
+    } else if (step <= 0) {
+        step = osc / n;
     }
     if (n < 1) n = 1;
     s->phisteps = n; s->phistep = step; s->osc = osc; s->phi0 = a->phi0_deg * d2r;
@@ -643,10 +885,7 @@ static void build_orientations(const Args *a, Sim *s)
     if (domains < 0) {
         if (spread < 0) { domains = 1; spread = 0; }
         else if (spread == 0) domains = 1;
-        else {
-            domains = 10;
-            printf("WARNING: auto-selected %d mosaic domains\n", domains);
-        }
+        else domains = 10;
     } else if (spread <= 0) {
         domains = 1; spread = 0;
     }
@@ -789,11 +1028,11 @@ static double structure_factor(const Sim *s, double h, double k, double l)
 }
 
 /*
- * One pixel: photons for this pixel (nanoBragg accumulation order, physics.md §9).
+ * One pixel: photons for this pixel (nanoBragg accumulation order).
  * omega/polar/capture come from the first subpixel unless -oversample_* asks
- * for the running-sum multiply.  Adds this pixel's solid angle to *omega_sum.
+ * for the running-sum multiply.
  */
-static double render_pixel(const Sim *s, int fpix, int spix, double *omega_sum)
+static double render_pixel(const Sim *s, int fpix, int spix)
 {
     const int n = s->oversample;
     const double sub = s->pixel / n;
@@ -816,7 +1055,6 @@ static double render_pixel(const Sim *s, int fpix, int spix, double *omega_sum)
                     omega = s->point_pixel ? 1.0 / R / R
                                            : s->pixel * s->pixel / R / R * s->close_distance / R;
                 }
-                *omega_sum += omega;
                 if (capture == 0.0 || (s->oversample_thick && s->mu > 0)) {
                     double rho = v_dot(d, s->odet);
                     capture = exp(-t * s->thickstep * s->mu / rho) -
@@ -825,10 +1063,6 @@ static double render_pixel(const Sim *s, int fpix, int spix, double *omega_sum)
                 for (int src = 0; src < s->nsources; src++) {
                     vec3 inc = s->incident[src];
                     vec3 S = v_scale(v_sub(d, inc), 1.0 / s->src_lambda[src]);
-                    if (s->dmin > 0) {
-                        double stol = 0.5 * v_len(S);
-                        if (stol > 0 && s->dmin > 0.5 / stol) continue;
-                    }
                     if (!s->nopolar && (polar == 0.0 || s->oversample_polar))
                         polar = polarization(s->polar_K, inc, d, s->polar_axis);
                     for (int o = 0; o < norient; o++) {
@@ -858,18 +1092,82 @@ static int in_roi(const Sim *s, int fpix, int spix)
     return fpix >= s->roi_xmin && fpix <= s->roi_xmax && spix >= s->roi_ymin && spix <= s->roi_ymax;
 }
 
-static double render_image(const Sim *s, float *image)
+static void render_image(const Sim *s, float *image)
 {
-    double omega_sum = 0.0;
-    #pragma omp parallel for schedule(dynamic, 4) reduction(+ : omega_sum)
+    #pragma omp parallel for schedule(dynamic, 4)
     for (int spix = 0; spix < s->spixels; spix++) {
         for (int fpix = 0; fpix < s->fpixels; fpix++) {
             double value = 0.0;
-            if (in_roi(s, fpix, spix)) value = render_pixel(s, fpix, spix, &omega_sum);
+            if (in_roi(s, fpix, spix)) value = render_pixel(s, fpix, spix);
             image[(long)spix * s->fpixels + fpix] = (float)value;
         }
     }
-    return omega_sum;
+}
+
+/*
+ * -trace_pixel: the intermediate values of one pixel, in the order render_pixel computes
+ * them, for its first sensor layer, subpixel, source and crystal orientation (phi step 0,
+ * mosaic domain 0), then the whole pixel's value. Names and units are those of simkernel's
+ * trace (simkernel/trace.py), so the two traces line up by name.
+ */
+static void trace_line(const char *name, int count, const double *v)
+{
+    printf("TRACE_C: %s", name);
+    for (int i = 0; i < count; i++) printf(" %.17g", v[i]);
+    printf("\n");
+}
+
+static void trace_vec(const char *name, vec3 v)
+{
+    double values[3] = {v.x, v.y, v.z};
+    trace_line(name, 3, values);
+}
+
+static void trace_value(const char *name, double v) { trace_line(name, 1, &v); }
+
+static void trace_pixel(const Sim *s, int spix, int fpix)
+{
+    const int n = s->oversample;
+    const double sub = s->pixel / n;
+    double Fdet = sub * (fpix * n) + sub / 2.0, Sdet = sub * (spix * n) + sub / 2.0;
+    double subpixel[2] = {Sdet, Fdet};
+    trace_line("subpixel_slow_fast_m", 2, subpixel);
+    vec3 P = v_add(v_add(v_add(v_scale(s->fdet, Fdet), v_scale(s->sdet, Sdet)), v_scale(s->odet, 0.0)),
+                   s->pix0);
+    trace_vec("pixel_pos_m", P);
+    double R = v_len(P);
+    trace_value("airpath_m", R);
+    vec3 d = v_scale(P, 1.0 / R);
+    trace_vec("diffracted_dir", d);
+    trace_value("omega_sr", s->point_pixel ? 1.0 / R / R : s->pixel * s->pixel / R / R * s->close_distance / R);
+    double capture = 1.0;
+    if (s->thick > 0 && s->mu > 0) {
+        double rho = v_dot(d, s->odet);
+        capture = exp(-0 * s->thickstep * s->mu / rho) - exp(-1 * s->thickstep * s->mu / rho);
+    }
+    trace_value("capture_fraction", capture);
+    vec3 inc = s->incident[0];
+    trace_vec("incident_dir", inc);
+    trace_value("lambda_m", s->src_lambda[0]);
+    vec3 S = v_scale(v_sub(d, inc), 1.0 / s->src_lambda[0]);
+    trace_vec("scattering_vector_per_m", S);
+    trace_value("polarization", s->nopolar ? 1.0 : polarization(s->polar_K, inc, d, s->polar_axis));
+    const vec3 *abc = s->orient;
+    trace_vec("rot_a_m", abc[0]);
+    trace_vec("rot_b_m", abc[1]);
+    trace_vec("rot_c_m", abc[2]);
+    double hkl[3] = {v_dot(abc[0], S), v_dot(abc[1], S), v_dot(abc[2], S)};
+    trace_line("hkl_frac", 3, hkl);
+    double nearest[3] = {nearest_index(hkl[0]), nearest_index(hkl[1]), nearest_index(hkl[2])};
+    trace_line("hkl_nearest", 3, nearest);
+    double F_latt = lattice_factor(s, hkl[0], hkl[1], hkl[2]);
+    trace_value("F_latt", F_latt);
+    double F_cell = structure_factor(s, hkl[0], hkl[1], hkl[2]);
+    trace_value("F_cell", F_cell);
+    trace_value("I_term", F_cell * F_cell * F_latt * F_latt);
+    trace_value("steps", s->steps);
+    trace_value("fluence_photons_per_m2", s->fluence);
+    trace_value("pixel_value", in_roi(s, fpix, spix) ? render_pixel(s, fpix, spix) : 0.0);
 }
 
 /* ---- Output ----------------------------------------------------------- */
@@ -882,25 +1180,26 @@ static int write_floatfile(const char *path, const float *image, long count)
     return 0;
 }
 
-/* SMV: 512-byte text header, little-endian unsigned 16-bit, value*scale + 40. */
-static int write_smv(const char *path, const Sim *s, const float *image, double scale)
+/* SMV: 512-byte text header, little-endian unsigned 16-bit, value*scale + adc. */
+static int write_smv(const char *path, const Sim *s, const float *image, double scale, double adc)
 {
     char header[512];
     memset(header, ' ', sizeof header);
     int len = snprintf(header, sizeof header,
         "{\nHEADER_BYTES=512;\nDIM=2;\nBYTE_ORDER=little_endian;\nTYPE=unsigned_short;\n"
         "SIZE1=%d;\nSIZE2=%d;\nPIXEL_SIZE=%g;\nDISTANCE=%g;\nWAVELENGTH=%g;\n"
-        "BEAM_CENTER_X=%g;\nBEAM_CENTER_Y=%g;\nADC_OFFSET=40;\n}\f",
+        "BEAM_CENTER_X=%g;\nBEAM_CENTER_Y=%g;\nADC_OFFSET=%g;\n}\f",
         s->fpixels, s->spixels, s->pixel * 1000, s->distance * 1000, s->lambda0 * 1e10,
-        s->xbeam * 1000, s->ybeam * 1000);
+        s->xbeam * 1000, s->ybeam * 1000, adc);
     if (len < (int)sizeof header) header[len] = ' ';
     FILE *fp = fopen(path, "wb");
     if (fp == NULL) return -1;
     fwrite(header, 1, sizeof header, fp);
     long count = (long)s->fpixels * s->spixels;
     for (long i = 0; i < count; i++) {
-        double v = image[i] > 0 ? image[i] * scale + 40.0 : 40.0;
+        double v = image[i] > 0 ? image[i] * scale + adc : adc;
         if (v > 65535.0) v = 65535.0;
+        if (v < 0.0) v = 0.0;
         unsigned short u = (unsigned short)floor(v + 0.5);
         unsigned char bytes[2] = {(unsigned char)(u & 0xff), (unsigned char)(u >> 8)};
         fwrite(bytes, 1, 2, fp);
@@ -938,6 +1237,7 @@ static void print_setup(const Sim *s)
     printf("  wave=%g meters +/- %g%% in %d steps\n", s->lambda0, s->dispersion * 100, s->nlambda);
     if (s->nopolar) printf("  polarization effect disabled\n");
     else printf("  Kahn polarization factor: %f\n", s->polar_K);
+    if (s->point_pixel) printf("  pixel obliquity effect disabled\n");
     printf("  incident fluence: %g photons/m^2\n", s->fluence);
     printf("  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)\n", s->distance,
            s->detsize_f, s->detsize_s, s->pixel, s->fpixels, s->spixels);
@@ -945,7 +1245,8 @@ static void print_setup(const Sim *s)
            s->thick > 0 ? s->mu : -1.0);
     printf("  Xbeam=%g Ybeam=%g\n", s->xbeam, s->ybeam);
     printf("  Fbeam=%g Sbeam=%g\n", s->fbeam, s->sbeam);
-    printf("  Xclose=%g Yclose=%g\n", s->sbeam - s->pixel / 2, s->fbeam - s->pixel / 2);
+    /* nanoBragg prints the MOSFLM close point one pixel below Sclose/Fclose */
+    printf("  Xclose=%g Yclose=%g\n", s->sbeam - s->pixel, s->fbeam - s->pixel);
     printf("  Fclose=%g Sclose=%g\n", s->fbeam, s->sbeam);
     printf("  roi: %d < x < %d && %d < y < %d\n", s->roi_xmin, s->roi_xmax, s->roi_ymin, s->roi_ymax);
     printf("  hdivrange=%g hdivstep=%g  radians\n", s->hdivrange, s->hdivstep);
@@ -961,39 +1262,45 @@ static void print_setup(const Sim *s)
            s->oversample_omega ? " +omega" : "");
 }
 
-/* Statistics over ROI pixels; returns max for the SMV scale. */
-static double print_statistics(const Sim *s, const float *image, double omega_sum)
+/* Statistics over the ROI pixels of the float image (as nanoBragg reports them). */
+typedef struct { double max_I, mean, rms, rmsd; long max_idx; } Stats;
+
+static Stats image_statistics(const Sim *s, const float *image)
 {
-    double sum = 0, sumsq = 0, max_I = 0;
-    long count = 0, max_idx = -1;
+    Stats st = {0, 0, 0, 0, -1};
+    double sum = 0, sumsq = 0;
+    long count = 0;
     for (int spix = 0; spix < s->spixels; spix++)
         for (int fpix = 0; fpix < s->fpixels; fpix++) {
             if (!in_roi(s, fpix, spix)) continue;
             long idx = (long)spix * s->fpixels + fpix;
             double v = image[idx];
-            if (max_idx < 0 || v > max_I) { max_I = v; max_idx = idx; }
+            if (st.max_idx < 0 || v > st.max_I) { st.max_I = v; st.max_idx = idx; }
             sum += v; sumsq += v * v; count++;
         }
     /* nanoBragg divides the squares by n - 1 */
     double dof = count > 1 ? count - 1 : 1;
-    double mean = count ? sum / count : 0, rms = sqrt(sumsq / dof);
+    st.mean = count ? sum / count : 0;
+    st.rms = sqrt(sumsq / dof);
     double dev = 0;
     for (int spix = 0; spix < s->spixels; spix++)
         for (int fpix = 0; fpix < s->fpixels; fpix++)
             if (in_roi(s, fpix, spix)) {
-                double v = image[(long)spix * s->fpixels + fpix] - mean;
+                double v = image[(long)spix * s->fpixels + fpix] - st.mean;
                 dev += v * v;
             }
-    double omega_total = omega_sum / s->steps;
-    printf("\nsolid angle subtended by detector = %g steradian ( %g%% sphere)\n", omega_total,
-           100.0 * omega_total / (4.0 * M_PI));
+    st.rmsd = sqrt(dev / dof);
+    return st;
+}
+
+static void print_statistics(const Sim *s, Stats st)
+{
     /* nanoBragg reports the position of the max pixel's last subpixel */
     double sub = s->pixel / s->oversample;
-    long mf = max_idx < 0 ? 0 : max_idx % s->fpixels, ms = max_idx < 0 ? 0 : max_idx / s->fpixels;
-    printf("max_I = %g  at %g %g\n", max_I, sub * (mf * s->oversample + s->oversample - 1) + sub / 2,
+    long mf = st.max_idx < 0 ? 0 : st.max_idx % s->fpixels, ms = st.max_idx < 0 ? 0 : st.max_idx / s->fpixels;
+    printf("max_I = %g  at %g %g\n", st.max_I, sub * (mf * s->oversample + s->oversample - 1) + sub / 2,
            sub * (ms * s->oversample + s->oversample - 1) + sub / 2);
-    printf("mean= %g rms= %g rmsd= %g\n", mean, rms, sqrt(dev / dof));
-    return max_I;
+    printf("mean= %g rms= %g rmsd= %g\n", st.mean, st.rms, st.rmsd);
 }
 
 int main(int argc, char **argv)
@@ -1001,7 +1308,11 @@ int main(int argc, char **argv)
     Args args;
     Sim sim;
     memset(&sim, 0, sizeof sim);
+    for (int i = 1; i < argc; i++)
+        if (is(argv[i], "-h") || is(argv[i], "--help") || is(argv[i], "-help")) { print_help(); return 0; }
     parse_args(argc, argv, &args);
+    /* read the table before printing anything, so a bad file is a clean usage error */
+    if (args.hklfile != NULL) load_hkl(args.hklfile, args.default_F, &sim);
     int interpolate = args.interpolate;
     if (interpolate < 0)
         interpolate = args.hklfile != NULL && (args.Na <= 2 || args.Nb <= 2 || args.Nc <= 2);
@@ -1010,14 +1321,11 @@ int main(int argc, char **argv)
                     "tricubic structure-factor interpolation (nanoBragg's default with -hkl and "
                     "any N <= 2) is not implemented in this twin; use N >= 3 or -nointerpolate");
     }
-    /* read the table before printing anything, so a bad file is a clean usage error */
-    if (args.hklfile != NULL) load_hkl(args.hklfile, args.default_F, &sim);
 
-    printf("nanobragg_twin: C twin of nanoBragg (physics.md subset)\n");
+    printf("nanobragg_twin: the C twin of simkernel (double precision)\n");
     printf("mosflm convention selected.\n");
     build_detector(&args, &sim);
     printf("pivoting detector around direct beam spot\n");
-    printf("DETECTOR_PIX0_VECTOR %g %g %g\n", sim.pix0.x, sim.pix0.y, sim.pix0.z);
 
     sim.lambda0 = args.lambda_A * 1e-10;
     sim.fluence = args.fluence;
@@ -1027,10 +1335,9 @@ int main(int argc, char **argv)
     }
     sim.polar_K = args.polar_K;
     sim.nopolar = args.nopolar;
-    sim.dmin = args.dmin_A * 1e-10;
     sim.default_F = args.default_F;
 
-    printf("auto-selected no interpolation\n");
+    if (args.interpolate < 0) printf("auto-selected no interpolation\n");
 
     build_crystal(&args, &sim);
     print_cell(&sim);
@@ -1058,26 +1365,29 @@ int main(int argc, char **argv)
     long count = (long)sim.fpixels * sim.spixels;
     float *image = malloc(sizeof(float) * count);
     if (image == NULL) {
-        fprintf(stderr, "nanobragg_twin: error: out of memory for a %dx%d image\n", sim.fpixels, sim.spixels);
+        fprintf(stderr, "%s: error: out of memory for a %dx%d image\n", program, sim.fpixels, sim.spixels);
         return 1;
     }
-    double omega_sum = render_image(&sim, image);
-    double max_I = print_statistics(&sim, image, omega_sum);
+    render_image(&sim, image);
+    if (args.have_trace) trace_pixel(&sim, args.trace_s, args.trace_f);
+    Stats stats = image_statistics(&sim, image);
 
     int status = 0;
+    printf("\n");
     if (args.floatfile != NULL) {
         printf("writing %s as %ld 4-byte floats\n", args.floatfile, count);
         if (write_floatfile(args.floatfile, image, count) != 0) {
-            fprintf(stderr, "nanobragg_twin: error: -floatfile: cannot write %s\n", args.floatfile);
+            fprintf(stderr, "%s: error: -floatfile: cannot write %s\n", program, args.floatfile);
             status = 1;
         }
     }
-    double scale = max_I > 0 ? 55000.0 / max_I : 1.0;
-    printf("intfile_scale = %g\n", scale);
+    print_statistics(&sim, stats);
     if (args.intfile != NULL) {
+        double scale = args.have_scale ? args.scale : (stats.max_I > 0 ? 55000.0 / stats.max_I : 1.0);
+        printf("intfile_scale = %g\n", scale);
         printf("writing %s as 2-byte integers\n", args.intfile);
-        if (write_smv(args.intfile, &sim, image, scale) != 0) {
-            fprintf(stderr, "nanobragg_twin: error: -intfile: cannot write %s\n", args.intfile);
+        if (write_smv(args.intfile, &sim, image, scale, args.adc) != 0) {
+            fprintf(stderr, "%s: error: -intfile: cannot write %s\n", program, args.intfile);
             status = 1;
         }
     }

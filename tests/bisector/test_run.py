@@ -50,11 +50,11 @@ def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
     bundle = result.report_dir
     assert bundle.parent == tmp_path / "reports"
     for name in ("git_walk.md", "bisect_log.md", "culprit_summary.md", "commands.txt",
-                 "env.json", "results.json", "reference.png", "culprit.png", "parent.png",
-                 "difference.png"):
+                 "env.json", "results.json", "comparison.png"):
         assert (bundle / name).is_file(), name
     summary = (bundle / "culprit_summary.md").read_text()
     assert port.culprit in summary and "src/nbport/physics.py" in summary and "nbport.physics" in summary
+    assert "![comparison](comparison.png)" in summary
     results = json.loads((bundle / "results.json").read_text())
     assert results["culprit"] == port.culprit
     confirm = [r for r in results["records"] if r["phase"] == "confirm"]
@@ -92,10 +92,11 @@ def test_refuses_a_bad_endpoint_that_is_good_with_evidence(tmp_path, cache_dir):
     history = [Change("refactor"), Change("regress"), Change("docs"), Change("fix"), Change("docs")]
     port = make_port_repo(tmp_path / "port", history=history)
     before = snapshot(port.path)
+    # An explicit --bad that is good is refused; without --bad, run goes on as a scan (test_scan.py).
     with pytest.raises(EndpointError) as err:
-        run_bisect(port.path, port.base, overrides=_overrides(cache_dir), report_root=tmp_path / "r")
+        run_bisect(port.path, port.base, port.head, overrides=_overrides(cache_dir), report_root=tmp_path / "r")
     assert "bad endpoint" in err.value.message and "correlation" in err.value.message
-    assert err.value.exit_code == 3
+    assert err.value.exit_code == 3 and "bisector scan" in err.value.hint
     assert snapshot(port.path) == before
 
 

@@ -1,4 +1,4 @@
-"""Pure functions of simkernel against independently derived values (physics.md)."""
+"""Pure functions of simkernel against independently derived values."""
 import math
 
 import numpy as np
@@ -147,10 +147,12 @@ def test_parse_rules(base_args):
     assert simkernel.parse_args(base_args + ["-detsize", "5"]).fpixels == 128
 
 
-def test_round_shape_factor_is_one_at_the_direct_beam():
+def test_round_shape_factor_is_one_at_zero_and_cancels_like_c_for_residues():
     import torch
-    from simkernel.simulate import _sinc3
+    from simkernel.kernel import _sinc3
 
     x = torch.tensor([0.0, 1e-17, 0.05, 0.5, 2.0], dtype=torch.float64)
-    expected = [1.0, 1.0] + [3 * (math.sin(v) / v - math.cos(v)) / v**2 for v in (0.05, 0.5, 2.0)]
+    # C's formula: exactly 1 at 0, but a rounding residue cancels to 0 (sin x / x == cos x == 1)
+    expected = [1.0, 0.0] + [3 * (math.sin(v) / v - math.cos(v)) / v**2 for v in (0.05, 0.5, 2.0)]
     np.testing.assert_allclose(_sinc3(x).numpy(), expected, rtol=1e-12)
+    assert 3 * (math.sin(0.05) / 0.05 - math.cos(0.05)) / 0.05**2 == pytest.approx(1 - 0.05**2 / 10, rel=1e-6)

@@ -1,20 +1,21 @@
-"""The vectorised nanoBragg kernel (physics.md 4, 6-10), chunked over detector rows.
+"""The vectorised nanoBragg kernel, chunked over detector rows.
 
 Shapes: the image is (slow, fast); a chunk is (rows, cols) of the ROI. Lengths in metres,
 wavelengths in metres, Miller indices dimensionless.
 
 Speed: the detector basis is orthonormal, so every dot product v.P with a pixel position
 P = base + Fdet f + Sdet s splits into a per-row plus a per-column vector, and so does
-|P|^2. A Miller index is then h = (row + col) * (1/R) - a.i/lambda, built by one broadcast
-add and two in-place passes; nothing of size (rows, cols) is created per source, phi step
-or domain except the lattice factor itself. Constant factors (F^2 without a table,
-r_e^2 fluence / steps) are applied once per chunk.
+|P|^2. For the square shape without an HKL table (the common case, where the lattice
+factor is smooth at h = 0) a Miller index is h = (row + col) * (1/R) - a.i/lambda, built by
+one broadcast add and two in-place passes. With a table or another shape the indices feed
+thresholds (nearest index, tophat) or an ill-conditioned sinc3, so they are computed with
+the C program's own order of operations instead (_Subpixel.direction). Constant factors
+(F^2 without a table, r_e^2 fluence / steps) are applied once per chunk.
 
 Difference from C, on purpose: nanoBragg skips the spindle rotation when phi == 0 and
-reuses the previous pixel's last rotated vectors (physics.md 12.5, golden case 07, sum
-112430); simkernel always rotates by the actual phi, so case 07 sums to 112380.8, the mean
-of the single-angle images at 0, 1/3 and 2/3 degrees (physics.md's "~112246" belongs to
-case 04, whose angles are 0.5-1.5 degrees).
+reuses the previous pixel's last rotated vectors (golden case 07 sums to 112430);
+simkernel always rotates by the actual phi, so case 07 sums to 112380.8, the mean of the
+single-angle images at 0, 1/3 and 2/3 degrees (docs/simkernel.md).
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ from .config import SimConfig
 from .crystal import crystal_vectors
 from .geometry import detector, layer_offsets, subpixel_coordinates
 from .rng import mosaic_rotations
-from .sources import build_sources, phi_angles, spindle_matrix, POLARIZATION_AXIS
+from .sources import build_sources, phi_angles, spin, POLARIZATION_AXIS
 from .structure import nearest_lookup, tricubic
+from .vectors import mat_apply
 
 R_E_SQUARED_M2 = 7.94079248018965e-30  # classical electron radius squared
 ROUND_XTAL_SCALE = 0.723601254558268
@@ -57,14 +59,18 @@ class _Plan:
 def rotated_cells(config: SimConfig, real_m: np.ndarray) -> np.ndarray:
     """Real-space vectors for every (phi step, mosaic domain), shape (P*D, 3, 3).
 
-    a = U_m R(phi_k) a0 (rows of the 3x3 are a, b, c).
+    a = U_m R(phi_k) a0 (rows of the 3x3 are a, b, c), in C's order of operations; without
+    a mosaic spread no matrix is applied (as in C).
     """
     mosaic = mosaic_rotations(config.mosaic_spread_rad, config.mosaic_domains, config.mosaic_seed)
     cells = []
     for phi in phi_angles(config.phi0_rad, config.phistep_rad, config.phisteps):
-        spun = real_m @ spindle_matrix(phi).T
+        spun = [spin(axis, phi) for axis in real_m]
         for umat in mosaic:
-            cells.append(spun @ umat.T)
+            if config.mosaic_spread_rad > 0:
+                cells.append([mat_apply(umat, axis) for axis in spun])
+            else:
+                cells.append(spun)
     return np.array(cells)
 
 
@@ -90,6 +96,7 @@ class _Subpixel:
         row = sdet * sdet + 2.0 * sdet * float(base @ slow) + float(base @ base)
         col = fdet * fdet + 2.0 * fdet * float(base @ fast)
         self.inv_r = self._outer_sum(row, col).rsqrt_()
+        self._direction = None
 
     def _vec(self, values: np.ndarray, shape) -> torch.Tensor:
         return torch.as_tensor(values, dtype=self.dtype).to(self.device).reshape(shape)
@@ -107,6 +114,25 @@ class _Subpixel:
         """scale * (v . d) - offset with d = P/R the diffracted direction (new tensor)."""
         return self.projection(v, scale).mul_(self.inv_r).sub_(offset)
 
+    def direction(self) -> list[torch.Tensor]:
+        """d = P * (1/R) per component, in the C program's order of operations.
+
+        P_j = (fast_j F + slow_j S) + base_j and R = sqrt(Px Px + Py Py + Pz Pz), exactly as C
+        adds and multiplies them, so d (and S = (d - i)/lambda) has C's bits: where C gets an
+        exact zero (a subpixel on the direct beam), so do we. The fast separable path above
+        leaves rounding residues there instead.
+        """
+        if self._direction is None:
+            parts = [self._outer_sum(self.sdet * float(self.slow[j]), self.fdet * float(self.fast[j]))
+                     .add_(float(self.base[j])) for j in range(3)]
+            inv_r = (parts[0] * parts[0]).add_(parts[1] * parts[1]).add_(parts[2] * parts[2]).sqrt_().reciprocal_()
+            self._direction = [part.mul_(inv_r) for part in parts]
+        return self._direction
+
+    def scattering(self, incident: np.ndarray, wavelength: float) -> list[torch.Tensor]:
+        """S = (d - i) * (1/lambda) per component (1/m), in C's order of operations."""
+        return [(d - float(i)).mul_(1.0 / wavelength) for d, i in zip(self.direction(), incident)]
+
 
 def _sincg(x: torch.Tensor, n: int) -> torch.Tensor:
     """sin(n x)/sin(x) in place on x; n where sin(x) == 0 (x == 0 in practice)."""
@@ -116,16 +142,16 @@ def _sincg(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def _sinc3(x: torch.Tensor) -> torch.Tensor:
-    """3 (sin x / x - cos x) / x^2, with 1 at x == 0.
+    """3 (sin x / x - cos x) / x^2, with 1 at x == 0, evaluated as C does.
 
-    Below |x| = 0.1 its Taylor series is used: the direct formula cancels catastrophically
-    there, and our h is a rounding residue (~1e-16) instead of C's exact 0 at the direct
-    beam, which the formula would turn into 0 instead of 1.
+    The formula cancels catastrophically for tiny x: a rounding residue of x (~1e-15, e.g.
+    a subpixel on the direct beam seen through a misset or triclinic cell) gives 0, not ~1.
+    C does exactly that, and the Miller indices are computed with C's arithmetic (see
+    _Subpixel.direction), so simkernel gets the same 0 where C does; a Taylor series here
+    would be "more right" and disagree with the C program by a whole subpixel.
     """
-    x2 = x * x
-    series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0 - x2 * x2 * x2 / 15120.0
-    direct = 3.0 * (torch.sin(x) / x - torch.cos(x)) / x2
-    return torch.where(x.abs() < 0.1, series, direct)
+    direct = 3.0 * (torch.sin(x) / x - torch.cos(x)) / (x * x)
+    return torch.where(x == 0, 1.0, direct)
 
 
 class _Kernel:
@@ -154,9 +180,12 @@ class _Kernel:
             flatt = x if flatt is None else flatt.mul_(x)
         return flatt
 
-    def _indices(self, sub: _Subpixel, cell: np.ndarray, incident, wavelength):
-        scale = 1.0 / wavelength
-        return [sub.along(axis, scale, scale * float(axis @ incident)) for axis in cell]
+    @staticmethod
+    def _indices(scattering: list[torch.Tensor], cell: np.ndarray) -> list[torch.Tensor]:
+        """h = (a_x S_x + a_y S_y) + a_z S_z for a, b, c: C's arithmetic, so the nearest-index
+        lookup, the shape thresholds and the round shape's sinc3 see C's values."""
+        sx, sy, sz = scattering
+        return [(sx * float(axis[0])).add_(sy * float(axis[1])).add_(sz * float(axis[2])) for axis in cell]
 
     def _shaped_lattice(self, hkl) -> torch.Tensor:
         na, nb, nc = self.n_cells
@@ -169,15 +198,17 @@ class _Kernel:
                     flatt = value if flatt is None else flatt.mul_(value)
             return flatt if flatt is not None else torch.ones_like(hkl[0])
         frac = [x - torch.ceil(x - 0.5) for x in hkl]
+        # every product below in C's order (see _Subpixel.direction for why bits matter)
+        nnn = float(na * nb * nc)
         if shape == "round":
-            hrad2 = (frac[0] * na) ** 2 + (frac[1] * nb) ** 2 + (frac[2] * nc) ** 2
-            return na * nb * nc * ROUND_XTAL_SCALE * _sinc3(math.pi * torch.sqrt(fudge * hrad2))
+            hrad2 = frac[0] * frac[0] * na * na + frac[1] * frac[1] * nb * nb + frac[2] * frac[2] * nc * nc
+            return nnn * ROUND_XTAL_SCALE * _sinc3(math.pi * torch.sqrt(hrad2 * fudge))
         recip = self.plan.recip
         delta = [frac[0] * recip[0, j] + frac[1] * recip[1, j] + frac[2] * recip[2, j] for j in range(3)]
-        rad2 = (delta[0] ** 2 + delta[1] ** 2 + delta[2] ** 2) * float(na * nb * nc) ** 2
+        rad2 = (delta[0] * delta[0] + delta[1] * delta[1] + delta[2] * delta[2]) * na * na * nb * nb * nc * nc
         if shape == "gauss":
-            return na * nb * nc * torch.exp(-rad2 * fudge / 0.63)
-        return torch.where(rad2 * fudge < TOPHAT_LIMIT, float(na * nb * nc), 0.0).to(rad2.dtype)
+            return nnn * torch.exp(-(rad2 / 0.63 * fudge))
+        return torch.where(rad2 * fudge < TOPHAT_LIMIT, nnn, 0.0).to(rad2.dtype)
 
     def _structure_factor(self, hkl) -> torch.Tensor:
         table, default_F = self.config.hkl, self.config.default_F
@@ -187,17 +218,25 @@ class _Kernel:
         return nearest_lookup(table, h0, k0, l0, self.grid, default_F)
 
     def term(self, sub: _Subpixel, cell: np.ndarray, incident, wavelength):
-        """F_cell^2 F_latt^2 (without the constant F^2 when there is no table); None means
-        the constant 1 (every N == 1, square shape, no table)."""
+        """(F_cell^2 F_latt^2, F_latt == 0) for one orientation and source.
+
+        The intensity lacks the constant F^2 when there is no table; None means the constant
+        1 (every N == 1, square shape, no table). The mask says where C skips the whole term,
+        running -oversample_* multiplies included: where F_latt is 0, not where F_cell is
+        (a zero F_cell from the table still takes the multiplies).
+        """
         if not self.needs_indices:
             flatt = self._square_lattice(sub, cell, incident, wavelength)
-            return flatt.square_() if flatt is not None else None
-        hkl = self._indices(sub, cell, incident, wavelength)
+            if flatt is None:
+                return None, None
+            intensity = flatt.square_()
+            return intensity, intensity == 0
+        hkl = self._indices(sub.scattering(incident, wavelength), cell)
         flatt = self._shaped_lattice(hkl)
         intensity = flatt.square()
         if self.config.hkl is not None:
             intensity.mul_(self._structure_factor(hkl).square_())
-        return intensity
+        return intensity, flatt == 0
 
     # -- pixel factors ------------------------------------------------------------------
     def omega(self, sub: _Subpixel) -> torch.Tensor:
@@ -241,7 +280,7 @@ def _accumulate(kernel: _Kernel, plan: _Plan, config: SimConfig, rows: np.ndarra
     running = config.oversample_omega or config.oversample_polar or config.oversample_thick
     acc = None
     omega = polar = capture = None
-    thick = config.detector_thick_m > 0
+    thick = config.detector_thick_m > 0 and config.detector_mu_per_m > 0  # mu 0: no absorption
     for layer, base in enumerate(plan.base_points):
         layer_capture = None
         for ss in range(n):
@@ -257,19 +296,17 @@ def _accumulate(kernel: _Kernel, plan: _Plan, config: SimConfig, rows: np.ndarra
                     if config.polarization_enabled and (polar is None or config.oversample_polar):
                         polar = kernel.polarization(sub, incident)
                     for cell in plan.real_m:
-                        term = kernel.term(sub, cell, incident, wavelength)
+                        term, skipped = kernel.term(sub, cell, incident, wavelength)
                         if term is None:
                             term = torch.ones_like(sub.inv_r)
-                        if not running:
-                            acc = term if acc is None else acc.add_(term)
-                            continue
                         acc = term if acc is None else acc.add_(term)
-                        skipped = term == 0  # C skips the whole term (and its multiplies) then
+                        if not running:
+                            continue
                         for on, factor in ((config.oversample_thick, layer_capture),
                                            (config.oversample_polar, polar),
                                            (config.oversample_omega, omega)):
                             if on and factor is not None:
-                                acc.mul_(torch.where(skipped, 1.0, factor))
+                                acc.mul_(factor if skipped is None else torch.where(skipped, 1.0, factor))
         capture = layer_capture
     if thick and not config.oversample_thick:
         acc.mul_(capture)

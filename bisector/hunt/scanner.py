@@ -1,0 +1,208 @@
+"""`bisector scan` for real: the first-parent history, scored through the cache, confirmed fresh.
+
+:mod:`bisector.hunt.scan` decides what to judge; this module supplies the judge
+(``score_commit`` on the first commit of a state, through the score cache), prints one
+line per scored state with what remains, and re-runs both sides of every pinned
+transition without the cache.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from .. import git
+from ..config import Config
+from ..errors import EndpointError, ExitCode, HarnessAbort
+from ..report.text import first_reason, score_line
+from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..score.verdict import Verdict
+from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
+
+# Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
+WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
+NOT_PINNED = ExitCode.NO_CULPRIT       # windows found, none pinned and confirmed
+NO_BAD_STATE = ExitCode.NO_BAD_STATE   # no scored state is bad
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A fresh re-run (no cache) of both sides of a pinned transition."""
+
+    commit: str
+    parent: str
+    expected: tuple[Verdict, Verdict]          # verdicts the scan saw: (parent, commit)
+    records: tuple[ScoreRecord, ScoreRecord]   # the fresh score records: (parent, commit)
+
+    @property
+    def confirmed(self) -> bool:
+        return (self.records[0].verdict, self.records[1].verdict) == self.expected
+
+
+@dataclass
+class ScanResult:
+    repo: Path
+    good: str
+    bad: str
+    paths: tuple[str, ...]
+    judge: tuple[str, ...]                      # judged scenarios
+    thresholds: dict
+    commits: list[str]                          # first-parent, oldest first (good included)
+    runs: list[Run]
+    timeline: Timeline
+    records: dict[Hashable, ScoreRecord]        # run key -> score record
+    judged_order: list[Hashable]
+    fresh_states: int                           # states scored without the cache
+    budget: int | None
+    confirmations: dict[str, Confirmation] = field(default_factory=dict)   # commit -> confirmation
+    seconds: float = 0.0
+    conclusion: str = ""
+    exit_code: int = NOT_PINNED
+    report_dir: Path | None = None
+
+    @property
+    def distinct_states(self) -> int:
+        return distinct_keys(self.runs)
+
+    @property
+    def scored_states(self) -> int:
+        return len(self.judged_order)
+
+    def record_of(self, run_index: int) -> ScoreRecord | None:
+        return self.records.get(self.runs[run_index].key)
+
+    def confirmed(self, t: Transition | None) -> bool | None:
+        """True/False for a pinned transition re-run fresh; None when there is nothing to confirm."""
+        if t is None or t.kind != PINNED or t.commits[0] not in self.confirmations:
+            return None
+        return self.confirmations[t.commits[0]].confirmed
+
+    def pinned_windows(self) -> list:
+        return [w for w in self.timeline.windows if self.confirmed(w.start)]
+
+
+class GoodTip(EndpointError):
+    """The bad endpoint is good: the history may hold windows that a bisection cannot see."""
+
+    def refusal(self, repo: Path, good: str, bad: str, states: int) -> EndpointError:
+        """The refusal `run` gives for an explicit good --bad: the evidence and the scan to run."""
+        argv = ["bisector", "scan", "--good", good, "--bad", bad]
+        if Path(repo).resolve() != Path.cwd().resolve():
+            argv[2:2] = ["--repo", str(repo)]
+        return EndpointError(self.message,
+                             hint=f"the tip may be good again after one or more fixed windows: "
+                                  f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
+
+
+def count_states(repo: Path, good: str, bad: str, paths: list[str]) -> int:
+    return distinct_keys(plan(repo, good, bad, paths)[1])
+
+
+def plan(repo: Path, good: str, bad: str, paths: list[str]) -> tuple[list[str], list[Run]]:
+    """The first-parent commits of good..bad (good first) grouped into runs of equal relevant trees."""
+    commits = git.first_parent_commits(repo, good, bad)
+    keys = git.tree_ids_many(repo, commits, paths)
+    return commits, runs_of(commits, keys)
+
+
+def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None,
+               console: Console | None = None, confirm: bool = True) -> ScanResult:
+    """Score the states of good..bad (first parent), find every window, confirm its edges."""
+    console = console or Console(stderr=True, soft_wrap=True)
+    started = time.monotonic()
+    repo = Path(config.repo)
+    commits, runs = plan(repo, good, bad, list(config.paths))
+    distinct = distinct_keys(runs)
+    to_score = min(distinct, budget) if budget is not None else distinct
+    console.print(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
+                  f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
+                  + (f", budget {budget}" if budget is not None else ""))
+    first_of = {}
+    for run in runs:
+        first_of.setdefault(run.key, run.first)
+    records: dict[Hashable, ScoreRecord] = {}
+    fresh_seconds: list[float] = []
+
+    def judge(key: Hashable) -> Verdict:
+        sha = first_of[key]
+        with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
+            record = score_commit(config, sha).in_phase(Phase.SCAN)
+        records[key] = record
+        if record.verdict is Verdict.ABORT:
+            raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "
+                               f"{first_reason(record)}")
+        if not all(sc.cached for sc in record.scenarios):
+            fresh_seconds.append(record.seconds)
+        console.print(_progress_line(len(records), to_score, record, fresh_seconds,
+                                     git.commit_info(repo, sha).subject))
+        return record.verdict
+
+    found = search(runs, judge, budget=budget)
+    result = ScanResult(repo=repo, good=good, bad=bad, paths=tuple(config.paths), judge=tuple(config.judge),
+                        thresholds={"min_correlation": config.thresholds.min_correlation,
+                                    "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
+                        commits=commits, runs=runs, timeline=timeline(runs, found.verdicts),
+                        records=records, judged_order=found.judged_keys,
+                        fresh_states=len(fresh_seconds), budget=budget)
+    if confirm:
+        _confirm_transitions(config, result, console)
+    result.exit_code, result.conclusion = _conclude(result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _progress_line(done: int, total: int, record: ScoreRecord, fresh_seconds: list[float], subject: str) -> Text:
+    """The score line of one state, then how many remain and, from the states run so far, how long."""
+    left = max(total - done, 0)
+    eta = ""
+    if left and fresh_seconds:
+        eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
+    return score_line(f"{done}/{total}", record, subject).append(f"  ({left} states left{eta})")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _confirm_transitions(config: Config, result: ScanResult, console: Console) -> None:
+    verdicts = result.timeline.verdicts
+    for window in result.timeline.windows:
+        for t in (window.start, window.end):
+            if t is None or t.kind != PINNED or t.commits[0] in result.confirmations:
+                continue
+            commit = t.commits[0]
+            parent = result.runs[t.before].last  # the commit's first parent on the mainline
+            fresh = []
+            for sha in (parent, commit):
+                with console.status(f"confirming: fresh re-run of {sha[:10]}"):
+                    fresh.append(score_commit(config, sha, use_cache=False).in_phase(Phase.CONFIRM))
+            expected = (verdicts[t.before], verdicts[t.after])
+            c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
+            result.confirmations[commit] = c
+            what = "break" if t.to is Verdict.BAD else "fix"
+            line = Text(f"  {what} {commit[:10]} ")
+            line.append("confirmed" if c.confirmed else "NOT confirmed", style="green" if c.confirmed else "red")
+            line.append(f" on a fresh re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
+            console.print(line)
+
+
+def _conclude(result: ScanResult) -> tuple[int, str]:
+    tl = result.timeline
+    extra = ""
+    if tl.unscored:
+        stretches = sum(s.stop - s.start for s in tl.unscored)
+        extra = (f" The budget left {stretches} states in {len(tl.unscored)} stretches unscored; "
+                 "they may hide more windows (see timeline.md).")
+    if not tl.windows:
+        return NO_BAD_STATE, f"No scored state in the range is bad: parity holds along the history.{extra}"
+    pinned = result.pinned_windows()
+    text = (f"{len(tl.windows)} window(s) of broken parity; {len(pinned)} pinned to one commit and "
+            f"confirmed by a fresh re-run.{extra}")
+    return (WINDOWS_PINNED if pinned else NOT_PINNED), text
+

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""bisector scan against scoring every state by hand, side by side on the demo's history.
+
+The history is the demo's default port (1,400 commits, three injected windows, the tip good
+again). Both answer "where did parity break, and where was it fixed?" from the first good
+commit to the tip, judging every scenario of the port's configuration:
+
+  bisector   `bisector scan --good G --c-bin <C twin>` with a cold cache: one scoring per
+             distinct relevant state, then a fresh re-run of both sides of each transition;
+  naive      what a user does without it, one commit at a time, git-bisect-style: for every
+             first-parent commit touching src (the only ones that can change the answer),
+             check it out, clean the tree, run the C reference and the port on each scenario,
+             compare; a window is where consecutive verdicts change.
+
+Prints, per size: distinct states, states scored, wall time, windows found vs injected for
+both, and the ratio naive / bisector.
+
+    python scripts/bench_scan.py [--sizes 1024 4096] [--commits 1400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMPARE = '''\
+import sys
+import numpy as np
+ref, img = (np.fromfile(p, "<f4").astype(np.float64) for p in sys.argv[1:3])
+if img.size != ref.size or not np.isfinite(img).all():
+    sys.exit(1)
+corr = np.corrcoef(ref, img)[0, 1]
+ratio = img.sum() / ref.sum()
+sys.exit(0 if corr >= 0.999 and abs(ratio - 1) <= 5e-3 else 1)
+'''
+
+STEP = '''\
+#!/bin/sh
+# One scenario at the checked-out commit: run both programs, compare (0 good, 1 bad, 125 skip).
+"$C_BIN" $ARGS -floatfile "$WORK/ref.bin" >/dev/null 2>&1 || exit 128
+PYTHONPATH=src "$PY" -m "$PACKAGE" $ARGS -floatfile "$WORK/port.bin" >/dev/null 2>&1 || exit 125
+exec "$PY" "$WORK/compare.py" "$WORK/ref.bin" "$WORK/port.bin"
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096],
+                        help="benchmark detector pixels per axis")
+    parser.add_argument("--commits", type=int, default=1400)
+    args = parser.parse_args()
+
+    rows = [_bench(size, args.commits) for size in args.sizes]
+    print()
+    print(f"{'size':>6} {'commits':>8} {'distinct':>9} {'scored':>7} {'bisector s':>11} {'windows':>8} "
+          f"{'naive runs':>11} {'naive s':>9} {'naive win':>10} {'naive/bisector':>15}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['commits']:>8} {r['distinct']:>9} {r['scored']:>7} {r['wall']:>11.1f} "
+              f"{r['found']:>4}/{r['injected']:<3} {r['naive_runs']:>11} {r['naive_wall']:>9.1f} "
+              f"{r['naive_found']:>6}/{r['injected']:<3} {r['naive_wall'] / r['wall']:>14.2f}x")
+    print("scored = distinct states scored once each; bisector's wall time includes the fresh re-runs that "
+          "confirm every transition (the naive procedure confirms nothing)")
+
+
+def _bench(size: int, commits: int) -> dict:
+    from bisector.config import ConfigOverrides, load_config
+    from bisector.demo.history import DEFAULT_SEED, generate
+    from simkernel import cref
+
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        tmp = Path(tmp)
+        demo = generate(tmp / "port", commits=commits, size=size, seed=DEFAULT_SEED)
+        c_bin = cref.binary()
+        config = load_config(demo.path, overrides=ConfigOverrides(c_bin=str(c_bin)))
+        scenarios = [config.scenarios[name].args for name in config.judge]
+        injected = {(r.culprit, r.fix) for r in demo.regressions}
+        print(f"size {size}^2: {commits} commits, {len(demo.source_commits)} touch src, "
+              f"scenarios {', '.join(config.judge)}", flush=True)
+
+        mine = _bisector(demo, c_bin, tmp)
+        print(f"  bisector scan: {mine['wall']:.1f} s, {mine['scored']} of {mine['distinct']} states", flush=True)
+        naive = _naive(demo, c_bin, config.package, scenarios, tmp)
+        print(f"  naive: {naive['wall']:.1f} s, {len(naive['commits'])} commits", flush=True)
+    return {"size": size, "commits": commits, "distinct": mine["distinct"], "scored": mine["scored"],
+            "wall": mine["wall"], "found": len(injected & mine["windows"]), "injected": len(injected),
+            "naive_runs": len(naive["commits"]), "naive_wall": naive["wall"],
+            "naive_found": len(injected & naive["windows"])}
+
+
+def _bisector(demo, c_bin: Path, tmp: Path) -> dict:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cold-cache"))
+    argv = [sys.executable, "-m", "bisector", "scan", "--good", demo.first_good, "--c-bin", str(c_bin),
+            "--report-dir", str(tmp / "reports")]
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=demo.path, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        sys.exit(f"bisector scan failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    data = json.loads(next((tmp / "reports").glob("*/timeline.json")).read_text())
+    windows = {(w["first_bad"], w["fix"]) for w in data["windows"]}
+    return {"wall": wall, "distinct": data["distinct_states"], "scored": data["scored_states"],
+            "windows": windows}
+
+
+def _naive(demo, c_bin: Path, package: str, scenarios: list[tuple[str, ...]], tmp: Path) -> dict:
+    checkout = tmp / "naive"
+    subprocess.run(["git", "clone", "-q", str(demo.path), str(checkout)], check=True)
+    work = tmp / "naive-work"
+    work.mkdir()
+    (work / "compare.py").write_text(COMPARE)
+    step = work / "step.sh"
+    step.write_text(STEP)
+    step.chmod(0o755)
+    git = ["git", "-C", str(checkout)]
+    listed = subprocess.run([*git, "rev-list", "--first-parent", "--reverse", f"{demo.first_good}..{demo.tip}",
+                             "--", "src"], capture_output=True, text=True, check=True).stdout.split()
+    commits = [demo.first_good, *listed]
+    verdicts = []
+    start = time.perf_counter()
+    for sha in commits:
+        subprocess.run([*git, "checkout", "-q", sha], check=True)
+        subprocess.run([*git, "clean", "-fdxq"], check=True)
+        codes = []
+        for args in scenarios:
+            env = dict(os.environ, C_BIN=str(c_bin), ARGS=shlex.join(args), PY=sys.executable,
+                       PACKAGE=package, WORK=str(work))
+            codes.append(subprocess.run([str(step)], cwd=checkout, env=env).returncode)
+        verdicts.append("bad" if 1 in codes else "skip" if 125 in codes else "good")
+    wall = time.perf_counter() - start
+    return {"wall": wall, "commits": commits, "windows": _windows(commits, verdicts)}
+
+
+def _windows(commits: list[str], verdicts: list[str]) -> set[tuple[str, str | None]]:
+    found, start, previous = set(), None, "good"
+    for sha, verdict in zip(commits, verdicts):
+        if verdict == "skip":
+            continue
+        if verdict == "bad" and previous == "good":
+            start = sha
+        if verdict == "good" and previous == "bad":
+            found.add((start, sha))
+        previous = verdict
+    if previous == "bad":
+        found.add((start, None))
+    return found
+
+
+if __name__ == "__main__":
+    main()
