@@ -168,7 +168,8 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
 
 def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
                  overrides: ConfigOverrides | None = None, report_root: Path | None = None,
-                 budget: int | None = None, console: Console | None = None) -> ScanResult:
+                 budget: int | None = None, console: Console | None = None, jobs: int = 1,
+                 executor: str | None = None) -> ScanResult:
     """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
 
     Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
@@ -184,7 +185,8 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
         for notice in config.notices:
             console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
         config = _prepare_references(_build_at(config, good_sha), console)
-        return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+        with open_executor(executor, jobs) as pool:
+            return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console, pool)
     except BisectorError:
         raise
     except Exception as exc:
@@ -192,9 +194,9 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
 
 
 def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
-                     console: Console) -> ScanResult:
+                     console: Console, pool: Executor | None = None) -> ScanResult:
     root = _writable_report_root(report_root or Path.cwd() / "reports" / "scan")
-    result = scan_range(config, good, bad, budget=budget, console=console)
+    result = scan_range(config, good, bad, budget=budget, console=console, executor=pool)
     result.report_dir = write_scan_bundle(result, new_report_dir(root))
     print_timeline(console, result)
     return result
