@@ -6,7 +6,7 @@ N relevant commits. Each run starts from a cold cache, so every probe really run
 candidate. K = 1 is today's `git bisect run`; K > 1 multisects on the `processes`
 executor (and on a dask-local cluster with --dask). Rounds must drop as
 ceil(log_(K+1)(N + 1)); wall time gains are bounded by the machine's cores.
-`scan` rows appear once `bisector scan` is available.
+`scan` (every distinct state of a shorter history) with 1 and 2 workers follows.
 
     python scripts/bench_parallel.py [--relevant 62] [--size 64] [--dask]
 """
@@ -30,11 +30,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="detector pixels per axis")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--dask", action="store_true", help="also run K = 2 on a dask-local cluster")
+    parser.add_argument("--scan-states", type=int, default=16, help="relevant commits of the scan history")
     args = parser.parse_args()
 
     from rich.console import Console
 
-    from bisector.api import run_bisect
+    from bisector.api import run_bisect, scan_history
     from bisector.config import ConfigOverrides
     from bisector.hunt.multisection import expected_rounds
     from bisector.score.scoring import Phase
@@ -70,7 +71,22 @@ def main() -> None:
     for k, name, rounds, bound, scored, wall in rows:
         print(f"{k:>2}  {name:<15} {rounds:>6} {bound:>18} {scored:>6} {wall:>7.1f} "
               f"{rounds / base_rounds:>10.2f} {wall / base_wall:>8.2f}")
-    print("scan: `bisector scan` is not available on this branch yet; no scan rows.")
+
+    scan_history_changes = [Change("regress") if i == args.scan_states // 2 else
+                            Change("fix") if i == (3 * args.scan_states) // 4 else Change("refactor")
+                            for i in range(args.scan_states)]
+    scan_port = make_port_repo(tmp / "scan-port", history=scan_history_changes, size=args.size)
+    scans = []
+    for workers in (1, 2):
+        start = time.perf_counter()
+        result = scan_history(scan_port.path, scan_port.base, report_root=tmp / "scan-reports",
+                              overrides=ConfigOverrides(cache_dir=str(tmp / f"scan-cache-{workers}")),
+                              jobs=workers, console=Console(file=io.StringIO()))
+        scans.append((workers, result.scored_states, len(result.timeline.windows), time.perf_counter() - start))
+    print(f"scan: {args.scan_states} relevant commits, one window, {args.size}x{args.size} px")
+    print(f"{'workers':>7} {'states scored':>13} {'windows':>7} {'wall s':>7} {'wall/1':>7}")
+    for workers, states, found, wall in scans:
+        print(f"{workers:>7} {states:>13} {found:>7} {wall:>7.1f} {wall / scans[0][3]:>7.2f}")
 
 
 if __name__ == "__main__":
