@@ -25,6 +25,9 @@ from .store.cache import Cache
 from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
 from .hunt.walk import GitWalk, walk_range
+from .execute import Executor, open_executor
+from .execute.scoring import score_many
+from .hunt import rounds
 from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
 from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
@@ -62,8 +65,11 @@ class _CrashFolder:
 
 def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
                overrides: ConfigOverrides | None = None, report_root: Path | None = None,
-               keep_worktree: bool = False, console: Console | None = None) -> BisectResult:
+               keep_worktree: bool = False, console: Console | None = None, jobs: int = 1,
+               executor: str | None = None) -> BisectResult:
     """Find the first commit in good..bad whose image misses the thresholds.
+
+    ``jobs`` > 1 scores that many commits per round on ``executor`` (see bisector.execute).
 
     Raises BisectorError (bad input), EndpointError (good is not good or bad is not bad),
     HarnessAbort/ReferenceFailure (the harness stopped), InternalError (a bug of ours,
@@ -72,9 +78,9 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     crash = _CrashFolder()
     try:
         # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
-        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept:
+        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept, open_executor(executor, jobs) as pool:
             return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
-                               console or Console(stderr=True, soft_wrap=True), crash, Path(kept))
+                               console or Console(stderr=True, soft_wrap=True), crash, Path(kept), pool, jobs)
     except BisectorError:
         raise
     except Exception as exc:
@@ -82,7 +88,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
-                crash: _CrashFolder, kept: Path) -> BisectResult:
+                crash: _CrashFolder, kept: Path, pool: Executor, jobs: int) -> BisectResult:
     procs.prune_orphans()  # what a run killed with SIGKILL left behind
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = _endpoints(repo, good, bad)
@@ -99,7 +105,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     config = _prepare_references(_build_at(config, good_sha), console)
     findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()))
     try:
-        findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept)
+        findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept, pool)
     except GoodTip as tip:
         if bad is not None:
             raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
@@ -114,7 +120,8 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
             "(the environment, or a path missing from `paths`).", ExitCode.NO_CULPRIT),
             config, report_root, console, crash)
 
-    outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, console)
+    outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, console,
+                              pool, jobs)
     if not outcome.finished:
         steps = findings.in_phase(Phase.BISECT)
         reason = _abort_reason(steps[-1] if steps else None, output)
@@ -141,10 +148,15 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
 
 
 def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWalk, keep_worktree: bool,
-            findings: RunFindings, console: Console):
-    """git bisect run in the private repository; its outcome and output, the steps in ``findings``."""
+            findings: RunFindings, console: Console, pool: Executor, jobs: int):
+    """git bisect run (or, for jobs > 1, multisection rounds) in the private repository;
+    its outcome and output, the steps in ``findings``."""
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
+        if jobs > 1 and rounds.fits(repo, good_sha, bad_sha, console):
+            hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, console)
+            findings.records += hunt.steps
+            return hunt.outcome, hunt.abort or ""
         argv = bisect.pinned_scorer(config.to_json())
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}
@@ -164,7 +176,8 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
 
 def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
                  overrides: ConfigOverrides | None = None, report_root: Path | None = None,
-                 budget: int | None = None, console: Console | None = None) -> ScanResult:
+                 budget: int | None = None, console: Console | None = None, jobs: int = 1,
+                 executor: str | None = None) -> ScanResult:
     """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
 
     Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
@@ -180,7 +193,8 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
         for notice in config.notices:
             console.print(Text("note:", style="yellow").append(f" {notice}", style=""))
         config = _prepare_references(_build_at(config, good_sha), console)
-        return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console)
+        with open_executor(executor, jobs) as pool:
+            return _scan_and_report(config, good_sha, bad_sha, budget, report_root, console, pool)
     except BisectorError:
         raise
     except Exception as exc:
@@ -188,9 +202,9 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
 
 
 def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
-                     console: Console) -> ScanResult:
+                     console: Console, pool: Executor | None = None) -> ScanResult:
     root = _writable_report_root(report_root or Path.cwd() / "reports" / "scan")
-    result = scan_range(config, good, bad, budget=budget, console=console)
+    result = scan_range(config, good, bad, budget=budget, console=console, executor=pool)
     result.report_dir = write_scan_bundle(result, new_report_dir(root))
     print_timeline(console, result)
     return result
@@ -306,18 +320,16 @@ def _writable_report_root(report_root: Path | None) -> Path:
     return root
 
 
-def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path) -> list[ScoreRecord]:
-    """Score both endpoints. A probe may convict the bad one, never clear the good one: the
-    good endpoint is judged on the full scenarios (and its images kept, as it may be the
-    culprit's parent's evidence)."""
+def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path,
+                     pool: Executor) -> list[ScoreRecord]:
+    """Score both endpoints (at once when the executor has room). A probe may convict the bad
+    one, never clear the good one: the good endpoint is judged on the full scenarios (and its
+    images kept, as it may be the culprit's parent's evidence)."""
     records = []
-    for label, sha, wanted in (("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)):
-        with console.status(f"scoring the {label} endpoint {sha[:10]}"):
-            if label == "good":
-                record = score_commit(config, sha, use_probes=False, keep_images=kept / "good")
-            else:
-                record = score_commit(config, sha)
-            record = record.in_phase(Phase.ENDPOINT)
+    with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
+        scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good"}, full_only={good})
+    for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
+        record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
         console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
         if record.verdict is Verdict.ABORT:

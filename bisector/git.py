@@ -475,6 +475,22 @@ def bisect_reset(bisect_repo: Path) -> None:
     git(bisect_repo, "bisect", "reset", check=False)
 
 
+# --- multisection (run --jobs) ----------------------------------------------------------
+
+def bisect_mark(bisect_repo: Path, term: str, commits: list[str]) -> None:
+    """Tell the private bisect ``git bisect good|bad|skip COMMITS`` (bad takes one commit)."""
+    with _open(bisect_repo) as r:
+        status, stdout, stderr = _run(r, "bisect", term, *commits, check=False)
+    # git exits non-zero, without an error, when only skipped commits border the culprit.
+    if status != 0 and "only 'skip'ped commits left" not in stdout:
+        raise GitError(f"git bisect {term} failed in {bisect_repo}: "
+                       f"{(stderr or stdout).strip() or 'no message'}")
+
+
+def has_merges(repo: Path, good: str, bad: str) -> bool:
+    return bool(out(repo, "rev-list", "--merges", "-n", "1", f"{good}..{bad}"))
+
+
 def first_parent_commits(repo: Path, good: str, bad: str) -> list[str]:
     """``good`` and the first-parent commits of good..bad, oldest first: the mainline history."""
     return [good, *out(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()]

@@ -17,7 +17,8 @@ def scan(
     bad: Annotated[Optional[str], typer.Option("--bad", "-b", help="Where it ends (default: HEAD).")] = None,
     budget: Annotated[Optional[int], typer.Option("--budget", min=2, help="Score at most N distinct states; the stretches left are listed, never guessed.")] = None,
     scenario: Annotated[Optional[list[str]], typer.Option("--scenario", "-s", help="Scenario to judge (repeatable; default: all).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel scorings: reserved for the scale-out work; only 1 today.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="States scored at once (not with --budget).")] = 1,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes (default for --jobs > 1), dask-local or dask://HOST:PORT.")] = None,
     paths: Annotated[Optional[list[str]], typer.Option("--paths", help="Relevant path (repeatable; default from config or src).")] = None,
     repo: Annotated[Path, typer.Option("--repo", help="The port's repository.")] = Path("."),
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with the \\[tool.bisector] settings.")] = None,
@@ -36,11 +37,11 @@ def scan(
     from ..api import scan_history
     from ..errors import BisectorError
 
-    if jobs > 1:
-        raise BisectorError(f"--jobs {jobs}: parallel scoring is not available yet",
-                            hint="run with --jobs 1 (the default); --jobs is reserved for the scale-out work")
+    if jobs > 1 and budget is not None:
+        raise BisectorError(f"--jobs {jobs} scores every state at once and cannot keep --budget {budget}",
+                            hint="drop --budget, or run with --jobs 1")
     result = scan_history(
-        repo, good, bad, config_file=config, report_root=report_dir, budget=budget,
+        repo, good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs, executor=executor,
         overrides=overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                  min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                  reference=reference),

@@ -21,6 +21,8 @@ from .. import git
 from ..config import Config
 from ..errors import EndpointError, ExitCode, HarnessAbort
 from ..report.text import first_reason, score_line
+from ..execute.base import Executor
+from ..execute.scoring import score_many
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
@@ -112,8 +114,13 @@ def plan(repo: Path, good: str, bad: str, paths: list[str]) -> tuple[list[str], 
 
 
 def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None,
-               console: Console | None = None, confirm: bool = True) -> ScanResult:
-    """Score the states of good..bad (first parent), find every window, confirm its edges."""
+               console: Console | None = None, confirm: bool = True,
+               executor: Executor | None = None) -> ScanResult:
+    """Score the states of good..bad (first parent), find every window, confirm its edges.
+
+    With an ``executor`` of several workers and no budget, every distinct state is scored
+    up front, all at once (without a budget the search judges each of them anyway).
+    """
     console = console or Console(stderr=True, soft_wrap=True)
     started = time.monotonic()
     repo = Path(config.repo)
@@ -128,11 +135,16 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
         first_of.setdefault(run.key, run.first)
     records: dict[Hashable, ScoreRecord] = {}
     fresh_seconds: list[float] = []
+    ahead: dict[str, ScoreRecord] = {}
+    if executor is not None and executor.workers > 1 and budget is None:
+        states = list(first_of.values())
+        with console.status(f"scoring {len(states)} states on {executor.workers} workers"):
+            ahead = dict(zip(states, score_many(executor, config, states)))
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
         with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
-            record = score_commit(config, sha).in_phase(Phase.SCAN)
+            record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
         records[key] = record
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "

@@ -66,6 +66,10 @@ class PrivateBisect:
         self._started = True
         git.bisect_start(self.worktree, bad, good, paths)
 
+    def mark(self, term: str, commits: list[str]) -> None:
+        """Record verdicts scored outside ``git bisect run`` (``run --jobs``)."""
+        git.bisect_mark(self.worktree, term, commits)
+
     def pinned_scorer(self, config_json: str) -> list[str]:
         """Copy bisector itself and the resolved config outside the bisected tree.
 

@@ -96,6 +96,7 @@ class ScoreRecord:
     # every scenario run this scoring made, probes included, in order: {"scenario",
     # "probe_for", "seconds", "cached"} (what progress and the speed benchmark time)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    round: int | None = None    # the multisection round that scored it (run --jobs)
 
     @property
     def exit_code(self) -> int:
@@ -111,6 +112,8 @@ class ScoreRecord:
                 "runs": self.runs}
         if self.phase is not None:
             data["phase"] = self.phase.value
+        if self.round is not None:
+            data["round"] = self.round
         return data
 
     @classmethod
@@ -122,7 +125,8 @@ class ScoreRecord:
                    seconds=float(data.get("seconds") or 0.0), reference=data.get("reference"),
                    error=data.get("error"),
                    phase=Phase(data["phase"]) if data.get("phase") else None,
-                   runs=list(data.get("runs") or []))
+                   runs=list(data.get("runs") or []),
+                   round=int(data["round"]) if data.get("round") is not None else None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -133,6 +133,15 @@ def test_skips_at_a_window_edge_are_a_candidate_range(tmp_path, cache_dir):
     assert port.shas[1] in window.start.commits and window.end.commits == (port.shas[5],)
 
 
-def test_jobs_beyond_one_is_refused_clearly(tmp_path, capsys):
-    code = main(["scan", "--repo", str(tmp_path), "--good", "HEAD~1", "--jobs", "2"])
-    assert code == 2 and "--jobs" in capsys.readouterr().err
+def test_jobs_with_a_budget_is_refused_clearly(tmp_path, capsys):
+    code = main(["scan", "--repo", str(tmp_path), "--good", "HEAD~1", "--jobs", "2", "--budget", "4"])
+    assert code == 2 and "--jobs 2" in capsys.readouterr().err
+
+
+def test_scan_with_workers_pins_the_same_windows(port, tmp_path):
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")),
+                          report_root=tmp_path / "reports", jobs=2, executor="processes")
+    assert [(w.start.commits, w.end.commits) for w in result.timeline.windows] == \
+        [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
+    assert result.scored_states == result.distinct_states == distinct_states(port)
+    assert result.fresh_states == result.scored_states  # scored by the workers, not read from a cache

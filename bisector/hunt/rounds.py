@@ -1,0 +1,139 @@
+"""`run --jobs K`: rounds of K concurrent scores in the private repository's bisect.
+
+hunt/multisection.py chooses each round's commits; the executor scores them at once;
+every verdict is then told to git (``git bisect good/bad/skip``) in an order that keeps
+git's own narrowing equal to ours (skips, goods, then bads newest first, because git
+keeps only the last bad it was told), so ``git bisect log`` stays the record, and the
+outcome is read from it as for a one-at-a-time bisection. Commits whose scores are all
+in the cache are settled before each round without taking a worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from .. import git
+from ..config import Config
+from ..execute.base import Executor
+from ..execute.scoring import score_as_completed
+from ..report.text import first_reason, score_line
+from ..score.scoring import Phase, ScoreRecord, environment_key, score_commit
+from ..score.verdict import Verdict
+from ..store.cache import Cache
+from .bisectlog import BisectOutcome, parse_bisect_log
+from .multisection import expected_rounds, probes, untested, window
+from .session import PrivateBisect
+
+
+@dataclass
+class RoundsResult:
+    steps: list[ScoreRecord] = field(default_factory=list)   # phase BISECT, with their round
+    rounds: int = 0
+    outcome: BisectOutcome = field(default_factory=BisectOutcome)
+    abort: str | None = None                           # why the harness stopped the hunt
+    notes: list[str] = field(default_factory=list)
+
+
+def fits(repo: Path, good: str, bad: str, console: Console) -> bool:
+    """Evenly spaced probes need a line of commits: merges in the range bisect one at a time."""
+    if git.has_merges(repo, good, bad):
+        console.print("note: the range holds merge commits: bisecting one commit at a time "
+                      "(--jobs applies to the endpoints and the confirmation)", markup=False)
+        return False
+    return True
+
+
+def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
+               good: str, bad: str, console: Console) -> RoundsResult:
+    repo = Path(config.repo)
+    commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
+    index = {sha: i for i, sha in enumerate(commits)}
+    verdicts: list[Verdict | None] = [None] * len(commits)
+    if commits and commits[-1] == bad:
+        verdicts[-1] = Verdict.BAD  # scored as the endpoint already
+    result = RoundsResult()
+    subjects = {sha: git.commit_info(repo, sha).subject for sha in commits}
+    peek = CachePeek(config)
+    while True:
+        told: dict[int, Verdict] = {}
+        for sha, record in peek.settle([commits[i] for i in untested(verdicts)]):
+            _take(result, record, verdicts, index[sha], console, subjects[sha], "cached", told)
+        batch = probes(verdicts, jobs)
+        if batch:
+            result.rounds += 1
+            left = expected_rounds(len(untested(verdicts)), jobs)
+            with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+                                f"on {jobs} workers"):
+                for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
+                    _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
+                    if record.verdict is Verdict.ABORT:
+                        result.abort = first_reason(record)
+                        return result
+        _tell_git(bisect, commits, verdicts, told, result)
+        if not batch:
+            break
+    result.outcome = parse_bisect_log(bisect.log())
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    return result
+
+
+def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: Console,
+          subject: str, label: str, told: dict[int, Verdict]) -> None:
+    record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
+    result.steps.append(record)
+    console.print(score_line(label, record, subject))
+    if record.verdict is not Verdict.ABORT:
+        verdicts[i] = told[i] = record.verdict
+
+
+def _tell_git(bisect: PrivateBisect, commits: list[str], verdicts, told: dict[int, Verdict],
+              result: RoundsResult) -> None:
+    hi = window(verdicts).hi
+    skips = sorted(i for i, v in told.items() if v is Verdict.SKIP)
+    goods = sorted(i for i, v in told.items() if v is Verdict.GOOD and i < hi)
+    bads = sorted((i for i, v in told.items() if v is Verdict.BAD), reverse=True)
+    if skips:
+        bisect.mark("skip", [commits[i] for i in skips])
+    if goods:
+        bisect.mark("good", [commits[i] for i in goods])
+    for i in bads:  # git keeps the last bad it hears: the oldest one goes last
+        bisect.mark("bad", [commits[i]])
+    for i in sorted(i for i, v in told.items() if v is Verdict.GOOD and i > hi):
+        result.notes.append(f"{commits[i][:10]} scored good after the bad {commits[hi][:10]}: the history "
+                            "is not monotonic there; git was not told (it would refuse the pair)")
+
+
+class CachePeek:
+    """Which commits have every judged scenario in the score cache (scoring them then runs nothing).
+
+    It asks the cache with the key score/scoring.py writes (relevant trees, scenario args,
+    pinned reference key, environment); a key that stops matching only costs speed.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.environment = environment_key(config)
+
+    def settle(self, commits: list[str]) -> list[tuple[str, ScoreRecord]]:
+        if not commits or not self.config.reference.pinned_key:
+            return []
+        paths = list(self.config.paths)
+        trees = git.tree_ids_many(Path(self.config.repo), commits, paths)
+        cache = Cache(self.config.cache_dir)
+        try:
+            hits = [sha for sha in commits if self._cached(cache, dict(zip(paths, trees[sha]))) ]
+        finally:
+            cache.close()
+        return [(sha, score_commit(self.config, sha)) for sha in hits]
+
+    def _cached(self, cache: Cache, trees: dict) -> bool:
+        for name in self.config.judge:
+            parts = {"trees": trees, "args": list(self.config.scenarios[name].args),
+                     "reference": self.config.reference.pinned_key, "environment": self.environment}
+            if cache.get_score(parts) is None:
+                return False
+        return True
