@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -17,6 +18,14 @@ from portrepo import Change, distinct_states, make_port_repo, windows
 from repostate import snapshot
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigterm():
+    """The CLI entry point turns SIGTERM into Ctrl-C; give pytest its own handler back."""
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
 
 D, R = Change("docs"), Change("refactor")
 
