@@ -43,11 +43,12 @@ def sleeps(seconds: float) -> float:
 
 def hangs_with_child(pidfile: str) -> None:
     """Starts a candidate-like child in its own session (as the scorer does) and waits on it."""
-    from bisector.score.candidate import run_process
+    from bisector.score import procs
 
     # The real runner: a group of its own, killed when an interrupt unwinds through it.
     log = Path(pidfile).parent
-    run_process(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 300"], log, dict(os.environ), 600, log, "hang")
+    procs.run(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 300"], cwd=log, log_dir=log, label="hang",
+              timeout_s=600, env=dict(os.environ))
 
 
 def cache_round_trip(job: tuple[str, int]) -> dict:

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: every failure becomes a message and an exit code, never a traceback."""
     # `kill PID` must clean up like Ctrl-C does: every `finally` (worktree removal, bisect
     # reset, killing candidates) runs on the way out.
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = app(args=argv, prog_name="bisector", standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, line in enumerate(error_lines(error)):
             typer.secho(line, err=True, fg="red" if i == 0 else None)
         return error.exit_code
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # main() is also called in-process (tests, scripts)
     return result if isinstance(result, int) else 0
 
 

@@ -23,7 +23,8 @@ from ..config import Config, ConfigOverrides, load_config
 from ..errors import ReferenceFailure
 from ..report.bundle import new_report_dir
 from ..report.text import last_line
-from ..score.candidate import Workspace, process_env, run_candidate, run_process, run_setup
+from ..score import procs
+from ..score.candidate import Workspace, process_env, run_candidate, run_setup
 from ..score.metrics import compare, judge
 from ..score.reference import Reference, detector_shape, reference_for
 from ..store.cache import atomic_write
@@ -75,9 +76,10 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     reference = reference_for(config)
     scratch = Path(tempfile.mkdtemp(prefix="bisector-verify-"))
-    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out")
+    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
+                   logs=scratch / "logs")
     try:
-        for folder in (ws.worktree, ws.tmp, ws.outputs):
+        for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
             folder.mkdir(parents=True)
         git.export(repo, sha, ["."], ws.worktree)  # "." is the whole tree
         setup_failure = run_setup(config, ws)
@@ -119,7 +121,8 @@ def _scenario_check(config: Config, reference: Reference, ws: Workspace, name: s
 
 def _pytest_check(config: Config, ws: Workspace, selector: str) -> Check:
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", selector]
-    proc = run_process(argv, ws.worktree, process_env(config, ws), config.timeout_s, ws.tmp, "pytest")
+    proc = procs.run(argv, cwd=ws.worktree, log_dir=ws.logs, label="pytest", timeout_s=config.timeout_s,
+                     env=process_env(config, ws))
     if proc.timed_out:
         return Check("pytest", selector, False, "fail", f"timed out after {config.timeout_s:g} s", proc.seconds)
     if proc.returncode == 0:

@@ -161,7 +161,7 @@ def test_two_runs_of_the_same_state_share_the_compile_cache(tmp_path, monkeypatc
         ws = export_workspace(config, "HEAD", tmp_path / run)  # each run has its own TMPDIR
         result = run_candidate(config, ws, scenario, (4, 4))
         assert result.status == "ok", result.reason
-        hits.append(int((ws.tmp / "run-tiny.stdout").read_text().split()[-1]))
+        hits.append(int((ws.logs / "run-tiny.stdout").read_text().split()[-1]))
         files.append(sorted(p for p in cache_root(config).rglob("*") if p.is_file()))
     # The first run compiled into the shared cache; the second found its entry there.
     assert hits == [0, 1]
