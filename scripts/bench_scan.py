@@ -30,16 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-COMPARE = '''\
-import sys
-import numpy as np
-ref, img = (np.fromfile(p, "<f4").astype(np.float64) for p in sys.argv[1:3])
-if img.size != ref.size or not np.isfinite(img).all():
-    sys.exit(1)
-corr = np.corrcoef(ref, img)[0, 1]
-ratio = img.sum() / ref.sum()
-sys.exit(0 if corr >= 0.999 and abs(ratio - 1) <= 5e-3 else 1)
-'''
+from hand_procedure import COMPARE
+
 
 STEP = '''\
 #!/bin/sh

@@ -21,13 +21,6 @@ from portrepo import Change, make_port_repo
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _keep_sigterm():
-    """The CLI entry point turns SIGTERM into Ctrl-C; give pytest its own handler back."""
-    before = signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGTERM, before)
-
 D, R = Change("docs"), Change("refactor")
 HISTORY = [D, R, D, R, Change("regress", how="scale"), D, R, D]
 NIGHT_ONE = 2  # history index of the first night's tip (good)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 
@@ -19,13 +18,6 @@ from repostate import snapshot
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(autouse=True)
-def _keep_sigterm():
-    """The CLI entry point turns SIGTERM into Ctrl-C; give pytest its own handler back."""
-    before = signal.getsignal(signal.SIGTERM)
-    yield
-    signal.signal(signal.SIGTERM, before)
 
 D, R = Change("docs"), Change("refactor")
 
