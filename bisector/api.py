@@ -33,7 +33,8 @@ from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
 from .report.text import first_reason, scenario_text, score_line, shown
 from .score.reference import pin_reference, reference_for
-from .score.scoring import Phase, ScoreRecord, score_commit
+from .records import Phase, ScoreRecord
+from .score.scoring import score_commit
 from .score.verdict import Verdict
 from .store.events import EventLog, EventType
 

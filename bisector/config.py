@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cachedir import default_cache_dir
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -157,11 +158,6 @@ class Config:
                               hint="re-create it with `bisector run` (pinned files are not meant to be edited)")
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "bisector"
-
-
 def load_config(repo: Path, config_file: Path | None = None,
                 overrides: ConfigOverrides | None = None) -> Config:
     """Read, merge and validate the configuration of the port in ``repo``.
@@ -218,18 +214,6 @@ def load_config(repo: Path, config_file: Path | None = None,
                   judge=judge, cache_dir=cache_dir, source=source, notices=tuple(notices),
                   compile_cache=_flag(table, "compile_cache", True, source), eager=eager,
                   paranoid=paranoid)
-
-
-def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
-    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config."""
-    thresholds = _thresholds(asdict(config.thresholds), overrides, "the pinned configuration")
-    judge = config.judge
-    if overrides.scenarios:
-        judge = _judge({}, config.scenarios, overrides, "the pinned configuration")
-    timeout_s = config.timeout_s
-    if overrides.timeout_s is not None:
-        timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
-    return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s)
 
 
 # --- reading -------------------------------------------------------------------------

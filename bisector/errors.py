@@ -14,6 +14,8 @@ import time
 import traceback
 from pathlib import Path
 
+from .cachedir import default_cache_dir
+
 
 class ExitCode(enum.IntEnum):
     """Exit codes of the commands (`run` and `demo` use 0-4, 70, 130; `score` speaks git bisect's)."""
@@ -134,8 +136,6 @@ def error_lines(error: BisectorError) -> list[str]:
 
 def write_crash_log(exc: BaseException, folder: Path | None = None) -> Path | None:
     """The traceback of ``exc`` in ``folder``/crash-<stamp>.log; None when nowhere is writable."""
-    from .config import default_cache_dir  # config imports this module
-
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     for where in (folder, default_cache_dir()):
         if where is None:

@@ -338,48 +338,56 @@ def _diffs(c) -> list:
 
 # --- trees --------------------------------------------------------------------------------
 
-def _tree_id(commit, path: str) -> str | None:
+def _root_tree(r, rev: str):
+    """The root tree of ``rev``: a commit's tree, or ``rev`` itself when it names a tree."""
+    obj = r.rev_parse(rev)
+    return obj if obj.type == "tree" else r.commit(rev).tree
+
+
+def _tree_id(root, path: str) -> str | None:
     rel = posixpath.normpath(path.strip("/")) if path.strip("/") else "."
     if rel == ".":
-        return commit.tree.hexsha
+        return root.hexsha
     try:
-        return (commit.tree / rel).hexsha
+        return (root / rel).hexsha
     except KeyError:
         return None
 
 
-def tree_ids(repo: Path, commit: str, paths: list[str]) -> dict[str, str | None]:
-    """The object id of each path at ``commit`` (None where it does not exist).
+def tree_ids(repo: Path, rev: str, paths: list[str]) -> dict[str, str | None]:
+    """The object id of each path at ``rev`` (a commit, or a tree object) (None where it
+    does not exist).
 
-    Together these define the commit's relevant state: two commits with equal ids
-    build and run the same code, so they share one cached score.
+    Together these define a relevant state: two commits (or trees) with equal ids build
+    and run the same code, so they share one cached score.
     """
     with _open(repo) as r:
-        c = r.commit(commit)
-        return {p: _tree_id(c, p) for p in paths}
+        root = _root_tree(r, rev)
+        return {p: _tree_id(root, p) for p in paths}
 
 
 def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
     """``tree_ids`` for many commits through one repository handle (one git process)."""
     with _open(repo) as r:
-        return {sha: tuple(_tree_id(r.commit(sha), p) for p in paths) for sha in commits}
+        return {sha: tuple(_tree_id(r.commit(sha).tree, p) for p in paths) for sha in commits}
 
 
-def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
-    """Write the files under ``paths`` at ``commit`` into ``dest``; return the paths present.
+def export(repo: Path, rev: str, paths: list[str], dest: Path) -> list[str]:
+    """Write the files under ``paths`` at ``rev`` (a commit, or a tree object) into ``dest``;
+    return the paths present.
 
     Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
     sparse materialisation of exactly the committed content.
     """
     dest.mkdir(parents=True, exist_ok=True)
     with _open(repo) as r:
-        c = r.commit(commit)
-        present = [p for p in paths if _tree_id(c, p)]
+        root = _root_tree(r, rev)
+        present = [p for p in paths if _tree_id(root, p)]
         if not present:
             return present
         # Spooled to disk past 64 MiB: a large tree must not be held in memory.
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as archive:
-            r.archive(archive, c.hexsha, path=present, format="tar")
+            r.archive(archive, root.hexsha, path=present, format="tar")
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar:
                 tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
@@ -444,11 +452,6 @@ def uncommitted(repo: Path, paths: list[str]) -> list[str]:
     """
     lines = git(repo, "--no-optional-locks", "status", "--porcelain", "--", *paths).splitlines()
     return [line[3:] for line in lines if line.strip()]
-
-
-def worktree_paths(repo: Path) -> list[Path]:
-    lines = out(repo, "worktree", "list", "--porcelain").splitlines()
-    return [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("worktree ")]
 
 
 def bisect_start(bisect_repo: Path, bad: str, good: str, paths: list[str]) -> str:

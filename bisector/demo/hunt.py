@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides, default_cache_dir
-from ..score.scoring import ScoreRecord
+from ..records import ScoreRecord
 from .changes import REGRESSIONS
 from .history import (
     DEFAULT_SEED,

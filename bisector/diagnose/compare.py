@@ -14,24 +14,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 from .. import git
-from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
+from ..cachedir import default_cache_dir
+from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, load_config
 from ..errors import BisectorError, ExitCode
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
+from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
+from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..store.cache import Cache, atomic_write, digest
+from ..store.cache import Cache, atomic_write
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
@@ -107,8 +105,6 @@ class CompareResult:
 def compare_images(candidate: np.ndarray, reference: np.ndarray, thresholds: Thresholds = Thresholds(),
                    *, peaks: int = 20, radius: float = 2.0) -> Comparison:
     """Compare two images of shape (slow, fast); BisectorError when their shapes differ."""
-    import numpy as np
-
     cand, ref = np.asarray(candidate), np.asarray(reference)
     if cand.shape != ref.shape:
         raise BisectorError(f"the images differ in size: reference {tuple(ref.shape)}, candidate "
@@ -172,10 +168,9 @@ def load_settings(repo: Path | None, config_file: Path | None, overrides: Config
     return Settings(None, cache, overrides.timeout_s or 900.0, c_bin, thresholds)
 
 
-def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
-    """The side's image for ``args`` (shape (slow, fast)); ReferenceFailure/BisectorError on failure."""
-    from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
-
+def side_image(side: Side, args: list[str], settings: Settings, ref_kind: str = "") -> np.ndarray:
+    """The side's image for ``args`` (shape (slow, fast)); ReferenceFailure/BisectorError on
+    failure. ``ref_kind``: the other side's kind, when this one is the candidate."""
     scenario = Scenario(SCENARIO_NAME, tuple(args))
     if side.kind == "file":
         return _load_file(Path(side.value), args)
@@ -190,17 +185,13 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
                 raise BisectorError("no C program to run for --ref c",
                                     hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --ref simkernel")
             return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
-        return _commit_image(side.value, scenario, settings.config, cache, detector_shape(args))
+        return _commit_image(side.value, scenario, settings.config, ref_kind)
     finally:
         cache.close()
 
 
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
-    import numpy as np
-
     from simkernel.io import read_floatfile
-
-    from ..score.reference import detector_shape
 
     try:
         if path.suffix == ".npy":
@@ -215,34 +206,32 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
     return image
 
 
-def _commit_image(commit: str, scenario: Scenario, config: Config, cache: Cache,
-                  shape: tuple[int, int]) -> np.ndarray:
-    """Run the configured command at ``commit`` on a private export; cached by relevant trees."""
-    from ..score.candidate import export_workspace, run_candidate, run_setup
-    from ..score.scoring import environment_key
+def _commit_image(commit: str, scenario: Scenario, config: Config, ref_kind: str) -> np.ndarray:
+    """A fresh run of the configured command at ``commit``, through the scoring service.
 
-    sha = git.resolve(config.repo, commit)
-    key = "candidate-" + digest({"trees": git.tree_ids(config.repo, sha, list(config.paths)),
-                                 "environment": environment_key(config)})
-    cached = cache.get_reference(key, scenario.args)
-    if cached is not None:
-        return cached
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-compare-"))
-    try:
-        ws = export_workspace(config, sha, scratch)
-        failure = run_setup(config, ws)
-        run = None if failure else run_candidate(config, ws, scenario, shape)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if failure or run.status != "ok":
-        raise BisectorError(f"the port at {sha[:10]} produced no image: {failure or run.reason}",
+    With the configured reference on the other side, the run is also the commit's score
+    (stored under the one score key, so `score`, `run` and `scan` reuse it); the image
+    itself is never cached: candidate images have no place in the reference table.
+    """
+    with ScoringService(config) as service:
+        state = service.commit(commit)
+        with service.session(state, read_cache=False, hold_images=True) as session:
+            if ref_kind == config.reference.kind:
+                result = session.measured(scenario)
+                image, reason = session.images.get(scenario.name), result.reason
+            else:
+                run = session.candidate(scenario)
+                image, reason = run.image, run.reason
+    sha = state.name
+    if image is None:
+        raise BisectorError(f"the port at {sha[:10]} produced no image: {reason}",
                             hint=f"score it with `bisector score {sha[:10]}` to see the full reason",
                             exit_code=SIDE_FAILED)
-    if run.image.ndim != 2:
-        raise BisectorError(f"the port at {sha[:10]} wrote {run.image.size} pixels, expected "
+    shape = detector_shape(scenario.args)
+    if image.ndim != 2:
+        raise BisectorError(f"the port at {sha[:10]} wrote {image.size} pixels, expected "
                             f"{shape[0]} x {shape[1]} (slow, fast)", exit_code=SIDE_FAILED)
-    cache.put_reference(key, scenario.args, run.image)
-    return run.image
+    return image
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -266,7 +255,7 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
                             if not sha.startswith(cand_side.value) else sha[:10])
     box = Roi(*roi) if roi else None
     reference = side_image(ref_side, args, settings)
-    image = side_image(cand_side, args, settings)
+    image = side_image(cand_side, args, settings, ref_side.kind)
     whole = compare_images(image, reference, settings.thresholds, peaks=peaks, radius=radius)
     part = None
     if box is not None:

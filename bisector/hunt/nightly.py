@@ -22,7 +22,8 @@ from ..errors import BisectorError, EndpointError, ExitCode
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
 from ..report.text import scenario_text, score_line, shown
-from ..score.scoring import ScenarioResult, ScoreRecord, score_commit
+from ..records import ScenarioResult, ScoreRecord
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, default_path
 

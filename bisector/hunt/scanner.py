@@ -23,7 +23,8 @@ from ..errors import EndpointError, ExitCode, HarnessAbort
 from ..report.text import first_reason, score_line
 from ..execute.base import Executor
 from ..execute.scoring import score_many
-from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..records import Phase, ScoreRecord
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from .. import git
 from ..errors import ExitCode
 from ..hunt.walk import GitWalk
-from ..score.scoring import Phase, ScoreRecord
+from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from . import figures
 from .text import last_line, scenario_text, shown

@@ -16,7 +16,7 @@ from ..score.verdict import Verdict
 if TYPE_CHECKING:  # rich is imported by the console paths only, not by the scoring step
     from rich.text import Text
 
-    from ..score.scoring import ScenarioResult, ScoreRecord
+    from ..records import ScenarioResult, ScoreRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _COLOURS = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow"}

@@ -43,23 +43,25 @@ class CandidateRun:
 
     status "ok": ``image`` holds the float image, shape (slow, fast) when its size was
     right, else the flat array read from the file (compare() then judges it BAD);
-    status "skip": the commit could not be measured, ``reason`` says why.
+    status "skip": the commit could not be measured, ``reason`` says why; ``lasting`` is
+    False when another try may measure it (a timeout, a failed setup, the machine's fault).
     """
 
     status: str
     image: np.ndarray | None
     reason: str
     seconds: float
-    timed_out: bool = False
+    lasting: bool = True
 
 
-def export_workspace(config: Config, commit: str, scratch: Path) -> Workspace:
-    """Materialise the relevant and extra paths of ``commit`` under ``scratch`` (git archive)."""
+def export_workspace(repo: Path, rev: str, paths: list[str], scratch: Path) -> Workspace:
+    """Materialise ``paths`` of ``rev`` (a commit or a tree object of ``repo``; "." is the
+    whole tree) under ``scratch`` (git archive)."""
     ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
                    logs=scratch / "logs")
     for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    git.export(config.repo, commit, list(dict.fromkeys([*config.paths, *config.extra_paths])), ws.worktree)
+    git.export(repo, rev, paths, ws.worktree)
     return ws
 
 
@@ -125,14 +127,14 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
     result = procs.run(argv, cwd=ws.worktree, env=process_env(config, ws), timeout_s=config.timeout_s,
                        log_dir=ws.logs, label=f"run-{procs.safe_label(scenario.name)}")
     if result.timed_out:
-        return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, True)
+        return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, lasting=False)
     if result.returncode != 0:
         return CandidateRun("skip", None, f"exit status {result.returncode}: {result.output_tail}",
                             result.seconds)
     if not out.is_file():
         return CandidateRun("skip", None, f"no output: {out.name} was not written. {result.output_tail}".strip(),
                             result.seconds)
-    import numpy as np
+    import numpy as np  # only a run that produced an image pays for numpy
     from simkernel.io import read_floatfile
 
     try:

@@ -158,7 +158,7 @@ def test_two_runs_of_the_same_state_share_the_compile_cache(tmp_path, monkeypatc
     scenario = config.scenarios["tiny"]
     hits, files = [], []
     for run in ("first", "second"):
-        ws = export_workspace(config, "HEAD", tmp_path / run)  # each run has its own TMPDIR
+        ws = export_workspace(config.repo, "HEAD", list(config.paths), tmp_path / run)  # each run has its own TMPDIR
         result = run_candidate(config, ws, scenario, (4, 4))
         assert result.status == "ok", result.reason
         hits.append(int((ws.logs / "run-tiny.stdout").read_text().split()[-1]))
