@@ -341,7 +341,10 @@ def _diffs(c) -> list:
 def _root_tree(r, rev: str):
     """The root tree of ``rev``: a commit's tree, or ``rev`` itself when it names a tree."""
     obj = r.rev_parse(rev)
-    return obj if obj.type == "tree" else r.commit(rev).tree
+    if obj.type != "tree":
+        return r.commit(rev).tree
+    # A tree found by id has no path, which walking into it needs: give it the root's.
+    return type(obj)(r, obj.binsha, mode=0o040000, path="")
 
 
 def _tree_id(root, path: str) -> str | None:
