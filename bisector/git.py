@@ -99,7 +99,7 @@ def _repository_env_hidden() -> Iterator[None]:
 @functools.cache
 def _gitpython():
     """GitPython and a Repo class whose git commands run in the clean environment."""
-    import git as gitpython
+    import git as gitpython  # on first use: commands that need no git never pay for it
 
     class CleanGit(gitpython.Git):
         def execute(self, command, *args, **kwargs):
@@ -331,7 +331,7 @@ def diffstat(repo: Path, commit: str) -> str:
 
 def _diffs(c) -> list:
     """GitPython's diffs from the first parent to ``c`` (from nothing for a root commit)."""
-    from git import NULL_TREE
+    from git import NULL_TREE  # GitPython is loaded on first use (see _gitpython)
 
     return list(c.diff(c.parents[0], R=True) if c.parents else c.diff(NULL_TREE))
 

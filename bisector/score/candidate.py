@@ -147,6 +147,6 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
 
 def load_kept_image(path: str | Path) -> np.ndarray:
     """An image saved by ``score_commit(..., keep_images=...)`` (ScenarioResult.image)."""
-    import numpy as np
+    import numpy as np  # only the report's pictures load numpy here
 
     return np.load(path, allow_pickle=False)
