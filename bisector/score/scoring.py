@@ -192,8 +192,8 @@ class ScoringService:
             record.reference = self.reference.key
             with self.session(state, read_cache=use_cache, keep_images=keep_images, log=log) as session:
                 record.runs = session.runs
-                record.scenarios = [session.judged(self.config.scenarios[name], use_probes)
-                                    for name in self.config.judge]
+                for name in self.config.judge:  # one by one: an abort keeps what was judged
+                    record.scenarios.append(session.judged(self.config.scenarios[name], use_probes))
             record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
         except Exception as exc:
             # A bug of ours aborts with one line; its traceback goes to a crash log.
