@@ -49,7 +49,7 @@ def main() -> None:
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
         root = Path(tmp)
-        demo = generate(root / "port", commits=60, size=opts.size, compiled=True)
+        demo = generate(root / "port", commits=120, size=opts.size, compiled=True)
         compiled = load_config(demo.path, overrides=ConfigOverrides(cache_dir=str(root / "cache")))
         eager = dataclasses.replace(compiled, eager=True)
         scenario = compiled.scenarios[compiled.judge[0]]
