@@ -29,7 +29,8 @@ from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
 from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..store.cache import Cache, atomic_write
+from ..files import atomic_write
+from ..store.cache import Cache
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
+from ..files import atomic_write
 from ..records import ScenarioResult
 from ..report.bundle import new_report_dir
 from ..report.text import last_line
@@ -26,7 +27,6 @@ from ..score import procs
 from ..score.candidate import Workspace, process_env
 from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..store.cache import atomic_write
 
 # Exit codes of `bisector verify` (README): 0 every check passes, 1 one fails,
 # 2 bad input, 4 the reference failed.

@@ -24,7 +24,7 @@ from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
 from . import procs
-from .compile_cache import candidate_compile_env
+from .compile_cache import candidate_compile_env, prepare_tmpdir
 
 @dataclass(frozen=True)
 class Workspace:
@@ -54,14 +54,19 @@ class CandidateRun:
     lasting: bool = True
 
 
-def export_workspace(repo: Path, rev: str, paths: list[str], scratch: Path) -> Workspace:
-    """Materialise ``paths`` of ``rev`` (a commit or a tree object of ``repo``; "." is the
-    whole tree) under ``scratch`` (git archive)."""
+def export_workspace(config: Config, rev: str, scratch: Path, *, repo: Path | None = None,
+                     paths: list[str] | None = None) -> Workspace:
+    """Materialise ``paths`` (default: the relevant and extra paths; "." is the whole tree) of
+    ``rev`` (a commit or a tree object of ``repo``, default ``config.repo``) under ``scratch``
+    (git archive)."""
     ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
                    logs=scratch / "logs")
     for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    git.export(repo, rev, paths, ws.worktree)
+    prepare_tmpdir(config, ws.tmp)
+    if paths is None:
+        paths = list(dict.fromkeys([*config.paths, *config.extra_paths]))
+    git.export(repo or config.repo, rev, paths, ws.worktree)
     return ws
 
 

@@ -279,8 +279,8 @@ class Session:
         """The export of the state (made on first use; its setup has run)."""
         if self._workspace is None:
             self.scratch = procs.owned_tempdir("bisector-verify-" if self.export_all else "bisector-score-")
-            paths = ["."] if self.export_all else list(dict.fromkeys([*self.config.paths, *self.config.extra_paths]))
-            self._workspace = export_workspace(self.state.repo, self.state.rev, paths, self.scratch)
+            self._workspace = export_workspace(self.config, self.state.rev, self.scratch, repo=self.state.repo,
+                                               paths=["."] if self.export_all else None)
             self.setup_failure = run_setup(self.config, self._workspace)
         return self._workspace
 
