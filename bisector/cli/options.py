@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..config import C_BIN_ENV, DEFAULT_TIMEOUT_S, ConfigOverrides, Thresholds
+from ..errors import BisectorError
 
 
 def _no_flag_placeholder(params: list) -> list:
@@ -81,10 +82,10 @@ Timeout = Annotated[Optional[float], typer.Option(
     "--timeout", metavar="SECONDS",
     help=f"Seconds per candidate run (default: config, else {DEFAULT_TIMEOUT_S:g}).")]
 MinCorrelation = Annotated[Optional[float], typer.Option(
-    "--min-correlation", metavar="R", min=0.0, max=1.0,
+    "--min-correlation", metavar="R",
     help=f"Good needs at least this Pearson correlation (default {_DEFAULTS.min_correlation:g}).")]
 MaxSumRatioError = Annotated[Optional[float], typer.Option(
-    "--max-sum-ratio-error", metavar="E", min=0.0, max=1.0,
+    "--max-sum-ratio-error", metavar="E",
     help=f"Good needs |sum_ratio - 1| at most this (default {_DEFAULTS.max_sum_ratio_error:g}).")]
 Eager = Annotated[Optional[bool], typer.Option(
     "--eager/--no-eager", help="Run candidates with TORCH_COMPILE_DISABLE=1: faster, but a regression only in "
@@ -128,8 +129,13 @@ VARIANTS = {
 
 
 def thresholds_from(min_correlation: float | None, max_sum_ratio_error: float | None) -> Thresholds:
-    """The thresholds given on the command line, the defaults for the others."""
+    """The thresholds given on the command line, the defaults for the others (for commands
+    that judge without a port's configuration, which would check them otherwise)."""
     given = {"min_correlation": min_correlation, "max_sum_ratio_error": max_sum_ratio_error}
+    for key, value in given.items():
+        if value is not None and not 0 < value <= 1:
+            raise BisectorError(f"--{key.replace('_', '-')} must be a number in (0, 1], not {value:g}",
+                                hint=f"the default is {getattr(Thresholds(), key):g}")
     return Thresholds(**{key: value for key, value in given.items() if value is not None})
 
 
