@@ -159,3 +159,15 @@ def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_pa
     again = bisector(*argv[1:], "--json", cwd=tmp_path, xdg=tmp_path / "other-xdg", NB_C_BIN=str(c_twin))
     assert again.returncode == 1, again.stderr  # the culprit is bad, as the run said
     assert json.loads(again.stdout)["reference"].startswith("simkernel-")
+
+
+def test_report_dir_means_the_same_for_nightly(tmp_path, monkeypatch):
+    """--report-dir is the folder that gets a new time-stamped report folder, also for nightly."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    port = make_port_repo(tmp_path / "port", history=[Change("docs")])
+    root = tmp_path / "reports"
+    for _ in range(2):
+        assert main(["nightly", "--repo", str(port.path), "--ledger", str(tmp_path / "ledger.sqlite3"),
+                     "--report-dir", str(root)]) == 0
+    nights = sorted(root.iterdir())
+    assert len(nights) == 2 and all((night / "nightly.json").is_file() for night in nights)
