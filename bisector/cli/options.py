@@ -97,7 +97,7 @@ ReportDir = Annotated[Optional[Path], typer.Option(
     "--report-dir", metavar="DIR",
     help="Where reports go: each run adds a time-stamped folder (default: a folder under ./reports).")]
 Jobs = Annotated[int, typer.Option(
-    "--jobs", "-j", min=1, metavar="K", help="Commits scored at once (1: one after the other).")]
+    "--jobs", "-j", metavar="K", help="Commits scored at once (1: one after the other).")]
 Executor = Annotated[Optional[str], typer.Option(
     "--executor", metavar="WHERE", help="Where commits are scored: local, processes, dask-local or dask://HOST:PORT "
                                        "(default: processes when --jobs is over 1).")]
