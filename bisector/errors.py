@@ -141,7 +141,7 @@ class InternalError(BisectorError):
         return cls(summary, write_crash_log(exc, folder))
 
 
-def exit_code_of(exc: BaseException, vocabulary: type[enum.IntEnum] = RunExit) -> int:
+def exit_code_of(exc: BaseException, vocabulary: type[enum.IntEnum]) -> int:
     """The exit code for ``exc`` in ``vocabulary``; under git bisect's (ScoreExit) every
     error aborts (128), so that git bisect stops instead of blaming a commit.
 
@@ -158,6 +158,7 @@ def exit_code_of(exc: BaseException, vocabulary: type[enum.IntEnum] = RunExit) -
 
 
 def _name_of(code: int) -> str:
+    """The word for ``code``: its own name, or run's for a plain number."""
     if isinstance(code, enum.IntEnum):
         return code.name
     try:

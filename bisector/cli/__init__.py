@@ -90,8 +90,7 @@ def _run(argv: list[str], vocabulary: type[IntEnum]) -> int:
             code = ScoreExit.ABORT if vocabulary is ScoreExit else vocabulary.BAD_INPUT
         else:
             error = as_reportable(exc)
-            for i, line in enumerate(error_lines(error)):
-                typer.secho(line, err=True, fg="red" if i == 0 else None)
+            _print_error(error)
             code = exit_code_of(error, vocabulary)
         if vocabulary is ScoreExit:
             typer.echo(f"abort (exit {int(code)}): git bisect stops here and blames no commit", err=True)
@@ -117,7 +116,10 @@ def _report_usage_error(exc: Exception) -> None:
         exc.show()
         return
     command = ctx.command_path if ctx is not None else "bisector"
-    error = BisectorError(message.rstrip(".") + ".", hint=f"see `{command} --help`")
+    _print_error(BisectorError(message.rstrip(".") + ".", hint=f"see `{command} --help`"))
+
+
+def _print_error(error: BisectorError) -> None:
     for i, line in enumerate(error_lines(error)):
         typer.secho(line, err=True, fg="red" if i == 0 else None)
 

@@ -86,7 +86,8 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
     ledger_path = Path(ledger_path) if ledger_path else default_path(repo)
 
     with Ledger(ledger_path) as ledger:
-        out_dir = Path(out_dir) if out_dir else new_report_dir(Path(report_root or Path.cwd() / "reports" / "nightly"))
+        out_dir = Path(out_dir) if out_dir else new_report_dir(
+            Path(report_root) if report_root else Path.cwd() / "reports" / "nightly")
         out_dir.mkdir(parents=True, exist_ok=True)
         info = git.commit_info(repo, tip)
         night = ledger.begin(name, tip, info.date)
