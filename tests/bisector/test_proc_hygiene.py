@@ -80,11 +80,12 @@ HANG_WHILE_FLAGGED = DETACH + textwrap.dedent("""
 """)
 
 
-def test_after_sigkill_of_score_the_candidate_dies_and_the_next_run_prunes_its_folder(tmp_path, c_twin):
+@pytest.mark.parametrize("command, folder", [("score", "bisector-score-"), ("verify", "bisector-verify-")])
+def test_after_sigkill_the_candidate_dies_and_the_next_run_prunes_the_folder(tmp_path, c_twin, command, folder):
     pids = tmp_path / "pids"
     Path(f"{pids}.flag").write_text("hang")
     repo = make_repo(tmp_path / "repo", HANG_WHILE_FLAGGED, c_bin=c_twin, pids=pids)
-    proc = subprocess.Popen([sys.executable, "-m", "bisector", "score"], cwd=repo, env=_env(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "bisector", command], cwd=repo, env=_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_for(lambda: pids_in(pids) and Path(f"{pids}.cand").exists()), proc.communicate()
     candidate = int(Path(f"{pids}.cand").read_text())
@@ -92,7 +93,7 @@ def test_after_sigkill_of_score_the_candidate_dies_and_the_next_run_prunes_its_f
     proc.communicate(timeout=30)
     assert wait_for(lambda: not alive(candidate) and not any(alive(p) for p in pids_in(pids)), 20)
     left = scratch_folders(tmp_path)
-    assert left and all(name.startswith("bisector-score-") for name in left)  # SIGKILL cleans nothing
+    assert left and all(name.startswith(folder) for name in left)  # SIGKILL cleans nothing
 
     Path(f"{pids}.flag").unlink()
     assert bisector("score", cwd=repo, tmp=tmp_path).returncode == 125
