@@ -18,27 +18,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy
 
 from .. import git
 from ..cachedir import default_cache_dir
 from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, load_config
-from ..errors import BisectorError, ExitCode
+from ..errors import BisectorError, DiagnosisExit
+from ..files import atomic_write
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
 from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..files import atomic_write
 from ..store.cache import Cache
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
 AGREE = 0
 DISAGREE = 1
-SIDE_FAILED = ExitCode.ABORTED
+SIDE_FAILED = DiagnosisExit.HARNESS
 
 SCENARIO_NAME = "compare"
+MAX_PEAKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ def compare_images(candidate: np.ndarray, reference: np.ndarray, thresholds: Thr
                    *, peaks: int = 20, radius: float = 2.0) -> Comparison:
     """Compare two images of shape (slow, fast); BisectorError when their shapes differ."""
     cand, ref = np.asarray(candidate), np.asarray(reference)
+    for name, image in (("candidate", cand), ("reference", ref)):
+        _check_real(image, f"the {name} image")
+    _check_peak_options(peaks, radius)
     if cand.shape != ref.shape:
         raise BisectorError(f"the images differ in size: reference {tuple(ref.shape)}, candidate "
                             f"{tuple(cand.shape)} (slow, fast)",
@@ -132,9 +137,9 @@ def parse_side(text: str, *, role: str) -> Side:
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
         return Side("file", str(path.resolve()), label=path.name)
-    if role == "ref":
-        raise BisectorError(f"--ref {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
-                            hint="use --ref c, --ref simkernel, or --ref path/to/image.npy")
+    if role == "reference":
+        raise BisectorError(f"--reference {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
+                            hint="use --reference c, --reference simkernel, or --reference path/to/image.npy")
     return Side("commit", text, label=text)
 
 
@@ -183,12 +188,48 @@ def side_image(side: Side, args: list[str], settings: Settings, ref_kind: str = 
             if settings.config is not None and settings.config.reference.kind == "c":
                 return open_reference(settings.config, cache).image(scenario)
             if not settings.c_bin:
-                raise BisectorError("no C program to run for --ref c",
-                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --ref simkernel")
+                raise BisectorError("no C program to run for --reference c",
+                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --reference simkernel")
             return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
         return _commit_image(side.value, scenario, settings.config, ref_kind)
     finally:
         cache.close()
+
+
+def _check_real(image: np.ndarray, what: str) -> None:
+    """Metrics of complex or text values would be meaningless (a complex image once "agreed")."""
+    if image.dtype.kind not in "biuf":
+        kind = {"c": "complex", "U": "text", "S": "text", "O": "Python object"}.get(image.dtype.kind, str(image.dtype))
+        raise BisectorError(f"{what} holds {kind} values ({image.dtype}), not real intensities",
+                            hint="save the real image, e.g. numpy.save(path, image.real.astype('float32'))")
+
+
+def _check_peak_options(peaks: int, radius: float) -> None:
+    if isinstance(peaks, bool) or not isinstance(peaks, int) or not 1 <= peaks <= MAX_PEAKS:
+        raise BisectorError(f"--peaks must be a whole number from 1 to {MAX_PEAKS}, not {peaks!r}",
+                            hint="e.g. --peaks 20")
+    if not (math.isfinite(radius) and radius > 0):
+        raise BisectorError(f"--radius must be a finite number of pixels > 0, not {radius!r}",
+                            hint="e.g. --radius 2")
+
+
+def _npy_header(path: Path) -> None:
+    """Refuse a .npy whose header asks for what the file cannot hold, before numpy allocates it:
+    a header may claim 99999 x 99999 pixels in a file of a few bytes."""
+    with open(path, "rb") as fh:
+        version = npy.read_magic(fh)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = reader(fh)
+        data_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
+    image = np.empty(0, dtype=dtype)
+    _check_real(image, f"the saved image {path}")
+    if len(shape) != 2:
+        raise BisectorError(f"the saved image {path} has shape {shape}, not (slow, fast)")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > data_bytes:
+        raise BisectorError(f"the saved image {path} claims {shape[0]} x {shape[1]} {dtype} pixels "
+                            f"({needed} bytes) but holds {data_bytes} bytes of data",
+                            hint="the file is truncated or its header is damaged: save the image again")
 
 
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
@@ -196,6 +237,7 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
 
     try:
         if path.suffix == ".npy":
+            _npy_header(path)
             image = np.load(path, allow_pickle=False)
         else:
             image = read_floatfile(path, detector_shape(args))
@@ -204,6 +246,7 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
                             hint="a .npy from numpy.save, or a raw float32 .bin of the arguments' detector size")
     if image.ndim != 2:
         raise BisectorError(f"the saved image {path} has shape {image.shape}, not (slow, fast)")
+    _check_real(image, f"the saved image {path}")
     return image
 
 
@@ -243,12 +286,13 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
                 scenario: str | None = None, report_root: Path | None = None,
                 peaks: int = 20, radius: float = 2.0) -> CompareResult:
     """Both sides' images on ``args`` (or a configured scenario's), compared and reported."""
+    _check_peak_options(peaks, radius)  # before any side runs
     overrides = overrides or ConfigOverrides()
-    ref_side = parse_side(ref, role="ref") if ref else None
+    ref_side = parse_side(ref, role="reference") if ref else None
     cand_side = parse_side(candidate or "HEAD", role="candidate")
     settings = load_settings(repo, config_file, overrides,
                              need_port=cand_side.kind == "commit" or scenario is not None)
-    ref_side = ref_side or parse_side(_default_ref(settings), role="ref")
+    ref_side = ref_side or parse_side(_default_ref(settings), role="reference")
     args = _scenario_args(args, scenario, settings)
     if cand_side.kind == "commit":
         sha = git.resolve(settings.config.repo, cand_side.value)
@@ -284,7 +328,7 @@ def _scenario_args(args: list[str], scenario: str | None, settings: Settings) ->
         return list(settings.config.scenarios[scenario].args)
     if not args:
         raise BisectorError("no nanoBragg arguments to run",
-                            hint="bisector compare --ref c --candidate simkernel -- -default_F 100 -cell ... "
+                            hint="bisector compare --reference c --candidate simkernel -- -default_F 100 -cell ... "
                                  "(or --scenario NAME)")
     if "-floatfile" in args:
         raise BisectorError("the arguments must not contain -floatfile", hint="bisector chooses the output file")

@@ -73,7 +73,6 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     sha = git.resolve(repo, commit or "HEAD")
     names = _scenario_names(config, scenarios)
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
-    procs.prune_orphans()  # what a verify or run killed with SIGKILL left behind
     with ScoringService(config) as service:
         with service.session(service.commit(sha), read_cache=False, export_all=True) as session:
             for name in names:
