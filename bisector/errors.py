@@ -36,10 +36,10 @@ class ExitCode(enum.IntEnum):
     # `bisector nightly`: what a scheduler acts on.
     NIGHT_GOOD = 0
     REGRESSION_PINNED = 1      # the tip regressed; the culprit is pinned and confirmed
-    REGRESSION_NOT_PINNED = 2  # the tip regressed; no confirmed culprit
+    NIGHT_USAGE = 2            # bad input, as for every command
     TIP_UNTESTABLE = 3         # the tip cannot be tested (setup, import, no output, timeout)
     NIGHT_HARNESS = 4          # the reference, the ledger or bisector failed
-    NIGHT_USAGE = 64           # bad input (EX_USAGE): 2 means "not pinned" to a scheduler
+    REGRESSION_NOT_PINNED = 5  # the tip regressed; no confirmed culprit
 
 
 class BisectorError(Exception):

@@ -26,18 +26,13 @@ def nightly(
 ) -> int:
     """Score the tip on every judged scenario, append it to the ledger, hunt and pin a regression.
 
-    Exit codes: 0 all good, 1 regression found and pinned, 2 regression found but not pinned,
-    3 the tip cannot be tested, 4 harness failure (reference, ledger, bisector), 64 bad input.
+    Exit codes: 0 all good, 1 regression found and pinned, 2 bad input, 3 the tip cannot be
+    tested, 4 harness failure (reference, ledger, bisector), 5 regression found but not pinned,
+    70 a bug, 130 interrupted.
     """
-    from ..errors import BisectorError
-    from ..hunt.nightly import BAD_INPUT, run_nightly
+    from ..hunt.nightly import run_nightly
 
-    try:
-        result = run_nightly(repo, branch, good, config_file=config, ledger_path=ledger, out_dir=out,
-                             overrides=overrides_from(c_bin=c_bin, scenarios=scenario, timeout=timeout,
-                                                      reference=reference))
-    except BisectorError as exc:
-        if exc.exit_code == 2:  # 2 means "regression not pinned" to a scheduler: bad input gets its own code
-            exc.exit_code = BAD_INPUT
-        raise
+    result = run_nightly(repo, branch, good, config_file=config, ledger_path=ledger, out_dir=out,
+                         overrides=overrides_from(c_bin=c_bin, scenarios=scenario, timeout=timeout,
+                                                  reference=reference))
     raise typer.Exit(result.exit_code)
