@@ -383,7 +383,9 @@ def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
     """Write the files under ``paths`` at ``commit`` into ``dest``; return the paths present.
 
     Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
-    sparse materialisation of exactly the committed content.
+    sparse materialisation of exactly the committed content. A symbolic link is written
+    as the commit holds it, wherever it points (``src/rootlink -> /`` is data, not an
+    escape): a git tree never has a file below a link, so nothing is written through one.
     """
     dest.mkdir(parents=True, exist_ok=True)
     with _open(repo) as r:
@@ -396,7 +398,7 @@ def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
             r.archive(archive, c.hexsha, path=present, format="tar")
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar:
-                tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
+                tar.extractall(dest, filter="tar") if hasattr(tarfile, "tar_filter") else tar.extractall(dest)
     return present
 
 

@@ -29,6 +29,7 @@ from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, d
 from ..errors import BisectorError, ExitCode
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
+from ..report.writable import writable_folder
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.verdict import Verdict
 from ..store.cache import Cache, atomic_write, digest
@@ -265,6 +266,8 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
         cand_side = replace(cand_side, value=sha, label=f"{cand_side.value} ({sha[:10]})"
                             if not sha.startswith(cand_side.value) else sha[:10])
     box = Roi(*roi) if roi else None
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "compare",
+                                  "--report-dir")
     reference = side_image(ref_side, args, settings)
     image = side_image(cand_side, args, settings)
     whole = compare_images(image, reference, settings.thresholds, peaks=peaks, radius=radius)
@@ -272,7 +275,7 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
     if box is not None:
         _check_roi(box, reference.shape)
         part = compare_images(box.cut(image), box.cut(reference), settings.thresholds, peaks=peaks, radius=radius)
-    report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "compare")
+    report_dir = new_report_dir(report_root)
     result = CompareResult(report_dir, whole, part, ref_side, cand_side, list(args), box)
     _write(result, reference, image, box)
     return result

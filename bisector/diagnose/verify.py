@@ -22,6 +22,7 @@ from .. import git
 from ..config import Config, ConfigOverrides, load_config
 from ..errors import ReferenceFailure
 from ..report.bundle import new_report_dir
+from ..report.writable import writable_folder
 from ..report.text import last_line
 from ..score import procs
 from ..score.candidate import Workspace, process_env, run_candidate, run_setup
@@ -73,6 +74,8 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit or "HEAD")
     names = _scenario_names(config, scenarios)
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "verify",
+                                  "--report-dir")
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     reference = reference_for(config)
     scratch = Path(tempfile.mkdtemp(prefix="bisector-verify-"))
@@ -89,7 +92,7 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
             result.checks.append(_pytest_check(config, ws, selector))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result.report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "verify")
+    result.report_dir = new_report_dir(report_root)
     atomic_write(result.report_dir / "verify.md", ("\n".join(table_lines(result)) + "\n").encode())
     atomic_write(result.report_dir / "verify.json", (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     return result

@@ -165,7 +165,9 @@ def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: s
         return
     start, passed_over = good, []
     if start is None:
-        start, passed_over = _last_known_good(repo, tip, ledger.good_nights(result.branch) or ledger.good_nights())
+        mine = ledger.good_nights(result.branch)
+        others = [n for n in ledger.good_nights() if n.branch != result.branch]
+        start, passed_over = _last_known_good(repo, tip, mine + others)
     rewritten = _rewritten(passed_over)
     if start is None and passed_over:
         result.exit_code = BAD_INPUT

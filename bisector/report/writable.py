@@ -15,8 +15,9 @@ from pathlib import Path
 from ..errors import ConfigError
 
 
-def writable_folder(folder: Path, option: str) -> Path:
-    """``folder`` as an absolute path, once a file could be made in it (``option`` names the flag)."""
+def writable_folder(folder: Path, option: str, what: str = "reports") -> Path:
+    """``folder`` as an absolute path, once a file could be made in it (``option`` names the flag,
+    ``what`` what goes there)."""
     folder = Path(folder).absolute()
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
@@ -24,7 +25,7 @@ def writable_folder(folder: Path, option: str) -> Path:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise ConfigError(f"cannot write to {folder}: {_why(folder, exc)}",
+        raise ConfigError(f"cannot write {what} to {folder}: {_why(folder, exc)}",
                           hint=f"pass {option} with a folder you can write to") from None
     finally:
         for made in created:  # made again when the output is written; a refused command leaves none
@@ -44,7 +45,7 @@ def writable_file(path: Path, option: str, suffixes: tuple[str, ...] = ()) -> Pa
                           hint=f"give {option} a file name ending in {' or '.join(suffixes)}")
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a folder", hint=f"give {option} a file name")
-    writable_folder(path.parent, option)
+    writable_folder(path.parent, option, what=path.name)
     if path.exists():
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND))

@@ -121,11 +121,28 @@ class Ledger:
         self.read_only = read_only
         if not read_only:
             _make_folder(self.path)
+        self._connect(_uri(self.path, read_only))
         try:
-            self._db = sqlite3.connect(_uri(self.path, read_only), uri=True, timeout=_BUSY_TIMEOUT_S,
-                                       isolation_level=None)
+            self._open()
+        except LedgerNotWritable:
+            self._db.close()
+            if not read_only:
+                raise
+            # A WAL ledger in a folder we cannot write has no shared-memory file to read it
+            # through; as nobody can write there either, it is read as an unchanging file.
+            self._connect(_uri(self.path, read_only) + "&immutable=1")
+            self._open_or_close()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self, uri: str) -> None:
+        try:
+            self._db = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
             raise self._refusal(exc) from None
+
+    def _open_or_close(self) -> None:
         try:
             self._open()
         except BaseException:
@@ -310,7 +327,8 @@ def _refusal(path: Path, exc: sqlite3.Error, read_only: bool) -> LedgerError:
         if read_only:
             return LedgerNotWritable(f"cannot open the ledger {path}",
                                      hint="check that it exists and that you can read it")
-        return LedgerNotWritable(f"cannot open the ledger {path} for writing", hint=_MAKE_WRITABLE)
+        return LedgerNotWritable(f"the ledger {path} cannot be written (the file or its folder is read-only, "
+                                 "or missing)", hint=_MAKE_WRITABLE)
     if name == "SQLITE_NOTADB":
         return LedgerError(f"{path} is not a bisector ledger (not an SQLite database); it was left as it is",
                            hint=_MOVE_ASIDE)
