@@ -31,7 +31,7 @@ from ..store.cache import Cache
 from . import procs
 from .candidate import Workspace, export_workspace, run_candidate, run_setup
 from ..config import Config, Scenario
-from ..errors import ReferenceFailure, as_reportable
+from ..errors import MachineFault, ReferenceFailure, as_reportable
 from .metrics import Metrics, compare, judge
 from .reference import Reference, detector_shape, open_reference
 from .verdict import Verdict
@@ -274,8 +274,13 @@ class _Scorer:
                 return ScenarioResult(scenario.name, Verdict.SKIP, self.setup_failure)
             run = run_candidate(self.config, ws, scenario, shape)
         except OSError as exc:
-            # The machine, or the candidate itself (it may delete its own folders), got in
-            # the way of measuring this commit: skip it, do not stop the whole hunt.
+            # A full or failing disk is the machine's fault, not the commit's: stop the hunt
+            # (exit 4) rather than skip every commit after it.
+            fault = MachineFault.of(exc)
+            if fault is not None:
+                raise fault from None
+            # The candidate itself (it may delete its own folders) got in the way of
+            # measuring this commit: skip it, do not stop the whole hunt.
             return ScenarioResult(scenario.name, Verdict.SKIP, f"could not run the candidate: {exc}")
         if run.status == "skip":
             if not run.timed_out:  # a timeout may pass on a quieter machine: do not remember it
