@@ -217,3 +217,30 @@ def test_a_gone_good_night_is_passed_over_for_the_newest_one_still_reachable(por
     assert report["hunted_from"] == port.shas[1] and report["culprit"] == culprit
     assert "history was rewritten" in report["conclusion"]
     assert _integrity(ledger) == "ok"
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from bisector.store.ledger import Ledger
+for i in range(int(sys.argv[2])):
+    with Ledger(Path(sys.argv[1])) as ledger:   # a fresh open per night, as nightly does
+        night = ledger.begin(sys.argv[3], "%040x" % i, None)
+        ledger.record_tip(night, "good", [{"name": "small", "verdict": "good"}])
+        ledger.finish(night, outcome="good", exit_code=0)
+"""
+
+
+def test_four_processes_writing_one_new_ledger_at_once_leave_it_whole(tmp_path):
+    import sys
+
+    ledger = tmp_path / "shared" / "ledger.sqlite3"
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(ledger), "25", f"writer{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(4)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert _integrity(ledger) == "ok"
+    with Ledger(ledger, read_only=True) as opened:
+        nights = opened.nights()
+    assert len(nights) == 100 and all(n.outcome == "good" and len(n.results) == 1 for n in nights)
+    assert sorted({n.branch for n in nights}) == [f"writer{i}" for i in range(4)]
