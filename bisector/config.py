@@ -236,7 +236,7 @@ def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
 
 def _read_table(repo: Path, config_file: Path | None) -> tuple[dict[str, Any], str, Path]:
     if config_file is not None:
-        path = Path(config_file).expanduser().resolve()
+        path = Path(config_file).resolve()  # as typed: the shell expanded what it meant to
         if not path.is_file():
             raise ConfigError(f"configuration file {path} does not exist",
                               hint="check the path given to --config")

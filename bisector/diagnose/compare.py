@@ -131,7 +131,7 @@ def parse_side(text: str, *, role: str) -> Side:
     """"c", "simkernel", an existing .npy/.bin file, or (candidate only) a commit."""
     if text in ("c", "simkernel"):
         return Side(text, label="C program" if text == "c" else "simkernel")
-    path = Path(text).expanduser()
+    path = Path(text)  # as typed: a file named "~x" or "$X" is that file
     if path.suffix in (".npy", ".bin") or path.is_file():
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
