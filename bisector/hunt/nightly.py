@@ -107,11 +107,7 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         result = NightlyResult(night=night, branch=name, tip=tip, verdict=None, scenarios=[],
                                exit_code=ALL_GOOD, conclusion="", out_dir=out_dir, ledger=ledger_path)
         try:
-            with console.status(f"scoring the tip {tip[:10]}"):
-                record = score_commit(config, tip)
-            ledger.record_tip(night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
-            console.print(score_line("tip", record, info.subject))
-            result.verdict, result.scenarios = record.verdict, record.scenarios
+            record = _score_tip(result, config, ledger, info.subject, console)
             _judge_night(result, record, repo, good_sha, ledger, config_file, overrides, out_dir, console,
                          run_bisect)
         except Exception as exc:  # the night still ends with its outputs and its outcome recorded
@@ -130,6 +126,15 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
                            hint="free space there (or pass --out with another folder)") from None
     console.print(f"nightly outputs: {out_dir} (nightly.json, junit.xml, summary.md)", markup=False)
     return result
+
+
+def _score_tip(result: NightlyResult, config, ledger: Ledger, subject: str, console: Console) -> ScoreRecord:
+    with console.status(f"scoring the tip {result.tip[:10]}"):
+        record = score_commit(config, result.tip)
+    ledger.record_tip(result.night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
+    console.print(score_line("tip", record, subject))
+    result.verdict, result.scenarios = record.verdict, record.scenarios
+    return record
 
 
 def _good_before(repo: Path, good: str, tip: str, branch: str | None) -> str:
