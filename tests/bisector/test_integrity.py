@@ -107,6 +107,7 @@ def test_links_out_of_the_tree_are_exported_as_links_and_never_abort_the_hunt(tm
     assert main(["run", "--good", port.base, "--repo", str(port.path), "--report-dir", str(tmp_path / "r")]) == 0
     err = capsys.readouterr().err
     assert f"culprit: {culprit}" in err and "Traceback" not in err
+    assert main(["scan", "--good", port.base, "--repo", str(port.path), "--report-dir", str(tmp_path / "s")]) == 0
     assert main(["verify", links, "--repo", str(port.path), "--report-dir", str(tmp_path / "v")]) == 0
     assert main(["verify", "--repo", str(port.path), "--report-dir", str(tmp_path / "v")]) == 1
     assert snapshot(port.path) == before
@@ -137,11 +138,12 @@ def test_a_read_only_report_folder_is_refused_before_either_side_runs(port, tmp_
     if command == "compare":
         argv += ["--ref", "simkernel", "--scenario", "small"]
     cache = tmp_path / "xdg-cache" / "bisector"
+    before = snapshot(port.path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert str(folder) in _error(err) and "--report-dir" in err
     assert not (cache / "images").exists() or not any((cache / "images").iterdir())  # no side ran
-    assert list(folder.iterdir()) == []
+    assert list(folder.iterdir()) == [] and snapshot(port.path) == before
 
 
 def test_trace_diff_out_in_a_read_only_folder_is_bad_input(tmp_path, capsys, request):
@@ -163,9 +165,11 @@ def test_history_plot_that_cannot_be_written_is_bad_input(port, tmp_path, capsys
     assert main(["nightly", "--repo", str(port.path), "--branch", "HEAD~1", "--ledger", str(ledger),
                  "--out", str(tmp_path / "n")]) == 0
     capsys.readouterr()
+    before = ledger.read_bytes()
     assert main(["history", "--ledger", str(ledger), "--plot", str(tmp_path / name)]) == 2
     captured = capsys.readouterr()
     assert "--plot" in captured.err and _error(captured.err) and "nightly ledger" not in captured.out
+    assert ledger.read_bytes() == before and not (tmp_path / name).exists()
 
 
 def test_history_plot_reports_the_file_it_wrote(port, tmp_path, capsys):
