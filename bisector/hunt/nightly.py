@@ -23,7 +23,7 @@ from rich.console import Console
 
 from .. import git
 from ..config import ConfigOverrides, load_config
-from ..errors import BisectorError, EndpointError, ExitCode, GitError, HarnessAbort, as_reportable
+from ..errors import EndpointError, GitError, HarnessAbort, NightlyExit, as_reportable, exit_code_of
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
 from ..report.text import scenario_text, score_line, shown
@@ -33,13 +33,13 @@ from ..score.verdict import Verdict
 from ..store.ledger import Ledger, Night, default_path
 
 # Exit codes of `bisector nightly` (README, docs/nightly.md): what a scheduler acts on.
-ALL_GOOD = ExitCode.NIGHT_GOOD
-PINNED = ExitCode.REGRESSION_PINNED
-NOT_PINNED = ExitCode.REGRESSION_NOT_PINNED    # no known good commit, skips border it, or flaky
-UNTESTABLE = ExitCode.TIP_UNTESTABLE
-HARNESS = ExitCode.NIGHT_HARNESS
-BAD_INPUT = ExitCode.NIGHT_USAGE
-BUG = ExitCode.INTERNAL
+ALL_GOOD = NightlyExit.ALL_GOOD
+PINNED = NightlyExit.PINNED
+NOT_PINNED = NightlyExit.NOT_PINNED    # no known good commit, skips border it, or flaky
+UNTESTABLE = NightlyExit.TIP_UNTESTABLE
+HARNESS = NightlyExit.HARNESS
+BAD_INPUT = NightlyExit.BAD_INPUT
+BUG = NightlyExit.BUG
 
 OUTCOMES = {ALL_GOOD: "good", PINNED: "pinned", NOT_PINNED: "not_pinned", UNTESTABLE: "untestable",
             HARNESS: "error", BAD_INPUT: "bad_input", BUG: "error"}
@@ -80,9 +80,10 @@ class NightlyResult:
 def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, *,
                 config_file: Path | None = None, overrides: ConfigOverrides | None = None,
                 ledger_path: Path | None = None, out_dir: Path | None = None,
-                console: Console | None = None) -> NightlyResult:
+                report_root: Path | None = None, console: Console | None = None) -> NightlyResult:
     """One night: score the tip of ``branch`` (default HEAD), record it, hunt when it regressed.
 
+    The outputs go to ``out_dir`` itself, else to a new time-stamped folder under ``report_root``.
     Raises BisectorError for bad input and an unusable ledger, before the night is recorded;
     after that every failure is the night's outcome (its exit code in the result)."""
     from ..api import run_bisect
@@ -95,7 +96,8 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
     config = load_config(repo, config_file, overrides)
     name = branch or _branch_name(repo)
     ledger_path = Path(ledger_path) if ledger_path else default_path(repo)
-    out_root = writable_folder(Path(out_dir) if out_dir else Path.cwd() / "reports" / "nightly", "--out")
+    out_root = writable_folder(Path(out_dir) if out_dir else Path(report_root) if report_root
+                               else Path.cwd() / "reports" / "nightly", "--out" if out_dir else "--report-dir")
 
     with Ledger(ledger_path) as ledger:
         out_dir = out_root if out_dir else new_report_dir(out_root)
@@ -112,7 +114,7 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
                          run_bisect)
         except Exception as exc:  # the night still ends with its outputs and its outcome recorded
             error = as_reportable(exc, out_dir)
-            result.exit_code = _night_code(error)
+            result.exit_code = exit_code_of(error, NightlyExit)
             result.conclusion = f"the night failed: {error.message}" + (f" ({error.hint})" if error.hint else "")
         ledger.finish(night, outcome=result.outcome, exit_code=result.exit_code, culprit=result.culprit,
                       report=str(result.hunt_report) if result.hunt_report else None, note=result.conclusion)
@@ -145,12 +147,6 @@ def _good_before(repo: Path, good: str, tip: str, branch: str | None) -> str:
                        hint="pass --good with a commit in the tip's history; check with "
                             "`git merge-base --is-ancestor GOOD TIP`")
     return sha
-
-
-def _night_code(error: BisectorError) -> int:
-    if error.exit_code == ExitCode.USAGE:
-        return BAD_INPUT
-    return BUG if error.exit_code == ExitCode.INTERNAL else HARNESS
 
 
 def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: str | None, ledger: Ledger,

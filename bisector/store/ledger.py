@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import git
-from ..errors import BisectorError, ExitCode
+from ..errors import BisectorError, RunExit
 
 LEDGER_NAME = "ledger.sqlite3"
 SCHEMA_VERSION = 1
@@ -63,13 +63,13 @@ _SQLITE_OWN = {"sqlite_sequence"}  # made by SQLite for AUTOINCREMENT
 class LedgerError(BisectorError):
     """The ledger file cannot be used as a ledger (a harness failure, exit 4)."""
 
-    exit_code = ExitCode.ABORTED
+    exit_code = RunExit.HARNESS
 
 
 class LedgerNotWritable(LedgerError):
     """The ledger (or its folder) cannot be written: the place given is wrong (bad input)."""
 
-    exit_code = ExitCode.USAGE
+    exit_code = RunExit.BAD_INPUT
 
 
 @dataclass(frozen=True)
