@@ -129,13 +129,14 @@ def test_a_ledger_is_stamped_with_its_layout_version_and_reads_back(port, tmp_pa
     assert _integrity(ledger) == "ok"
 
 
-@pytest.mark.parametrize("option", ["--out", "--ledger"])
+@pytest.mark.parametrize("option", ["--out", "--report-dir", "--ledger"])
 def test_an_output_below_a_file_is_bad_input_before_scoring(port, tmp_path, capsys, option):
     blocker = tmp_path / "F"
     blocker.write_text("a file\n")
     ledger, out = tmp_path / "ledger.sqlite3", tmp_path / "out"
-    argv = ["nightly", "--repo", str(port.path), "--ledger", str(ledger), "--out", str(out)]
-    argv[argv.index(option) + 1] = str(blocker / "x")
+    places = {"--ledger": ledger, "--out": out} if option != "--report-dir" else {"--ledger": ledger}
+    places[option] = blocker / "x"
+    argv = ["nightly", "--repo", str(port.path), *(str(a) for item in places.items() for a in item)]
     before = snapshot(port.path)
     assert main(argv) == 2
     err = capsys.readouterr().err
