@@ -14,7 +14,7 @@ from rich.text import Text
 
 from . import git
 from .config import Config, ConfigOverrides, load_config
-from .errors import (BisectorError, ConfigError, EndpointError, GitError, HarnessAbort, RunExit,
+from .errors import (BisectorError, EndpointError, GitError, HarnessAbort, RunExit,
                      as_reportable)
 from .hunt.bisectlog import parse_bisect_log
 from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs

@@ -207,9 +207,6 @@ class Ledger:
         """Nights whose tip was judged good, newest first (candidates for the last known good commit)."""
         return [n for n in reversed(self.nights(branch)) if n.verdict == "good"]
 
-    def good_tips(self, branch: str | None = None) -> list[str]:
-        return [n.tip for n in self.good_nights(branch)]
-
     # -- opening -------------------------------------------------------------------------------
     def _open(self) -> None:
         try:
