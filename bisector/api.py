@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from rich.text import Text
 
 from . import git
 from .config import Config, ConfigOverrides, load_config
-from .errors import (BisectorError, ConfigError, EndpointError, GitError, HarnessAbort,
-                     InternalError, RunExit)
+from .errors import (BisectorError, EndpointError, GitError, HarnessAbort, RunExit,
+                     as_reportable)
 from .hunt.bisectlog import parse_bisect_log
 from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
 from .hunt.progress import BisectDisplay
@@ -31,6 +30,7 @@ from .hunt import rounds
 from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
 from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
+from .report.writable import writable_folder
 from .report.text import first_reason, scenario_text, score_line, shown
 from .score.reference import pin_reference, reference_for
 from .records import Phase, ScoreRecord
@@ -85,7 +85,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
@@ -199,7 +199,7 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
@@ -303,22 +303,7 @@ def _needed_scenarios(config: Config) -> list[str]:
 
 def _writable_report_root(report_root: Path | None) -> Path:
     """The folder report bundles go to, checked now: a hunt must not end unable to report."""
-    root = (Path(report_root) if report_root else Path.cwd() / "reports" / "bisect").absolute()
-    created = [p for p in (root, *root.parents) if not p.exists()]
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot write reports to {root}: {exc.strerror or exc}",
-                          hint="pass --report-dir with a folder you can write to") from None
-    finally:
-        for folder in created:  # made again when the report is written; a refused hunt leaves none
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-    return root
+    return writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "bisect", "--report-dir")
 
 
 def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path,
@@ -421,18 +406,27 @@ def _abort_reason(last: ScoreRecord | None, output: str) -> str:
 
 def _finish(findings: RunFindings, config: Config, report_root: Path, console: Console,
             crash: _CrashFolder) -> BisectResult:
+    """The verdict first (on screen, then results.json), the decoration after: a report folder
+    that fills up loses figures and Markdown, never the culprit."""
     findings.reproduce = reproduce_argv(findings.repo, findings.culprit, config)
-    report_dir = new_report_dir(report_root)
-    crash.path = report_dir
-    write_bundle(findings, report_dir)
-    _print_ending(console, findings, report_dir)
+    _print_ending(console, findings)
+    try:
+        report_dir = new_report_dir(report_root)
+        crash.path = report_dir
+        write_bundle(findings, report_dir)
+    except OSError as exc:
+        raise HarnessAbort(f"cannot write the report under {report_root}: {exc.strerror or exc}"
+                           f"{f' ({exc.filename})' if exc.filename else ''}; the verdict above stands "
+                           f"(exit {int(findings.exit_code)} had the report been written)",
+                           hint="free space there, or pass --report-dir with another folder") from None
+    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)
     return BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
                         report_dir=report_dir, records=findings.records, walk=findings.walk,
                         conclusion=findings.conclusion, exit_code=findings.exit_code,
                         confirmation=findings.confirmation)
 
 
-def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> None:
+def _print_ending(console: Console, findings: RunFindings) -> None:
     console.print()
     if findings.culprit:
         ci = git.commit_info(findings.repo, findings.culprit)
@@ -446,4 +440,3 @@ def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> 
     if findings.reproduce:
         # never wrapped: it is meant to be copied and pasted
         console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False, soft_wrap=True)
-    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)

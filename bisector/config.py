@@ -169,15 +169,15 @@ def load_config(repo: Path, config_file: Path | None = None,
     table, source, base_dir = _read_table(repo, config_file)
     _check_keys(table, _TOP_KEYS, "[tool.bisector]", source)
 
-    paths = _string_list(table, "paths", source)
+    paths = _inside_repo(_string_list(table, "paths", source), f"paths in {source}")
     if overrides.paths:
-        paths = list(overrides.paths)
+        paths = _inside_repo(list(overrides.paths), "--paths")
     if not paths:
         if not (repo / "src").is_dir():
             raise ConfigError(f"no relevant paths configured and {repo / 'src'} does not exist",
                               hint='set paths = ["your/package/dir"] in [tool.bisector]')
         paths = ["src"]
-    extra_paths = _string_list(table, "extra_paths", source) or []
+    extra_paths = _inside_repo(_string_list(table, "extra_paths", source), f"extra_paths in {source}") or []
 
     command = _string(table, "command", source) or DEFAULT_COMMAND
     package = _string(table, "package", source)
@@ -220,7 +220,7 @@ def load_config(repo: Path, config_file: Path | None = None,
 
 def _read_table(repo: Path, config_file: Path | None) -> tuple[dict[str, Any], str, Path]:
     if config_file is not None:
-        path = Path(config_file).expanduser().resolve()
+        path = Path(config_file).resolve()  # as typed: the shell expanded what it meant to
         if not path.is_file():
             raise ConfigError(f"configuration file {path} does not exist",
                               hint="check the path given to --config")
@@ -283,6 +283,15 @@ def _string_list(table: dict[str, Any], key: str, source: str) -> list[str] | No
         raise ConfigError(f"{key} in {source} must be a list of non-empty strings, not {value!r}",
                           hint=f'for example {key} = ["src"]')
     return value
+
+
+def _inside_repo(paths: list[str] | None, where: str) -> list[str] | None:
+    """Relevant paths name parts of the repository's tree: relative, and never above its root."""
+    for path in paths or ():
+        if os.path.isabs(path) or os.path.normpath(path).split(os.sep)[0] == "..":
+            raise ConfigError(f"{where}: {path!r} is outside the repository",
+                              hint="give paths relative to the repository's root, for example src")
+    return paths
 
 
 def _string_table(table: dict[str, Any], key: str, source: str) -> dict[str, str]:

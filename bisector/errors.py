@@ -10,6 +10,7 @@ a crash log.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import time
 import traceback
@@ -126,6 +127,22 @@ class EndpointError(BisectorError):
     exit_code = RunExit.ENDPOINTS_REFUSED
 
 
+class MachineFault(BisectorError):
+    """The machine failed us (disk full, I/O error, read-only file system): not a bug, not bad input."""
+
+    exit_code = RunExit.HARNESS
+
+    ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+    @classmethod
+    def of(cls, exc: BaseException) -> "MachineFault | None":
+        if not isinstance(exc, OSError) or exc.errno not in cls.ERRNOS:
+            return None
+        where = f" ({exc.filename})" if exc.filename else ""
+        return cls(f"the machine failed: {exc.strerror or exc}{where}",
+                   hint="free space (or fix the disk) there, then run again")
+
+
 class InternalError(BisectorError):
     """A bug in bisector: one line for the screen, the traceback in ``crash_log``."""
 
@@ -174,7 +191,7 @@ def as_reportable(exc: BaseException, folder: Path | None = None) -> BisectorErr
     becomes an InternalError whose traceback goes to a crash log."""
     if isinstance(exc, BisectorError):
         return exc
-    return InternalError.from_exception(exc, folder)
+    return MachineFault.of(exc) or InternalError.from_exception(exc, folder)
 
 
 def error_lines(error: BisectorError) -> list[str]:

@@ -102,6 +102,12 @@ def _gitpython():
     import git as gitpython  # on first use: commands that need no git never pay for it
 
     class CleanGit(gitpython.Git):
+        def __init__(self, working_dir=None):
+            super().__init__(None)
+            # GitPython expands $VARS and ~ in a working dir given as text: a repository at
+            # ".../$REL_SUB/port" would run git in another folder. Paths are data here.
+            self._working_dir = os.path.abspath(os.fspath(working_dir)) if working_dir is not None else None
+
         def execute(self, command, *args, **kwargs):
             with _repository_env_hidden():
                 return super().execute(command, *args, **kwargs)
@@ -113,9 +119,11 @@ def _gitpython():
 
 
 def _repo_object(path: Path, **kwargs) -> "gitpython.Repo":
+    """GitPython's Repo of ``path`` taken literally: an absolute path (no ``~`` to expand)
+    and no expansion of variables."""
     gitpython, clean_repo = _gitpython()
     with _repository_env_hidden():
-        return clean_repo(str(path), **kwargs)
+        return clean_repo(os.path.abspath(os.fspath(path)), expand_vars=False, **kwargs)
 
 
 # Recently used repositories, most recent last; a few at most, so a long-lived process
@@ -241,8 +249,14 @@ def resolve(repo: Path, rev: str) -> str:
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """Whether ``ancestor`` comes before (or is) ``descendant``; GitError when git cannot tell
+    (a commit that no longer exists: ask ``try_resolve`` first where that may happen)."""
     with _open(repo) as r:
-        return r.is_ancestor(ancestor, descendant)
+        status, _, err = _run(r, "merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    if status not in (0, 1):
+        raise GitError(f"cannot tell whether {ancestor[:10]} comes before {descendant[:10]} in {repo}: "
+                       f"{err.strip() or 'no message'}")
+    return status == 0
 
 
 def rev_list(repo: Path, good: str, bad: str, paths: list[str] | None = None) -> list[str]:
@@ -380,7 +394,9 @@ def export(repo: Path, rev: str, paths: list[str], dest: Path) -> list[str]:
     return the paths present.
 
     Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
-    sparse materialisation of exactly the committed content.
+    sparse materialisation of exactly the committed content. A symbolic link is written
+    as the commit holds it, wherever it points (``src/rootlink -> /`` is data, not an
+    escape): a git tree never has a file below a link, so nothing is written through one.
     """
     dest.mkdir(parents=True, exist_ok=True)
     with _open(repo) as r:
@@ -393,16 +409,15 @@ def export(repo: Path, rev: str, paths: list[str], dest: Path) -> list[str]:
             r.archive(archive, root.hexsha, path=present, format="tar")
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar:
-                tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
+                tar.extractall(dest, filter="tar") if hasattr(tarfile, "tar_filter") else tar.extractall(dest)
     return present
 
 
 def create_from_fast_import(dest: Path, stream: bytes, marks: Path, branch: str = "main") -> None:
     """A new repository in ``dest`` holding the history of a ``git fast-import`` stream,
     with ``branch`` checked out; the marks (mark -> sha) are written to ``marks``."""
-    _, clean_repo = _gitpython()
     dest.mkdir(parents=True, exist_ok=True)
-    clean_repo.init(str(dest), initial_branch=branch).close()
+    _init(dest, "--quiet", f"--initial-branch={branch}")
     with _open(dest) as r:
         _run(r, "fast-import", "--quiet", f"--export-marks={marks}", stdin=stream)
         _run(r, "reset", "--quiet", "--hard", branch)
@@ -419,17 +434,12 @@ def init_private(repo: Path, path: Path, commit: str) -> None:
     list are never involved, and no hook of the user's can run (git does not honour
     core.hooksPath in every command, so hooks are avoided by having none).
     """
-    _, clean_repo = _gitpython()
     with _open(repo) as user:
         common = Path(user.common_dir).resolve()
         _, object_format, _ = _run(user, "rev-parse", "--show-object-format", check=False)
     path.mkdir(parents=True, exist_ok=True)
     # No template: a user's init.templateDir may bring hooks along.
-    status, _, err = clean_repo.GitCommandWrapperType(str(path)).execute(
-        ["git", "init", "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}", "."],
-        with_extended_output=True, with_exceptions=False, stdout_as_string=False)
-    if status != 0:
-        raise GitError(f"cannot create the private repository {path}: {decoded(err).strip()}")
+    _init(path, "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}")
     info = path / ".git" / "objects" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "alternates").write_text(f"{common / 'objects'}\n")
@@ -437,6 +447,16 @@ def init_private(repo: Path, path: Path, commit: str) -> None:
         shutil.copyfile(common / "shallow", path / ".git" / "shallow")
     with _open(path) as private:
         _run(private, "update-ref", "--no-deref", "HEAD", commit)
+
+
+def _init(path: Path, *options: str) -> None:
+    """``git init options`` in the existing folder ``path``."""
+    _, clean_repo = _gitpython()
+    status, _, err = clean_repo.GitCommandWrapperType(path).execute(
+        ["git", "init", *options, "."], with_extended_output=True, with_exceptions=False,
+        stdout_as_string=False)
+    if status != 0:
+        raise GitError(f"cannot create a repository in {path}: {decoded(err).strip()}")
 
 
 def checkout_private(repo: Path, path: Path, commit: str) -> None:

@@ -27,6 +27,7 @@ from ..errors import BisectorError, DiagnosisExit
 from ..files import atomic_write
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
+from ..report.writable import writable_folder
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
 from ..score.scoring import ScoringService
@@ -132,7 +133,7 @@ def parse_side(text: str, *, role: str) -> Side:
     """"c", "simkernel", an existing .npy/.bin file, or (candidate only) a commit."""
     if text in ("c", "simkernel"):
         return Side(text, label="C program" if text == "c" else "simkernel")
-    path = Path(text).expanduser()
+    path = Path(text)  # as typed: a file named "~x" or "$X" is that file
     if path.suffix in (".npy", ".bin") or path.is_file():
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
@@ -299,6 +300,8 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
         cand_side = replace(cand_side, value=sha, label=f"{cand_side.value} ({sha[:10]})"
                             if not sha.startswith(cand_side.value) else sha[:10])
     box = Roi(*roi) if roi else None
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "compare",
+                                  "--report-dir")
     reference = side_image(ref_side, args, settings)
     image = side_image(cand_side, args, settings, ref_side.kind)
     whole = compare_images(image, reference, settings.thresholds, peaks=peaks, radius=radius)
@@ -306,7 +309,7 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
     if box is not None:
         _check_roi(box, reference.shape)
         part = compare_images(box.cut(image), box.cut(reference), settings.thresholds, peaks=peaks, radius=radius)
-    report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "compare")
+    report_dir = new_report_dir(report_root)
     result = CompareResult(report_dir, whole, part, ref_side, cand_side, list(args), box)
     _write(result, reference, image, box)
     return result

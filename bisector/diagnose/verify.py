@@ -22,6 +22,7 @@ from ..config import Config, ConfigOverrides, load_config
 from ..files import atomic_write
 from ..records import ScenarioResult
 from ..report.bundle import new_report_dir
+from ..report.writable import writable_folder
 from ..report.text import last_line
 from ..score import procs
 from ..score.candidate import Workspace, process_env
@@ -72,6 +73,8 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit or "HEAD")
     names = _scenario_names(config, scenarios)
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "verify",
+                                  "--report-dir")
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     with ScoringService(config) as service:
         with service.session(service.commit(sha), read_cache=False, export_all=True) as session:
@@ -82,7 +85,7 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
                 ws = session.workspace()
                 for selector in pytest:
                     result.checks.append(_pytest_check(config, ws, selector, session.setup_failure))
-    result.report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "verify")
+    result.report_dir = new_report_dir(report_root)
     atomic_write(result.report_dir / "verify.md", ("\n".join(table_lines(result)) + "\n").encode())
     atomic_write(result.report_dir / "verify.json", (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     return result

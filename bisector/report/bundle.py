@@ -80,15 +80,19 @@ def new_report_dir(root: Path) -> Path:
 
 
 def write_bundle(findings: RunFindings, report_dir: Path) -> Path:
+    """Results first (results.json, commands.txt, env.json), then Markdown, then the figure:
+    whatever stops the writing (a full disk) takes the decoration, not the verdict."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "results.json").write_text(json.dumps(_results(findings), indent=2, default=str) + "\n")
+    (report_dir / "commands.txt").write_text(shlex.join(findings.reproduce) + "\n" if findings.reproduce else "")
+    (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
     info = _commit_infos(findings)
     (report_dir / "git_walk.md").write_text(_git_walk_md(findings, info))
     (report_dir / "bisect_log.md").write_text(_bisect_log_md(findings, info))
+    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, None))
     figure = _comparison_figure(findings, info, report_dir)
-    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, figure))
-    (report_dir / "commands.txt").write_text(shlex.join(findings.reproduce) + "\n" if findings.reproduce else "")
-    (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
-    (report_dir / "results.json").write_text(json.dumps(_results(findings), indent=2, default=str) + "\n")
+    if figure is not None:  # the summary again, now embedding the figure
+        (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, figure))
     return report_dir
 
 

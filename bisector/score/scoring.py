@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
 
 from .. import git
 from ..config import Config, Scenario
-from ..errors import ConfigError, ReferenceFailure, as_reportable
+from ..errors import ConfigError, MachineFault, ReferenceFailure, as_reportable
 from ..records import ScenarioResult, ScoreRecord
 from ..store.cache import Cache
 from ..store.events import Event, EventType
@@ -330,8 +330,13 @@ class Session:
                 return CandidateRun("skip", None, self.setup_failure, 0.0, lasting=False)
             return run_candidate(self.config, ws, scenario, shape)
         except OSError as exc:
-            # The machine, or the candidate itself (it may delete its own folders), got in
-            # the way of measuring this state: skip it, do not stop the whole hunt.
+            # A full or failing disk is the machine's fault, not the state's: stop the hunt
+            # (exit 4) rather than skip every state after it.
+            fault = MachineFault.of(exc)
+            if fault is not None:
+                raise fault from None
+            # The candidate itself (it may delete its own folders) got in the way of
+            # measuring this state: skip it, do not stop the whole hunt.
             return CandidateRun("skip", None, f"could not run the candidate: {exc}", 0.0, lasting=False)
 
     def _result(self, scenario: Scenario, metrics: Metrics, seconds: float, cached: bool) -> ScenarioResult:
