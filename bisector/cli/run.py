@@ -30,15 +30,20 @@ def run(
     paranoid: Annotated[Optional[bool], typer.Option("--paranoid/--no-paranoid", help="Confirm each side of the culprit with two fresh runs instead of reusing this hunt's fresh results (config: paranoid).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Commits scored at once per round (multisection; 1: git bisect run).")] = 1,
     executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes (default for --jobs > 1), dask-local or dask://HOST:PORT.")] = None,
+    narrow: Annotated[bool, typer.Option("--narrow", help="Then narrow every confirmed culprit to its hunks (`bisector narrow`; default budget and granularity).")] = False,
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation."""
     from ..api import run_bisect
 
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference, eager=eager, paranoid=paranoid)
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
-        jobs=jobs, executor=executor,
-        overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                     min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                     reference=reference, eager=eager, paranoid=paranoid),
+        jobs=jobs, executor=executor, overrides=overrides,
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

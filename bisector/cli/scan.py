@@ -28,6 +28,7 @@ def scan(
     min_correlation: Annotated[Optional[float], typer.Option("--min-correlation", help="Good needs at least this Pearson correlation (default 0.999).")] = None,
     max_sum_ratio_error: Annotated[Optional[float], typer.Option("--max-sum-ratio-error", help="Good needs |sum_ratio - 1| at most this (default 5e-3).")] = None,
     report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report bundles go (default ./reports/scan).")] = None,
+    narrow: Annotated[bool, typer.Option("--narrow", help="Then narrow every confirmed culprit (every break, and every fix: the hunks that restore parity) to its hunks (`bisector narrow`; default budget and granularity).")] = False,
 ) -> int:
     """Score each distinct state of GOOD..BAD (first parent), pin every change of verdict, plot the timeline.
 
@@ -40,10 +41,15 @@ def scan(
     if jobs > 1 and budget is not None:
         raise BisectorError(f"--jobs {jobs} scores every state at once and cannot keep --budget {budget}",
                             hint="drop --budget, or run with --jobs 1")
+    overrides = overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                               min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                               reference=reference)
     result = scan_history(
         repo, good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs, executor=executor,
-        overrides=overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                 min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                 reference=reference),
+        overrides=overrides,
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

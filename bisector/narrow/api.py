@@ -163,3 +163,45 @@ def _last_run(root: Path) -> tuple[Path, dict] | None:
         if isinstance(data, dict) and data.get("culprit") and data.get("confirmed"):
             return folder, data
     return None
+
+
+def narrow_hunted(result, *, settings: Settings = Settings(), config_file: Path | None = None,
+                  overrides: ConfigOverrides | None = None, console: Console | None = None) -> list[Narrowing]:
+    """`run --narrow` / `scan --narrow`: narrow what a finished hunt pinned, into its bundle.
+
+    ``result``: an ``api.BisectResult`` (its confirmed culprit; or, when it went on as a scan,
+    what the scan pinned) or a ``ScanResult`` (every confirmed break and fix). The hunt's exit
+    code stands: a narrowing that the harness stops is reported on one line.
+    """
+    console = console or Console(stderr=True, soft_wrap=True)
+    settings.check()
+    scan = getattr(result, "scan", None) or (result if hasattr(result, "timeline") else None)
+    try:
+        if scan is not None:
+            return _narrow_scan(scan, settings, config_file, overrides, console)
+        if not (result.culprit and result.confirmed and result.report_dir):
+            return []
+        data = json.loads((result.report_dir / "results.json").read_text())
+        config = _config(Path(data["repo"]), (result.report_dir, data), config_file,
+                         overrides or ConfigOverrides(), _parent_or_none(Path(data["repo"]), result.culprit))
+        console.print()
+        return narrow_windows(config, [result.culprit], settings, console, result.report_dir,
+                              "culprit_summary.md", "results.json")
+    except BisectorError as exc:
+        console.print(Text(f"narrowing stopped: {exc.message}", style="red"))
+        return []
+
+
+def _narrow_scan(scan, settings: Settings, config_file: Path | None, overrides: ConfigOverrides | None,
+                 console: Console) -> list[Narrowing]:
+    commits = []
+    for window in scan.pinned_windows():
+        for t in (window.start, window.end):
+            if scan.confirmed(t):
+                commits.append(t.commits[0])
+    if not commits or scan.report_dir is None:
+        return []
+    config = pinned(Path(scan.repo), config_file, overrides, scan.good)
+    console.print()
+    return narrow_windows(config, list(dict.fromkeys(commits)), settings, console, scan.report_dir,
+                          "timeline.md", "timeline.json")

@@ -177,3 +177,58 @@ def test_bad_input_is_refused_with_exit_2(tmp_path, capsys):
     assert "no run with a confirmed culprit" in capsys.readouterr().err
     assert main(["narrow", port.base, "--repo", str(port.path), "--report-dir", str(reports)]) == 2
     assert "root commit" in capsys.readouterr().err
+
+
+def _mixed_culprit(port) -> str:
+    physics = edited(physics_source(port.states[-1]), DOCSTRING, SINCG_DOC, PIX0_COMMENT, BREAK)
+    return commit_files(port.path, {PHYSICS: physics, MAIN: edited(MAIN_SOURCE, MAIN_DOC)},
+                        "Tidy docstrings; rescale polarisation")
+
+
+def test_run_narrow_adds_the_hunks_to_the_run_bundle_and_narrow_defaults_to_its_culprit(tmp_path, capsys):
+    port = _port(tmp_path)
+    culprit = _mixed_culprit(port)
+    commit_files(port.path, {"docs/notes.md": "# Notes\n\nlater\n"}, "docs after the culprit")
+    reports = tmp_path / "reports"
+    code = main(["run", "--good", port.base, "--narrow", "--repo", str(port.path), "--report-dir", str(reports)])
+    assert code == 0
+    (bundle,) = [p for p in reports.iterdir()]
+    results = json.loads((bundle / "results.json").read_text())
+    assert results["culprit"] == culprit
+    (narrowed,) = results["narrow"]
+    # hunks: __main__ docstring, physics docstring, sincg, the pix0 comment, then the breaking one
+    assert narrowed["isolated"] and len(narrowed["hunks"]) == 5 and narrowed["minimal"] == [5]
+    assert narrowed["hunks"][4]["function"] == "simulate"
+    assert "polar = 0.75" in (bundle / "minimal.patch").read_text()
+    summary = (bundle / "culprit_summary.md").read_text()
+    assert summary.count("## Narrowing") == 1 and "in simulate" in summary and "## Metrics" in summary
+    for name in ("narrow.md", "narrow.json", "minimal.patch"):
+        assert (bundle / name).is_file()
+    capsys.readouterr()
+
+    # `bisector narrow` with no commit: the last run's culprit, into the same bundle (replacing the section)
+    assert main(["narrow", "--repo", str(port.path), "--report-dir", str(reports)]) == 0
+    assert [p for p in reports.iterdir()] == [bundle]
+    summary = (bundle / "culprit_summary.md").read_text()
+    assert summary.count("## Narrowing") == 1
+    assert f"narrowing {culprit[:10]}" in capsys.readouterr().err
+
+
+def test_scan_narrow_finds_the_breaking_and_the_restoring_hunks(tmp_path):
+    port = _port(tmp_path)
+    culprit = _mixed_culprit(port)
+    broken = (port.path / PHYSICS).read_text()
+    fix = commit_files(port.path, {PHYSICS: edited(broken, (BREAK[1], BREAK[0]), OVERSAMPLE_COMMENT)},
+                       "Restore the polarisation factor; comment auto_oversample")
+    reports = tmp_path / "reports"
+    assert main(["scan", "--good", port.base, "--narrow", "--repo", str(port.path), "--report-dir", str(reports)]) == 0
+    (bundle,) = [p for p in reports.iterdir()]
+    narrowed = {n["commit"]: n for n in json.loads((bundle / "timeline.json").read_text())["narrow"]}
+    assert set(narrowed) == {culprit, fix}
+    assert narrowed[culprit]["direction"] == "break" and narrowed[fix]["direction"] == "fix"
+    assert narrowed[fix]["isolated"] and len(narrowed[fix]["hunks"]) == 2
+    restoring = next(h for h in narrowed[fix]["hunks"] if h["function"] == "simulate")
+    assert narrowed[fix]["minimal"] == [restoring["hunk"]]
+    assert narrowed[culprit]["isolated"] and len(narrowed[culprit]["minimal"]) == 1
+    assert (bundle / f"narrow-{fix[:10]}" / "minimal.patch").is_file()
+    assert "## Narrowing" in (bundle / "timeline.md").read_text()
