@@ -35,6 +35,10 @@ class Hunk:
     section: str     # the text after @@ ... @@ (git's guess at the enclosing definition)
     body: tuple[str, ...]
     whole_file: bool = False
+    # a piece of a larger hunk (``lines``): that hunk and the [start, stop) of its body this
+    # piece changes; patches are made from the larger hunk, the other pieces left unchanged
+    source: "Hunk | None" = None
+    run: tuple[int, int] | None = None
 
     @property
     def added(self) -> int:
@@ -113,26 +117,52 @@ def patch(hunks: list[Hunk] | tuple[Hunk, ...]) -> str:
     """The patch that applies exactly ``hunks`` (any subset of one diff) to the parent.
 
     The commit-side line numbers are recomputed for the hunks left out before each one, so
-    the patch is exact, not merely within git apply's fuzz.
+    the patch is exact, not merely within git apply's fuzz. Pieces of one larger hunk
+    become that hunk with the pieces left out turned back into unchanged lines.
     """
     lines: list[str] = []
-    by_file: dict[str, list[Hunk]] = {}
+    by_file: dict[str, dict[int, list[Hunk]]] = {}
     for hunk in sorted(hunks, key=lambda h: h.index):
-        by_file.setdefault(hunk.header, []).append(hunk)
-    for header, chosen in by_file.items():
+        whole = hunk.source or hunk
+        by_file.setdefault(hunk.header, {}).setdefault(id(whole), []).append(hunk)
+    for header, groups in by_file.items():
         lines.append(header)
         shift = 0
-        for hunk in chosen:
-            if hunk.whole_file:
-                lines.extend(hunk.body)
+        for chosen in groups.values():
+            whole = chosen[0].source or chosen[0]
+            if whole.whole_file:
+                lines.extend(whole.body)
                 continue
-            new_count = hunk.old_count + hunk.added - hunk.removed
-            lines.append(f"@@ -{_range(hunk.old_start, hunk.old_count)} "
-                         f"+{_range(hunk.old_start + shift if hunk.old_count else hunk.old_start + shift + 1, new_count)} @@"
-                         + (f" {hunk.section}" if hunk.section else ""))
-            lines.extend(hunk.body)
-            shift += new_count - hunk.old_count
+            body = _with_runs(whole.body, [h.run for h in chosen if h.run]) if chosen[0].source else list(whole.body)
+            old_count = sum(1 for line in body if line[:1] in (" ", "-"))
+            new_count = sum(1 for line in body if line[:1] in (" ", "+"))
+            new_start = whole.old_start + shift + (0 if old_count else 1)
+            lines.append(f"@@ -{_range(whole.old_start, old_count)} +{_range(new_start, new_count)} @@"
+                         + (f" {whole.section}" if whole.section else ""))
+            lines.extend(body)
+            shift += new_count - old_count
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _with_runs(body: tuple[str, ...], runs: list[tuple[int, int]]) -> list[str]:
+    """``body`` with only the changes inside ``runs``: removals elsewhere become unchanged
+    lines, additions elsewhere are dropped (with their "\\ No newline" marker)."""
+    out: list[str] = []
+    dropped = False
+    for i, line in enumerate(body):
+        inside = any(start <= i < stop for start, stop in runs)
+        if line.startswith("\\"):
+            if not dropped:
+                out.append(line)
+            continue
+        dropped = False
+        if inside or line[:1] == " ":
+            out.append(line)
+        elif line[:1] == "-":
+            out.append(" " + line[1:])
+        else:
+            dropped = True
+    return out
 
 
 def _range(start: int, count: int) -> str:
@@ -211,7 +241,7 @@ def _pieces(hunk: Hunk):
         old_count = sum(1 for line in piece if line[:1] in (" ", "-"))
         new_count = sum(1 for line in piece if line[:1] in (" ", "+"))
         yield Hunk(hunk.index, hunk.path, hunk.header, old_at[lead], old_count, new_at[lead], new_count,
-                   hunk.section, piece)
+                   hunk.section, piece, source=hunk, run=(start, stop))
 
 
 def _positions(hunk: Hunk) -> tuple[list[int], list[int]]:
