@@ -107,6 +107,7 @@ def narrow_and_show(config: Config, commit: str, *, parent: str | None = None, s
         console.print(f" {mark} #{hunk.index + 1} {narrowing.places[hunk.index]} (+{hunk.added} -{hunk.removed})",
                       markup=False)
     console.print(Text(narrowing.conclusion, style="green" if narrowing.isolated else "yellow"))
+    console.print(f"narrowed in {narrowing.seconds:.0f} s", markup=False)
     return narrowing
 
 

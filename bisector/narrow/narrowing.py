@@ -16,6 +16,7 @@ A break (parent good, commit bad) is narrowed to the hunks that break parity; a 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,7 @@ class Narrowing:
     isolated: bool = False
     conclusion: str = ""
     exit_code: int = NOT_ISOLATED
+    seconds: float = 0.0
 
     @property
     def scorings(self) -> int:
@@ -118,6 +120,14 @@ def narrow_commit(config: Config, commit: str, *, parent: str | None = None, bud
     HarnessAbort when the harness, not a subset, fails.
     """
     announce = announce or (lambda text, record: None)
+    started = time.monotonic()
+    result = _narrowed(config, commit, parent, budget, granularity, announce)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _narrowed(config: Config, commit: str, parent: str | None, budget: int, granularity: str,
+              announce: Announce) -> Narrowing:
     repo = Path(config.repo)
     commit = git.resolve(repo, commit)
     parent = git.resolve(repo, parent) if parent else _first_parent(repo, commit)

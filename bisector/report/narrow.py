@@ -52,7 +52,7 @@ def section(n: Narrowing, heading_level: int = 2) -> list[str]:
         lines += ["", f"{h} Scorings", "",
                   f"{n.scorings} scorings of hunk subsets (budget {n.budget}); ddmin's worst case for "
                   f"{len(n.hunks)} hunks is {n.bound} tests"
-                  + (f"; the search made {n.search.tests}" if n.search else "") + ".", "",
+                  + (f"; the search made {n.search.tests}" if n.search else "") + f"; {n.seconds:.0f} s in all.", "",
                   "| # | purpose | hunks | outcome | scenarios |", "|---|---|---|---|---|"]
         for k, trial in enumerate(n.trials, 1):
             lines.append(f"| {k} | {trial.purpose} | {_names(trial)} | {trial.outcome.value} | "
@@ -70,7 +70,7 @@ def narrowing_dict(n: Narrowing) -> dict:
     return {
         "commit": n.commit, "parent": n.parent, "direction": n.direction, "granularity": n.granularity,
         "isolated": n.isolated, "interaction": n.interaction, "exit_code": int(n.exit_code),
-        "conclusion": n.conclusion, "budget": n.budget, "scorings": n.scorings, "ddmin_bound": n.bound,
+        "conclusion": n.conclusion, "seconds": round(n.seconds, 3), "budget": n.budget, "scorings": n.scorings, "ddmin_bound": n.bound,
         "search_tests": n.search.tests if n.search else 0,
         "search_exhausted": n.search.exhausted if n.search else False,
         "minimal": [i + 1 for i in n.minimal] if n.search else [],
