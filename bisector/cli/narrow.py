@@ -46,15 +46,11 @@ def narrow(
         "--report-dir", help="Report bundles of `run` (default ./reports/bisect): a run's culprit is narrowed into "
                              "its bundle, another commit into a new folder here.")] = None,
 ) -> int:
-    """Find the hunks of CULPRIT that break parity: apply subsets of its diff to the parent in a
-    private scratch repository, score each like a hunt does (ddmin), confirm the minimal set on the
-    full scenarios and score the culprit without it. A fix (parent bad, commit good) is narrowed
-    to the hunks that restore parity.
+    """Find the hunks of CULPRIT that break parity (delta debugging, ddmin).
 
-    Exit codes: 0 isolated (a 1-minimal set of hunks, confirmed; the culprit without it does not
-    break parity when that was checked), 1 not isolated (no proper subset breaks parity, the rest
-    still does, the budget ran out, or the commit changes no verdict), 2 bad input, 4 harness
-    failure, 70 a bug, 130 interrupted.
+    Subsets of its diff are applied to the parent in a private scratch repository and scored like a hunt's commits; the minimal set is confirmed on the full scenarios, and the culprit without it is scored when the budget allows. A fix (parent bad, commit good) is narrowed to the hunks that restore parity.
+
+    Exit codes: 0 isolated, 1 not isolated (the hunks interact as a whole, the rest still breaks parity, the budget ran out, or the commit changes no verdict), 2 bad input, 4 harness failure, 70 a bug, 130 interrupted.
     """
     from ..narrow.api import Settings, narrow as narrow_one
 
