@@ -103,6 +103,26 @@ def test_one_breaking_hunk_among_unrelated_ones_is_isolated(tmp_path):
     # the user's repository: untouched, not even an object written
     assert snapshot(port.path) == before and _objects(port.path) == objects
 
+    # a budget too small for the search: not isolated, and said so (scores come from the cache now)
+    code, short = _narrow(port, tmp_path / "reports", culprit, "--budget", "3")
+    assert code == 1 and short["search_exhausted"] and short["scorings"] <= 3
+    assert "budget of 3 scorings ran out" in short["conclusion"]
+
+
+def test_lines_granularity_splits_a_hunk_at_its_unchanged_lines(tmp_path):
+    port = _port(tmp_path)
+    physics = edited(physics_source(port.states[-1]), BREAK,
+                     ("        r0, dx0 = r[:, 0, :, 0], dx[:, 0, :, 0]\n",
+                      "        r0, dx0 = r[:, 0, :, 0], dx[:, 0, :, 0]  # first subpixel\n"))
+    culprit = commit_files(port.path, {PHYSICS: physics}, "Comment the subpixel; rescale polarisation")
+    code, whole = _narrow(port, tmp_path / "reports", culprit)
+    assert code == 0 and len(whole["hunks"]) == 1 and whole["minimal"] == [1]  # one hunk holds both
+    code, lines = _narrow(port, tmp_path / "reports", culprit, "--granularity", "lines")
+    assert code == 0 and len(lines["hunks"]) == 2
+    polar = _line_of(physics, "polar = 0.75")
+    assert [h["first"] for h in lines["hunks"]] == [polar - 2, polar]
+    assert lines["minimal"] == [2] and lines["hunks"][1]["function"] == "simulate"
+
 
 def _gain_port(tmp_path, *, unrelated: bool):
     """A port whose image is scaled by GAIN only when USE_GAIN: two hunks that break only together."""
