@@ -32,9 +32,10 @@ def info(cache_dir: CacheDir = None) -> None:
 
     found = cache.info(_folder(cache_dir))
     typer.echo(f"cache:    {found.directory}" + ("" if found.directory.exists() else " (not created yet)"))
-    typer.echo(f"size:     {_megabytes(found.total_bytes)}; demo port {_megabytes(found.demo_bytes)}")
+    typer.echo(f"size:     {_megabytes(found.total_bytes)}; compile caches "
+               f"{_megabytes(found.compile_bytes)}; demo port {_megabytes(found.demo_bytes)}")
     typer.echo(f"entries:  {found.reference_images} reference images, {found.scores} scores, "
-               f"{found.built_programs} built C programs")
+               f"{found.built_programs} built C programs (the C twin included)")
     if found.oldest is not None:
         days = (time.time() - found.oldest) / 86400
         typer.echo(f"oldest:   {time.strftime('%Y-%m-%d', time.localtime(found.oldest))} ({days:.0f} days ago)")
@@ -48,13 +49,15 @@ def clear(
     older_than: Annotated[Optional[float], typer.Option(
         "--older-than", min=0, help="Only entries created more than this many DAYS ago.")] = None,
 ) -> None:
-    """Remove cached images, scores, built C programs and the demo port (or only old ones)."""
+    """Remove cached images, scores, built C programs, compile caches and the demo port (or only
+    old ones). The C twin's builds go too unless --cache-dir names another folder."""
     from ..errors import BisectorError
     from ..store import cache
 
     folder = _folder(cache_dir)
     try:
-        removed = cache.clear(folder, None if older_than is None else older_than * 86400)
+        removed = cache.clear(folder, None if older_than is None else older_than * 86400,
+                              twin=cache_dir is None)
     except OSError as exc:
         raise BisectorError(f"cannot clear the cache {folder}: {exc}",
                             hint="check the folder's permissions") from None

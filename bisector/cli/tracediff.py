@@ -26,7 +26,7 @@ def trace_diff(
     text = "\n".join(report_lines(diff))
     typer.echo(text)
     if out is not None:
-        from ..store.cache import atomic_write
+        from ..files import atomic_write
 
         atomic_write(out, (text + "\n").encode())
     raise typer.Exit(diff.exit_code)

@@ -31,7 +31,8 @@ from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.verdict import Verdict
-from ..store.cache import Cache, atomic_write, digest
+from ..files import atomic_write
+from ..store.cache import Cache, digest
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
