@@ -35,13 +35,13 @@ def test_score_takes_every_judging_option_of_run(tmp_path):
     run = _long_options(bisector("run", "--help", cwd=tmp_path, xdg=tmp_path).stdout)
     score_help = bisector("score", "--help", cwd=tmp_path, xdg=tmp_path).stdout
     only_run = {"--good", "--bad", "--report-dir", "--keep-worktree",  # about a range, not a commit
-                "--paranoid", "--no-paranoid", "--jobs", "--executor"}
+                "--paranoid", "--no-paranoid", "--jobs", "--executor", "--narrow"}
     assert run - only_run <= _long_options(score_help), run - only_run - _long_options(score_help)
     assert {"--reference", "--timeout", "--min-correlation", "--max-sum-ratio-error"} <= _long_options(score_help)
     assert re.search(r"--scenario\s+-s\b", score_help)
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"], ["narrow"]])
 def test_flags_show_no_value_placeholder(tmp_path, command):
     text = bisector(*command, "--help", cwd=tmp_path, xdg=tmp_path).stdout
     assert "--help" in text and "<bool>" not in text
