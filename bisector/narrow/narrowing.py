@@ -5,9 +5,9 @@ A subset of hunks is applied to the parent's tree in a private repository
 pinned reference, thresholds and score cache (keyed by the resulting relevant trees), the
 probe allowed to convict during the search. A subset that does not apply, does not import
 or produces no image is unresolved (git bisect's 125), never a verdict. The 1-minimal set
-found is then confirmed on the full scenarios, and, when the budget allows, the commit
-without it is scored (the complement check): still showing the effect means other hunks
-cause it too.
+found is then confirmed by a fresh run of the full scenarios (as a hunt confirms its
+culprit) and, when the budget allows, the commit without it is scored (the complement
+check): still showing the effect means other hunks cause it too.
 
 A break (parent good, commit bad) is narrowed to the hunks that break parity; a fix
 (parent bad, commit good) to the hunks that restore it.
@@ -193,13 +193,13 @@ def _search(config: Config, result: Narrowing, patched: PatchedParent, announce:
     private = dataclasses.replace(config, repo=patched.path)
     everything = tuple(h.index for h in result.hunks)
 
-    def trial(indices: tuple[int, ...], purpose: str, use_probes: bool) -> Trial:
+    def trial(indices: tuple[int, ...], purpose: str, use_probes: bool, use_cache: bool = True) -> Trial:
         subset = tuple(result.hunks[i] for i in indices)
         sha, why = patched.commit_of(subset)
         if sha is None:
             made = Trial(indices, Outcome.UNRESOLVED, None, why, purpose)
         else:
-            record = score_commit(private, sha, use_probes=use_probes)
+            record = score_commit(private, sha, use_probes=use_probes, use_cache=use_cache)
             _check_harness(record, f"hunks {_names(indices)}")
             made = Trial(indices, _outcome(record.verdict, result.target), record,
                          first_reason(record) if record.verdict is Verdict.SKIP else "", purpose)
@@ -217,7 +217,8 @@ def _search(config: Config, result: Narrowing, patched: PatchedParent, announce:
     if result.minimal == everything:
         result.confirmation = Trial(everything, Outcome.FAIL, result.commit_record, purpose="confirm")
     else:
-        result.confirmation = trial(result.minimal, "confirm", False)
+        # like a hunt's culprit: one fresh run of the full scenarios, cache or probe aside
+        result.confirmation = trial(result.minimal, "confirm", use_probes=False, use_cache=False)
     if result.confirmation.outcome is not Outcome.FAIL or result.scorings >= result.budget:
         return
     rest = tuple(i for i in everything if i not in result.minimal)
@@ -276,9 +277,9 @@ def _conclude(result: Narrowing, reason: str | None = None) -> Narrowing:
     where = "; ".join(str(result.places[i]) for i in found)
     if result.isolated:
         text = (f"Isolated: hunk{'s' if len(found) > 1 else ''} {names} of {n} ({where}) {effect if len(found) == 1 else effects}"
-                f" on {result.parent[:10]}, confirmed on the full scenarios")
+                f" on {result.parent[:10]}, confirmed by a fresh run of the full scenarios")
         if result.complement is not None and result.complement.outcome is Outcome.PASS:
-            text += f"; {result.commit[:10]} without them does not"
+            text += f"; {result.commit[:10]} without {'them' if len(found) > 1 else 'it'} does not"
         text += "."
     else:
         text = "Not isolated: " + "; ".join(problems) + f". Smallest set found: hunks {names} ({where})."
