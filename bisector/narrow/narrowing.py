@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..errors import ExitCode, GitError, HarnessAbort
+from ..errors import DiagnosisExit, GitError, HarnessAbort
 from ..report.text import first_reason
 from ..score.scoring import ScoreRecord, score_commit
 from ..score.verdict import Verdict
@@ -31,8 +31,8 @@ from ..search.ddmin import Outcome, Result, ddmin, worst_case_tests
 from . import hunks as hk
 from .patched import PatchedParent
 
-ISOLATED = ExitCode.FOUND          # a 1-minimal set found, confirmed, and (when checked) the only cause
-NOT_ISOLATED = ExitCode.NO_CULPRIT  # interaction over every hunk, complement still shows it, budget, ...
+ISOLATED = DiagnosisExit.OK        # a 1-minimal set found, confirmed, and (when checked) the only cause
+NOT_ISOLATED = DiagnosisExit.FAILS  # interaction over every hunk, complement still shows it, budget, ...
 
 # Scorings of hunk subsets (search, confirmation, complement). ddmin needs at most
 # (n^2 + 3n)/2 tests for n hunks: 14 for 4 hunks, 20 for 5; the real culprits this was built
