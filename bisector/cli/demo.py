@@ -9,6 +9,7 @@ import typer
 
 from ..demo.history import DEFAULT_SEED
 from . import app
+from . import options as opt
 from .options import Command
 
 
@@ -21,7 +22,7 @@ def demo(
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
     compiled: Annotated[bool, typer.Option("--compiled", help="The port wraps its kernel in torch.compile, like real ports (slower when cold).")] = False,
     scan: Annotated[bool, typer.Option("--scan", help="Scan the whole history instead: find all three windows, print the timeline, write the plot.")] = False,
-    narrow: Annotated[bool, typer.Option("--narrow", help="Then narrow the culprit to the hunk that breaks parity (`bisector narrow`).")] = False,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
     from simkernel.cref import BuildError

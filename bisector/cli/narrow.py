@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -17,9 +16,6 @@ class Granularity(str, Enum):
     lines = "lines"
 
 
-Budget = Annotated[int, typer.Option(
-    "--budget", help="At most N scorings of hunk subsets (search, confirmation, complement); ddmin needs at "
-                     "most (n^2 + 3n)/2 for n hunks.")]
 GranularityOption = Annotated[Granularity, typer.Option(
     "--granularity", help="hunks: each hunk of git diff; lines: each run of changed lines within a hunk.")]
 
@@ -27,10 +23,11 @@ GranularityOption = Annotated[Granularity, typer.Option(
 @app.command(cls=opt.Command)
 def narrow(
     culprit: Annotated[Optional[str], typer.Argument(
-        help="Commit to narrow (default: the confirmed culprit of the last `run` in --report-dir).")] = None,
+        help="Commit to narrow (default: the confirmed culprit of the last `run` in --report-dir, default "
+             "./reports/bisect; it is narrowed into that run's report folder).")] = None,
     parent: Annotated[Optional[str], typer.Option(
         "--parent", "-p", help="Narrow against this commit instead of the first parent (a merge, a fix window).")] = None,
-    budget: Budget = 24,
+    budget: opt.NarrowBudget = 24,
     granularity: GranularityOption = Granularity.hunks,
     scenario: opt.Scenarios = None,
     paths: opt.Paths = None,
@@ -42,9 +39,7 @@ def narrow(
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
-    report_dir: Annotated[Optional[Path], typer.Option(
-        "--report-dir", help="Report bundles of `run` (default ./reports/bisect): a run's culprit is narrowed into "
-                             "its bundle, another commit into a new folder here.")] = None,
+    report_dir: opt.ReportDir = None,
 ) -> int:
     """Find the hunks of CULPRIT that break parity (delta debugging, ddmin).
 

@@ -30,8 +30,7 @@ def run(
     paranoid: opt.Paranoid = None,
     jobs: opt.Jobs = 1,
     executor: opt.Executor = None,
-    narrow: Annotated[bool, typer.Option(
-        "--narrow", help="Then narrow the confirmed culprit to the hunks that break parity (`bisector narrow`).")] = False,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation.
 

@@ -15,9 +15,7 @@ from . import options as opt
 def scan(
     good: opt.Good,
     bad: opt.Bad = None,
-    budget: Annotated[Optional[int], typer.Option(
-        "--budget", min=2, metavar="N",
-        help="Score at most N distinct states (only with --jobs 1); the stretches left are listed, never guessed.")] = None,
+    budget: opt.ScanBudget = None,
     scenario: opt.Scenarios = None,
     jobs: opt.Jobs = 1,
     executor: opt.Executor = None,
@@ -32,9 +30,7 @@ def scan(
     eager: opt.Eager = None,
     paranoid: opt.Paranoid = None,
     report_dir: opt.ReportDir = None,
-    narrow: Annotated[bool, typer.Option(
-        "--narrow", help="Then narrow every confirmed break to the hunks that break parity, and every confirmed "
-                         "fix to the hunks that restore it (`bisector narrow`).")] = False,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Score each distinct state of GOOD..BAD (first parent), pin every change of verdict, plot the timeline.
 
