@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -25,6 +26,10 @@ from ..score.reference import pin_reference
 from ..score.scoring import ScoreRecord
 from .narrowing import DEFAULT_BUDGET, Narrowing, narrow_commit
 from .hunks import GRANULARITIES
+
+if TYPE_CHECKING:
+    from ..api import BisectResult
+    from ..hunt.scanner import ScanResult
 
 RUN_REPORTS = Path("reports") / "bisect"
 
@@ -72,7 +77,7 @@ def narrow(repo: Path | None = None, commit: str | None = None, *, parent: str |
             commit = bundle[1]["culprit"]
         sha = git.resolve(repo, commit)
         from_run = bundle if bundle is not None and bundle[1].get("culprit") == sha else None
-        config = _config(repo, from_run, config_file, overrides, parent or _parent_or_none(repo, sha))
+        config = _config(repo, from_run, config_file, overrides, parent or _parent_or_itself(repo, sha))
         crash = config.cache_dir
         narrowing = narrow_and_show(config, sha, parent=parent, settings=settings, console=console)
         folder = from_run[0] if from_run else new_report_dir(root)
@@ -147,7 +152,7 @@ def _config(repo: Path, run: tuple[Path, dict] | None, config_file: Path | None,
     return pinned(repo, config_file, overrides, good)
 
 
-def _parent_or_none(repo: Path, commit: str) -> str:
+def _parent_or_itself(repo: Path, commit: str) -> str:
     parents = git.parents(repo, commit)
     return parents[0] if parents else commit
 
@@ -166,7 +171,7 @@ def _last_run(root: Path) -> tuple[Path, dict] | None:
     return None
 
 
-def narrow_hunted(result, *, settings: Settings = Settings(), config_file: Path | None = None,
+def narrow_hunted(result: "BisectResult | ScanResult", *, settings: Settings = Settings(), config_file: Path | None = None,
                   overrides: ConfigOverrides | None = None, console: Console | None = None) -> list[Narrowing]:
     """`run --narrow` / `scan --narrow`: narrow what a finished hunt pinned, into its bundle.
 
@@ -176,7 +181,9 @@ def narrow_hunted(result, *, settings: Settings = Settings(), config_file: Path 
     """
     console = console or Console(stderr=True, soft_wrap=True)
     settings.check()
-    scan = getattr(result, "scan", None) or (result if hasattr(result, "timeline") else None)
+    from ..hunt.scanner import ScanResult
+
+    scan = result if isinstance(result, ScanResult) else result.scan
     try:
         if scan is not None:
             return _narrow_scan(scan, settings, config_file, overrides, console)
@@ -184,7 +191,7 @@ def narrow_hunted(result, *, settings: Settings = Settings(), config_file: Path 
             return []
         data = json.loads((result.report_dir / "results.json").read_text())
         config = _config(Path(data["repo"]), (result.report_dir, data), config_file,
-                         overrides or ConfigOverrides(), _parent_or_none(Path(data["repo"]), result.culprit))
+                         overrides or ConfigOverrides(), _parent_or_itself(Path(data["repo"]), result.culprit))
         console.print()
         return narrow_windows(config, [result.culprit], settings, console, result.report_dir,
                               "culprit_summary.md", "results.json")
