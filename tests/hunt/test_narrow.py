@@ -252,3 +252,40 @@ def test_scan_narrow_finds_the_breaking_and_the_restoring_hunks(tmp_path):
     assert narrowed[culprit]["isolated"] and len(narrowed[culprit]["minimal"]) == 1
     assert (bundle / f"narrow-{fix[:10]}" / "minimal.patch").is_file()
     assert "## Narrowing" in (bundle / "timeline.md").read_text()
+
+
+def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(tmp_path, cache):
+    """SIGTERM while a subset hangs: exit 130, no scratch folder or candidate left, repository untouched."""
+    import os
+    import signal
+    import sys
+
+    from procwatch import cmdline, wait_for, with_env
+
+    port = _port(tmp_path)
+    hooked = edited(physics_source(port.states[-1]), ("    n = oversample if oversample > 0",
+                                                      "    if globals().get(\"HANG\"):\n        time.sleep(300)\n"
+                                                      "    n = oversample if oversample > 0"))
+    commit_files(port.path, {PHYSICS: hooked}, "physics: a debugging hook")
+    # the first hunk turns the hook on, the end of the file off again: ddmin's first subset
+    # (the first hunk without the last) hangs; the whole commit does not
+    culprit = commit_files(port.path, {PHYSICS: edited(hooked, ("import numpy as np\n", "import numpy as np\n\nHANG = True\n"),
+                                                       BREAK) + "\n\nHANG = False\n"}, "hook on and off; rescale")
+    before = snapshot(port.path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1", TMPDIR=str(scratch))
+    proc = subprocess.Popen([sys.executable, "-m", "bisector", "narrow", culprit, "--report-dir", str(tmp_path / "r")],
+                            cwd=port.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    marker = f"XDG_CACHE_HOME={cache}"
+    hanging = wait_for(lambda: list(scratch.glob("bisector-narrow-*"))
+                       and [p for p in with_env(marker) if "-m nbport" in cmdline(p)], timeout_s=180)
+    assert hanging and proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "search 1" not in err  # stopped inside the first subset
+    assert not list(scratch.glob("bisector-*")), list(scratch.iterdir())
+    assert with_env(marker) == []
+    assert snapshot(port.path) == before
