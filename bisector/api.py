@@ -78,7 +78,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     crash = _CrashFolder()
     try:
         # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
-        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept, open_executor(executor, jobs) as pool:
+        with procs.scratch_dir("bisector-images-") as kept, open_executor(executor, jobs) as pool:
             return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
                                console or Console(stderr=True, soft_wrap=True), crash, Path(kept), pool, jobs)
     except BisectorError:
