@@ -254,7 +254,7 @@ def test_scan_narrow_finds_the_breaking_and_the_restoring_hunks(tmp_path):
     assert "## Narrowing" in (bundle / "timeline.md").read_text()
 
 
-def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(tmp_path, cache):
+def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(tmp_path):
     """SIGTERM while a subset hangs: exit 130, no scratch folder or candidate left, repository untouched."""
     import os
     import signal
@@ -274,6 +274,9 @@ def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(
     before = snapshot(port.path)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    # a cache of its own: the marker then names this run's processes only (git processes the
+    # in-process tests above started carry the module's cache in their environment)
+    cache = tmp_path / "cache"
     env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONUNBUFFERED="1", TMPDIR=str(scratch))
     proc = subprocess.Popen([sys.executable, "-m", "bisector", "narrow", culprit, "--report-dir", str(tmp_path / "r")],
                             cwd=port.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -287,5 +290,5 @@ def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "search 1" not in err  # stopped inside the first subset
     assert not list(scratch.glob("bisector-*")), list(scratch.iterdir())
-    assert with_env(marker) == []
+    assert with_env(marker) == [], [cmdline(p) for p in with_env(marker)]
     assert snapshot(port.path) == before
