@@ -216,6 +216,19 @@ def load_config(repo: Path, config_file: Path | None = None,
                   paranoid=paranoid)
 
 
+def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
+    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config
+    (a hunt's pinned configuration, judged again by `narrow`)."""
+    thresholds = _thresholds(asdict(config.thresholds), overrides, "the pinned configuration")
+    judge = config.judge
+    if overrides.scenarios:
+        judge = _judge({}, config.scenarios, overrides, "the pinned configuration")
+    timeout_s = config.timeout_s
+    if overrides.timeout_s is not None:
+        timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
+    return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s)
+
+
 # --- reading -------------------------------------------------------------------------
 
 def _read_table(repo: Path, config_file: Path | None) -> tuple[dict[str, Any], str, Path]:

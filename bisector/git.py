@@ -526,3 +526,45 @@ def common_dir(repo: Path) -> Path:
     """The repository's git directory shared by all its worktrees (``.git`` of the main checkout)."""
     path = Path(out(repo, "rev-parse", "--git-common-dir"))
     return path if path.is_absolute() else (Path(repo) / path).resolve()
+
+
+# --- narrowing a commit to hunks (bisector narrow) ----------------------------------------
+
+def diff_patch(repo: Path, parent: str, commit: str, paths: list[str]) -> str:
+    """The patch from ``parent`` to ``commit`` on ``paths``, as ``git apply`` takes it back:
+    binary changes included, renames as a deletion and an addition, no colour or external
+    diff driver of the user's."""
+    return git(repo, "diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff",
+               "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", "-U3", parent, commit,
+               "--", *paths)
+
+
+def file_lines(repo: Path, commit: str, path: str) -> list[str]:
+    """The lines of ``path`` at ``commit`` (decoded with replacement); [] when it is absent."""
+    with _open(repo) as r:
+        try:
+            blob = r.commit(commit).tree / path
+        except KeyError:
+            return []
+        return decoded(blob.data_stream.read()).splitlines()
+
+
+def apply_to_tree(private: Path, base: str, patch: str) -> tuple[str | None, str]:
+    """(tree id, "") of ``base``'s tree with ``patch`` applied, or (None, why) when it does
+    not apply. Works in the index of ``private``, a repository of ours (``init_private``):
+    the user's index and work tree are never involved."""
+    with _open(private) as r:
+        _run(r, "read-tree", base)
+        if patch:
+            status, _, err = _run(r, "apply", "--cached", "--whitespace=nowarn", "-", check=False,
+                                  stdin=patch.encode("utf-8", "surrogateescape"))
+            if status != 0:
+                return None, " ".join(err.strip().splitlines()[-2:]) or "git apply failed"
+        return _run(r, "write-tree")[1].strip(), ""
+
+
+def commit_tree(private: Path, tree: str, parent: str, message: str) -> str:
+    """A commit of ``tree`` on ``parent`` in ``private`` (no ref points at it)."""
+    with _open(private) as r:
+        return _run(r, "-c", "user.name=bisector", "-c", "user.email=bisector@localhost",
+                    "commit-tree", tree, "-p", parent, "-m", message)[1].strip()

@@ -104,11 +104,11 @@ def test_score_takes_every_judging_option_of_run():
     commands = dict(_commands())
     run, score = set(_options(commands[("run",)])), set(_options(commands[("score",)]))
     only_run = {"--good", "--bad", "--report-dir", "--keep-worktree",  # about a range, not a commit
-                "--paranoid", "--jobs", "--executor"}
+                "--paranoid", "--jobs", "--executor", "--narrow"}
     assert run - only_run <= score, run - only_run - score
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"], ["narrow"]])
 def test_flags_show_no_value_placeholder(capsys, command):
     assert main([*command, "--help"]) == 0
     text = capsys.readouterr().out
