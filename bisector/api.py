@@ -108,7 +108,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept, pool)
     except GoodTip as tip:
         if bad is not None:
-            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+            raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
         console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                       f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
         return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console), walk)

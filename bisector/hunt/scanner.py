@@ -23,6 +23,8 @@ from ..errors import EndpointError, ExitCode, HarnessAbort
 from ..report.text import first_reason, score_line
 from ..execute.base import Executor
 from ..execute.scoring import score_many
+from ..invocation import program
+from ..report.reproduce import judge_argv
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
@@ -67,6 +69,7 @@ class ScanResult:
     conclusion: str = ""
     exit_code: int = NOT_PINNED
     report_dir: Path | None = None
+    judge_options: tuple[str, ...] = ()        # what a printed command needs to judge the same way
 
     @property
     def distinct_states(self) -> int:
@@ -92,11 +95,10 @@ class ScanResult:
 class GoodTip(EndpointError):
     """The bad endpoint is good: the history may hold windows that a bisection cannot see."""
 
-    def refusal(self, repo: Path, good: str, bad: str, states: int) -> EndpointError:
+    def refusal(self, config: Config, good: str, bad: str, states: int) -> EndpointError:
         """The refusal `run` gives for an explicit good --bad: the evidence and the scan to run."""
-        argv = ["bisector", "scan", "--good", good, "--bad", bad]
-        if Path(repo).resolve() != Path.cwd().resolve():
-            argv[2:2] = ["--repo", str(repo)]
+        argv = [*program(), "scan", "--repo", str(config.repo), "--good", good, "--bad", bad,
+                *judge_argv(Path(config.repo), config)]
         return EndpointError(self.message,
                              hint=f"the tip may be good again after one or more fixed windows: "
                                   f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
@@ -161,7 +163,8 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                     "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
                         commits=commits, runs=runs, timeline=timeline(runs, found.verdicts),
                         records=records, judged_order=found.judged_keys,
-                        fresh_states=len(fresh_seconds), budget=budget)
+                        fresh_states=len(fresh_seconds), budget=budget,
+                        judge_options=tuple(judge_argv(repo, config)))
     if confirm:
         _confirm_transitions(config, result, console)
     result.exit_code, result.conclusion = _conclude(result)

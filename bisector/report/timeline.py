@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import git
 from ..hunt.scan import PINNED, Transition, Window
 from ..hunt.scanner import ScanResult
+from ..invocation import program
 from .bundle import environment
 from .text import scenario_text, shown
 
@@ -118,11 +119,8 @@ def timeline_dict(result: ScanResult) -> dict:
 def _rehunt_argv(result: ScanResult, w: Window) -> list[str]:
     if not (w.start and w.start.kind == PINNED):
         return []
-    argv = ["bisector", "run", "--repo", str(result.repo), "--good", result.runs[w.start.before].last,
-            "--bad", w.start.commits[0]]
-    for name in result.judge:
-        argv += ["--scenario", name]
-    return argv
+    return [*program(), "run", "--repo", str(result.repo), "--good", result.runs[w.start.before].last,
+            "--bad", w.start.commits[0], *result.judge_options]
 
 
 # -- markdown --------------------------------------------------------------------------------
