@@ -39,6 +39,7 @@ class ExitCode(enum.IntEnum):
     REGRESSION_NOT_PINNED = 2  # the tip regressed; no confirmed culprit
     TIP_UNTESTABLE = 3         # the tip cannot be tested (setup, import, no output, timeout)
     NIGHT_HARNESS = 4          # the reference, the ledger or bisector failed
+    REGRESSION_KNOWN = 6       # the tip is still bad from a pinned regression; nothing new
     NIGHT_USAGE = 64           # bad input (EX_USAGE): 2 means "not pinned" to a scheduler
 
 
