@@ -331,7 +331,7 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
-        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
+        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject, console.width))
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring the {label} endpoint failed in the harness: {first_reason(record)}")
         if label == "bad" and record.verdict is Verdict.GOOD:
@@ -360,7 +360,8 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
              console: Console) -> Confirmation:
     """Fresh full-scenario evidence on both sides of the culprit (hunt/confirm.py)."""
     def announce(label: str, record: ScoreRecord) -> None:
-        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject))
+        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject,
+                                 console.width))
 
     with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
         confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)

@@ -106,7 +106,7 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         with console.status(f"scoring the tip {tip[:10]}"):
             record = score_commit(config, tip)
         ledger.record_tip(night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
-        console.print(score_line("tip", record, info.subject))
+        console.print(score_line("tip", record, info.subject, console.width))
         result = NightlyResult(night=night, branch=name, tip=tip, verdict=record.verdict,
                                scenarios=record.scenarios, exit_code=ALL_GOOD, conclusion="",
                                out_dir=out_dir, ledger=ledger_path)

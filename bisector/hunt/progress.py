@@ -58,7 +58,7 @@ class BisectDisplay:
             fresh = any(not run.get("cached") for run in event.record.runs)
             self.clock.end_step(event.record.seconds, fresh,
                                 None if added is None or self._entries is None else added - self._entries)
-            self.console.print(score_line(self.step, event.record, subject))
+            self.console.print(score_line(self.step, event.record, subject, self.console.width))
             self._hint()
 
     def _show(self, line: str) -> None:

@@ -85,7 +85,7 @@ def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: 
           subject: str, label: str, told: dict[int, Verdict]) -> None:
     record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
     result.steps.append(record)
-    console.print(score_line(label, record, subject))
+    console.print(score_line(label, record, subject, console.width))
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 

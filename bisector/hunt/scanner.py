@@ -132,6 +132,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     console.print(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
                   f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
                   + (f", budget {budget}" if budget is not None else ""))
+    position = {sha: i + 1 for i, sha in enumerate(commits)}  # where a state lies in the history
     first_of = {}
     for run in runs:
         first_of.setdefault(run.key, run.first)
@@ -153,8 +154,9 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                f"{first_reason(record)}")
         if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        console.print(_progress_line(len(records), to_score, record, fresh_seconds,
-                                     git.commit_info(repo, sha).subject))
+        console.print(_progress_line(f"state {len(records)}/{to_score} (commit {position[sha]} of {len(commits)})",
+                                     to_score - len(records), record, fresh_seconds,
+                                     git.commit_info(repo, sha).subject, console.width))
         return record.verdict
 
     found = search(runs, judge, budget=budget)
@@ -172,13 +174,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     return result
 
 
-def _progress_line(done: int, total: int, record: ScoreRecord, fresh_seconds: list[float], subject: str) -> Text:
+def _progress_line(label: str, left: int, record: ScoreRecord, fresh_seconds: list[float], subject: str,
+                   width: int) -> Text:
     """The score line of one state, then how many remain and, from the states run so far, how long."""
-    left = max(total - done, 0)
-    eta = ""
-    if left and fresh_seconds:
-        eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
-    return score_line(f"{done}/{total}", record, subject).append(f"  ({left} states left{eta})")
+    if left > 0 and fresh_seconds:
+        label += f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
+    return score_line(label, record, subject, width)
 
 
 def _duration(seconds: float) -> str:
