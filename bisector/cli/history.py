@@ -19,7 +19,7 @@ def history(
     repo: Annotated[Path, typer.Option("--repo", help="The port's repository.")] = Path("."),
 ) -> int:
     """Print the nightly ledger: commit, date, verdict, metrics per scenario, outcome."""
-    from ..report.history import print_history, save_history_plot
+    from ..report.history import configured_thresholds, print_history, save_history_plot
     from ..store.ledger import Ledger, default_path
     from .. import git
     from ..errors import BisectorError
@@ -31,6 +31,9 @@ def history(
         nights = opened.nights(branch, limit)
     print_history(nights, path)
     if plot is not None:
-        save_history_plot(nights, plot)
+        min_correlation, max_sum_ratio_error, notice = configured_thresholds(Path(repo))
+        if notice:
+            typer.echo(f"note: {notice}", err=True)
+        save_history_plot(nights, plot, min_correlation, max_sum_ratio_error)
         typer.echo(f"plot: {plot}")
     return 0

@@ -85,7 +85,8 @@ def _metrics(r: ScenarioEntry | None, labelled: bool = False) -> str:
 
 def save_history_plot(nights: list[Night], path: Path, min_correlation: float = DEFAULT_MIN_CORRELATION,
                       max_sum_ratio_error: float = DEFAULT_MAX_SUM_RATIO_ERROR) -> Path:
-    """Correlation and sum ratio per scenario, one step per night; bad nights shaded."""
+    """Correlation and sum ratio per scenario, one step per night, ticks numbered as the table;
+    each stretch of consecutive bad nights is one window labelled with its pinned culprit."""
     scenarios = sorted({r.scenario for n in nights for r in n.results})
     series = []
     for name in scenarios:
@@ -95,9 +96,45 @@ def save_history_plot(nights: list[Night], path: Path, min_correlation: float = 
             corr.append(r.correlation if r else None)
             ratio.append(r.sum_ratio if r else None)
         series.append(Series(name, list(range(len(nights))), corr, ratio))
-    windows = [(i, i + 1, n.tip[:7]) for i, n in enumerate(nights) if n.verdict == "bad"]
     untestable = [(i, i + 1) for i, n in enumerate(nights) if n.verdict == "skip"]
     plot = Plot(title="nightly ledger", xlabel="night", series=series, min_correlation=min_correlation,
-                max_sum_ratio_error=max_sum_ratio_error, windows=windows, untestable=untestable,
-                x_end=len(nights))
+                max_sum_ratio_error=max_sum_ratio_error, windows=bad_windows(nights), untestable=untestable,
+                x_end=len(nights), xticks=night_ticks(nights))
     return save_plot(plot, path)
+
+
+def bad_windows(nights: list[Night]) -> list[tuple[float, float, str]]:
+    """Consecutive bad nights as one window (night i spans x i..i+1), labelled with the culprit
+    pinned on one of them, else "not pinned"."""
+    windows: list[tuple[float, float, str]] = []
+    start = None
+    for i, n in enumerate([*nights, None]):
+        if n is not None and n.verdict == "bad":
+            start = i if start is None else start
+            continue
+        if start is not None:
+            culprit = next((m.culprit for m in nights[start:i] if m.culprit), None)
+            windows.append((start, i, f"culprit {culprit[:7]}" if culprit else "not pinned"))
+            start = None
+    return windows
+
+
+def night_ticks(nights: list[Night], most: int = 20) -> list[tuple[float, str]]:
+    """A tick in the middle of each night's step, labelled with its number in the table
+    (every k-th night when there are more than ``most``)."""
+    every = max(1, -(-len(nights) // most))
+    return [(i + 0.5, str(n.id)) for i, n in enumerate(nights) if i % every == 0]
+
+
+def configured_thresholds(repo: Path) -> tuple[float, float, str | None]:
+    """The port's configured thresholds for the plot, and a notice when its configuration
+    cannot be read (the defaults are drawn then)."""
+    from ..config import load_config
+    from ..errors import BisectorError
+
+    try:
+        thresholds = load_config(repo).thresholds
+    except BisectorError as exc:
+        return (DEFAULT_MIN_CORRELATION, DEFAULT_MAX_SUM_RATIO_ERROR,
+                f"the plot draws the default thresholds: {exc.message}")
+    return thresholds.min_correlation, thresholds.max_sum_ratio_error, None
