@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
-from ..errors import ReferenceFailure
+from ..errors import BisectorError, ReferenceFailure
 from ..report.bundle import new_report_dir
 from ..report.text import last_line
 from ..score import procs
@@ -33,7 +33,8 @@ from ..files import atomic_write
 # 2 bad input, 4 the reference failed.
 ALL_PASS = 0
 SOME_FAIL = 1
-PYTEST_NO_TESTS = 5
+PYTEST_USAGE_ERROR = 4   # pytest's own codes: a path or test that does not exist,
+PYTEST_NO_TESTS = 5      # or a selector that matches nothing
 
 
 @dataclass
@@ -83,6 +84,8 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
             folder.mkdir(parents=True)
         git.export(repo, sha, ["."], ws.worktree)  # "." is the whole tree
         setup_failure = run_setup(config, ws)
+        for selector in pytest:  # a selector that selects nothing is a typo: say so before scoring
+            _check_selector(config, ws, selector, sha)
         for name in names:
             result.checks.append(_scenario_check(config, reference, ws, name, setup_failure))
         for selector in pytest:
@@ -127,10 +130,21 @@ def _pytest_check(config: Config, ws: Workspace, selector: str) -> Check:
         return Check("pytest", selector, False, "fail", f"timed out after {config.timeout_s:g} s", proc.seconds)
     if proc.returncode == 0:
         return Check("pytest", selector, True, "pass", _summary_line(proc.output_tail), proc.seconds)
-    if proc.returncode == PYTEST_NO_TESTS:
-        return Check("pytest", selector, False, "fail", "no tests collected: check the selector", proc.seconds)
     return Check("pytest", selector, False, "fail",
                  f"exit {proc.returncode}: {_summary_line(proc.output_tail)}", proc.seconds)
+
+
+def _check_selector(config: Config, ws: Workspace, selector: str, sha: str) -> None:
+    """BisectorError (bad input, exit 2) when ``selector`` collects no test at ``sha``; a
+    collection that fails for the port's own reasons (an import error) is the check's to report."""
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", selector]
+    proc = procs.run(argv, cwd=ws.worktree, log_dir=ws.logs, label="pytest-collect", timeout_s=config.timeout_s,
+                     env=process_env(config, ws))
+    if not proc.timed_out and proc.returncode in (PYTEST_USAGE_ERROR, PYTEST_NO_TESTS):
+        said = _summary_line(proc.output_tail)
+        raise BisectorError(f"--pytest {selector} selects no test at {sha[:10]} (pytest: {said})",
+                            hint="name a test file or test of the port, relative to its root, "
+                                 "e.g. tests/test_geometry.py::test_pix0")
 
 
 def _summary_line(tail: str) -> str:

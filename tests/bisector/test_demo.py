@@ -11,6 +11,7 @@ import io
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,17 @@ def _sum_ratio(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --- the generator ----------------------------------------------------------------------
+
+def test_every_report_folder_bisector_writes_is_ignored_in_the_port(demo_repo):
+    for command in ("bisect", "scan", "nightly", "verify", "compare", "audit"):
+        folder = demo_repo.path / "reports" / command / "20261203T000000Z"
+        folder.mkdir(parents=True)
+        (folder / "summary.md").write_text("a report\n")
+    status = subprocess.run(["git", "-C", str(demo_repo.path), "status", "--porcelain", "--untracked-files=all"],
+                            capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(demo_repo.path / "reports")  # the port is shared by this module's tests
+    assert status == ""
+
 
 def test_same_seed_gives_the_same_commits(tmp_path, demo_repo):
     again = generate(tmp_path / "again", commits=200, size=SIZE, seed=SEED)
