@@ -18,7 +18,7 @@ from .errors import (BisectorError, ConfigError, EndpointError, ExitCode, GitErr
                      InternalError)
 from .hunt.bisectlog import parse_bisect_log
 from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
-from .hunt.progress import BisectDisplay
+from .hunt.progress import BisectDisplay, activity
 from .report.reproduce import reproduce_argv
 from .score import procs
 from .store.cache import Cache
@@ -326,7 +326,7 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept
     one, never clear the good one: the good endpoint is judged on the full scenarios (and its
     images kept, as it may be the culprit's parent's evidence)."""
     records = []
-    with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
+    with activity(console, f"scoring the endpoints {good[:10]} and {bad[:10]}"):
         scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good"}, full_only={good})
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
@@ -363,7 +363,7 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
         console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject,
                                  console.width))
 
-    with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
+    with activity(console, f"confirming {culprit[:10]} and its parent on the full scenarios"):
         confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)
     for side in (confirmation.parent, confirmation.culprit):
         runs = ", ".join(f"{r.phase.value if r.phase else ''} {r.commit[:10]} {r.verdict.value}"

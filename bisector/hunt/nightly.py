@@ -26,6 +26,7 @@ from ..score.scoring import ScenarioResult, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, default_path
 from .known import recall
+from .progress import activity
 
 # Exit codes of `bisector nightly` (README): what a scheduler acts on.
 ALL_GOOD = ExitCode.NIGHT_GOOD
@@ -103,7 +104,7 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         night = ledger.begin(name, tip, info.date)
         console.print(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}",
                       markup=False)
-        with console.status(f"scoring the tip {tip[:10]}"):
+        with activity(console, f"scoring the tip {tip[:10]}"):
             record = score_commit(config, tip)
         ledger.record_tip(night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
         console.print(score_line("tip", record, info.subject, console.width))

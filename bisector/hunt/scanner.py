@@ -28,6 +28,7 @@ from ..report.reproduce import judge_argv
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
+from .progress import activity
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
 WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
@@ -141,12 +142,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     ahead: dict[str, ScoreRecord] = {}
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
-        with console.status(f"scoring {len(states)} states on {executor.workers} workers"):
+        with activity(console, f"scoring {len(states)} states on {executor.workers} workers"):
             ahead = dict(zip(states, score_many(executor, config, states)))
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
-        with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
+        with activity(console, f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
             record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
         records[key] = record
         if record.verdict is Verdict.ABORT:
@@ -196,7 +197,7 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
             fresh = []
             for sha in (parent, commit):
-                with console.status(f"confirming: fresh re-run of {sha[:10]}"):
+                with activity(console, f"confirming: fresh re-run of {sha[:10]}"):
                     fresh.append(score_commit(config, sha, use_cache=False).in_phase(Phase.CONFIRM))
             expected = (verdicts[t.before], verdicts[t.after])
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
