@@ -187,13 +187,23 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
         if side.kind == "c":
             if settings.config is not None and settings.config.reference.kind == "c":
                 return open_reference(settings.config, cache).image(scenario)
-            if not settings.c_bin:
-                raise BisectorError("no C program to run for --ref c",
-                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --ref simkernel")
-            return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
+            c_bin = Path(settings.c_bin) if settings.c_bin else _twin_with_notice()
+            return CReference(c_bin, cache, settings.timeout_s).image(scenario)
         return _commit_image(side.value, scenario, settings.config, cache, detector_shape(args))
     finally:
         cache.close()
+
+
+def _twin_with_notice() -> Path:
+    """--ref c with no C program configured: the C twin, said out loud."""
+    from rich.console import Console
+
+    from ..twin import twin_binary
+
+    binary = twin_binary()
+    Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --ref c uses the "
+                               f"C twin {binary} (same as --c-bin twin)", markup=False, soft_wrap=True)
+    return binary
 
 
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
