@@ -9,14 +9,11 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import Command, Group
+from .options import CacheDir, Command, Group
 
-cache_app = typer.Typer(name="cache", cls=Group, no_args_is_help=True, add_completion=False,
+cache_app = typer.Typer(name="cache", cls=Group, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                         help="Where bisector's cache is, how big it is; clear it.")
 app.add_typer(cache_app)
-
-CacheDir = Annotated[Optional[Path], typer.Option(
-    "--cache-dir", help="The cache folder (default: $XDG_CACHE_HOME/bisector or ~/.cache/bisector).")]
 
 
 def _folder(cache_dir: Path | None) -> Path:
@@ -43,11 +40,11 @@ def info(cache_dir: CacheDir = None) -> None:
         typer.echo(f"bisector: note: {found.notice}", err=True)
 
 
-@cache_app.command("clear", cls=Command)
+@cache_app.command("clear", cls=Command, short_help="Empty the cache (or only old entries).")
 def clear(
     cache_dir: CacheDir = None,
     older_than: Annotated[Optional[float], typer.Option(
-        "--older-than", min=0, help="Only entries created more than this many DAYS ago.")] = None,
+        "--older-than", min=0, metavar="DAYS", help="Only entries created more than this many DAYS ago.")] = None,
 ) -> None:
     """Remove cached images, scores, built C programs, compile caches and the demo port (or only
     old ones). The C twin's builds go too unless --cache-dir names another folder."""

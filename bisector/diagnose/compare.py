@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from .. import git
 from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
-from ..errors import BisectorError, ExitCode
+from ..errors import BisectorError, DiagnosisExit
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
@@ -38,9 +38,10 @@ from . import imagestats
 # Exit codes of `bisector compare` (README).
 AGREE = 0
 DISAGREE = 1
-SIDE_FAILED = ExitCode.ABORTED
+SIDE_FAILED = DiagnosisExit.HARNESS
 
 SCENARIO_NAME = "compare"
+MAX_PEAKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ def compare_images(candidate: np.ndarray, reference: np.ndarray, thresholds: Thr
     import numpy as np
 
     cand, ref = np.asarray(candidate), np.asarray(reference)
+    for name, image in (("candidate", cand), ("reference", ref)):
+        _check_real(image, f"the {name} image")
+    _check_peak_options(peaks, radius)
     if cand.shape != ref.shape:
         raise BisectorError(f"the images differ in size: reference {tuple(ref.shape)}, candidate "
                             f"{tuple(cand.shape)} (slow, fast)",
@@ -136,9 +140,9 @@ def parse_side(text: str, *, role: str) -> Side:
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
         return Side("file", str(path.resolve()), label=path.name)
-    if role == "ref":
-        raise BisectorError(f"--ref {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
-                            hint="use --ref c, --ref simkernel, or --ref path/to/image.npy")
+    if role == "reference":
+        raise BisectorError(f"--reference {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
+                            hint="use --reference c, --reference simkernel, or --reference path/to/image.npy")
     return Side("commit", text, label=text)
 
 
@@ -195,15 +199,54 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
 
 
 def _twin_with_notice() -> Path:
-    """--ref c with no C program configured: the C twin, said out loud."""
+    """--reference c with no C program configured: the C twin, said out loud."""
     from rich.console import Console
 
     from ..twin import twin_binary
 
     binary = twin_binary()
-    Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --ref c uses the "
+    Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --reference c uses the "
                                f"C twin {binary} (same as --c-bin twin)", markup=False, soft_wrap=True)
     return binary
+
+
+def _check_real(image: np.ndarray, what: str) -> None:
+    """Metrics of complex or text values would be meaningless (a complex image once "agreed")."""
+    if image.dtype.kind not in "biuf":
+        kind = {"c": "complex", "U": "text", "S": "text", "O": "Python object"}.get(image.dtype.kind, str(image.dtype))
+        raise BisectorError(f"{what} holds {kind} values ({image.dtype}), not real intensities",
+                            hint="save the real image, e.g. numpy.save(path, image.real.astype('float32'))")
+
+
+def _check_peak_options(peaks: int, radius: float) -> None:
+    if isinstance(peaks, bool) or not isinstance(peaks, int) or not 1 <= peaks <= MAX_PEAKS:
+        raise BisectorError(f"--peaks must be a whole number from 1 to {MAX_PEAKS}, not {peaks!r}",
+                            hint="e.g. --peaks 20")
+    if not (math.isfinite(radius) and radius > 0):
+        raise BisectorError(f"--radius must be a finite number of pixels > 0, not {radius!r}",
+                            hint="e.g. --radius 2")
+
+
+def _npy_header(path: Path) -> None:
+    """Refuse a .npy whose header asks for what the file cannot hold, before numpy allocates it:
+    a header may claim 99999 x 99999 pixels in a file of a few bytes."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    with open(path, "rb") as fh:
+        version = npy.read_magic(fh)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = reader(fh)
+        data_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
+    image = np.empty(0, dtype=dtype)
+    _check_real(image, f"the saved image {path}")
+    if len(shape) != 2:
+        raise BisectorError(f"the saved image {path} has shape {shape}, not (slow, fast)")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > data_bytes:
+        raise BisectorError(f"the saved image {path} claims {shape[0]} x {shape[1]} {dtype} pixels "
+                            f"({needed} bytes) but holds {data_bytes} bytes of data",
+                            hint="the file is truncated or its header is damaged: save the image again")
 
 
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
@@ -215,6 +258,7 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
 
     try:
         if path.suffix == ".npy":
+            _npy_header(path)
             image = np.load(path, allow_pickle=False)
         else:
             image = read_floatfile(path, detector_shape(args))
@@ -223,6 +267,7 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
                             hint="a .npy from numpy.save, or a raw float32 .bin of the arguments' detector size")
     if image.ndim != 2:
         raise BisectorError(f"the saved image {path} has shape {image.shape}, not (slow, fast)")
+    _check_real(image, f"the saved image {path}")
     return image
 
 
@@ -264,12 +309,13 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
                 scenario: str | None = None, report_root: Path | None = None,
                 peaks: int = 20, radius: float = 2.0) -> CompareResult:
     """Both sides' images on ``args`` (or a configured scenario's), compared and reported."""
+    _check_peak_options(peaks, radius)  # before any side runs
     overrides = overrides or ConfigOverrides()
-    ref_side = parse_side(ref, role="ref") if ref else None
+    ref_side = parse_side(ref, role="reference") if ref else None
     cand_side = parse_side(candidate or "HEAD", role="candidate")
     settings = load_settings(repo, config_file, overrides,
                              need_port=cand_side.kind == "commit" or scenario is not None)
-    ref_side = ref_side or parse_side(_default_ref(settings), role="ref")
+    ref_side = ref_side or parse_side(_default_ref(settings), role="reference")
     args = _scenario_args(args, scenario, settings)
     if cand_side.kind == "commit":
         sha = git.resolve(settings.config.repo, cand_side.value)
@@ -305,7 +351,7 @@ def _scenario_args(args: list[str], scenario: str | None, settings: Settings) ->
         return list(settings.config.scenarios[scenario].args)
     if not args:
         raise BisectorError("no nanoBragg arguments to run",
-                            hint="bisector compare --ref c --candidate simkernel -- -default_F 100 -cell ... "
+                            hint="bisector compare --reference c --candidate simkernel -- -default_F 100 -cell ... "
                                  "(or --scenario NAME)")
     if "-floatfile" in args:
         raise BisectorError("the arguments must not contain -floatfile", hint="bisector chooses the output file")

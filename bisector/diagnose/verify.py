@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,7 +75,7 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     names = _scenario_names(config, scenarios)
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     reference = reference_for(config)
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-verify-"))
+    scratch = procs.owned_tempdir("bisector-verify-")
     ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
                    logs=scratch / "logs")
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import ConfigOverrides, Thresholds
-from ..errors import ExitCode
+from ..errors import NightlyExit
 from ..score.scoring import ScenarioResult
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, Night
@@ -56,9 +56,9 @@ class KnownRegression:
     def verdict(self, tip: str) -> tuple[int, str]:
         """Exit code and conclusion of a night with no new bad scenario (nothing to hunt)."""
         if self.nothing_new:
-            return ExitCode.REGRESSION_KNOWN, f"{tip[:10]} is bad from a known regression: {self.describe()}."
+            return NightlyExit.KNOWN, f"{tip[:10]} is bad from a known regression: {self.describe()}."
         moved = ", ".join(self.worse)
-        return ExitCode.REGRESSION_NOT_PINNED, (
+        return NightlyExit.NOT_PINNED, (
             f"{tip[:10]} is markedly worse than night {self.state.id} on {moved}, on top of a known regression "
             f"({self.describe()}): a new regression that a threshold judge cannot bisect, since both sides "
             f"fail the thresholds; compare night {self.state.id}'s tip {self.state.tip[:10]} with this one "

@@ -27,6 +27,12 @@ def shown(text: str | None) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
 
 
+def table_cell(text: str) -> str:
+    """``text`` safe in one cell of a Markdown table: line breaks become spaces, ``|`` is
+    escaped, control characters are shown as ``\\xNN``."""
+    return shown(re.sub(r"\r\n|[\r\n]", " ", text)).replace("|", "\\|")
+
+
 def scenario_text(sc: ScenarioResult) -> str:
     """One scenario's result in words: its metrics when it has an image, else why not."""
     if sc.measured:

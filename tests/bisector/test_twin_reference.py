@@ -1,5 +1,5 @@
 """`--c-bin twin`: simkernel's built C twin as the C reference, without hunting for its path;
-`compare --ref c` uses it, with a notice, when no C program is configured."""
+`compare --reference c` uses it, with a notice, when no C program is configured."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_without_a_c_program_the_c_kind_says_twin_is_an_option(port, capsys):
 def test_compare_ref_c_uses_the_twin_with_a_notice_when_no_c_program_is_configured(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a repository: no configuration at all
     args = scenario_args(32).split()
-    code = main(["compare", "--ref", "c", "--candidate", "simkernel", "--report-dir", str(tmp_path / "r"), "--", *args])
+    code = main(["compare", "--reference", "c", "--candidate", "simkernel", "--report-dir", str(tmp_path / "r"), "--", *args])
     captured = capsys.readouterr()
     assert code == 0, captured.err   # simkernel and its C twin agree
     assert "note: no C program configured" in captured.err and "C twin" in captured.err
