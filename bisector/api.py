@@ -17,8 +17,9 @@ from .config import Config, ConfigOverrides, load_config
 from .errors import (BisectorError, ConfigError, EndpointError, GitError, HarnessAbort,
                      InternalError, RunExit)
 from .hunt.bisectlog import parse_bisect_log
-from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
+from .hunt.confirm import Confirmation, confirm_culprit
 from .hunt.progress import BisectDisplay, activity
+from .report.pictures import run_pictures
 from .report.reproduce import reproduce_argv
 from .score import procs
 from .store.cache import Cache
@@ -139,7 +140,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
     findings.records += confirmation.reruns
     findings.confirmation = confirmation.to_dict()
-    findings.pictures = _pictures(config, confirmation)
+    findings.pictures = run_pictures(config, confirmation)
     confirmed = confirmation.confirmed
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
     return _finish(findings.conclude(conclusion, RunExit.FOUND if confirmed else RunExit.NO_CULPRIT,
@@ -370,26 +371,6 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
                          for r in side.runs) or "none"
         console.print(f"  {side.label} {side.commit[:10]} confirmed {side.wanted.value} by: {runs}", markup=False)
     return confirmation
-
-
-def _pictures(config: Config, confirmation: Confirmation) -> dict:
-    """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
-    import numpy as np
-
-    from .score.candidate import load_kept_image
-
-    parent, culprit = pictured_runs(confirmation)
-    failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
-    if failing is None:
-        return {}
-    before = next((sc for sc in (parent.scenarios if parent else []) if sc.name == failing.name and sc.image), None)
-    reference = reference_for(config).image(config.scenarios[failing.name])
-    pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
-    if before:
-        pictures["parent"] = load_kept_image(before.image)
-    if pictures["culprit"].shape == reference.shape:
-        pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
-    return pictures
 
 
 def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:

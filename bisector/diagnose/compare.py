@@ -420,9 +420,11 @@ def summary_md(result: CompareResult) -> list[str]:
     lines += [f"| {r.r0:g}-{r.r1:g} | {r.pixels} | {_fmt(r.relative_error, '.3g')} |" for r in w.radial]
     p = w.peaks
     lines += ["", "## Peaks", "",
-              f"The {p.wanted} brightest local maxima of each image ({p.reference_peaks} in the reference, "
-              f"{p.candidate_peaks} in the candidate), paired within {p.radius:g} px: {p.matched} matched, "
-              f"mean distance {_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px.", "",
+              f"{p.matched} of the reference's {p.reference_peaks} brightest peaks (local maxima; "
+              f"{p.wanted} asked) have a peak of the candidate within {p.radius:g} px, mean distance "
+              f"{_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px. Each is paired with "
+              f"at most one of the candidate's {p.candidate_peaks} brightest, a list twice as long so that "
+              "peaks of equal brightness are not lost to a tie at the cut.", "",
               "## Images", ""]
     for info in result.figures:
         lines += figures.explain(info, "the reference", "the candidate") + [""]
