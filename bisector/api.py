@@ -134,7 +134,8 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         return _finish(findings.conclude(
             "Skipped (untestable) commits border the culprit: the first bad commit is one of "
             f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
-            "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
+            "(see bisect_log.md) or score each by hand with "
+            f"`{shlex.join(reproduce_argv(repo, 'SHA', config))}` (SHA: a candidate).",
             RunExit.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
 
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
