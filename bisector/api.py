@@ -16,8 +16,9 @@ from .config import Config, ConfigOverrides, load_config
 from .errors import (BisectorError, EndpointError, GitError, HarnessAbort, RunExit,
                      as_reportable)
 from .hunt.bisectlog import parse_bisect_log
-from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
-from .hunt.progress import BisectDisplay
+from .hunt.confirm import Confirmation, confirm_culprit
+from .hunt.progress import BisectDisplay, activity
+from .report.pictures import run_pictures
 from .report.reproduce import reproduce_argv
 from .score import procs
 from .store.cache import Cache
@@ -109,7 +110,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept, pool)
     except GoodTip as tip:
         if bad is not None:
-            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+            raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
         console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                       f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
         return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console), walk)
@@ -134,13 +135,14 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         return _finish(findings.conclude(
             "Skipped (untestable) commits border the culprit: the first bad commit is one of "
             f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
-            "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
+            "(see bisect_log.md) or score each by hand with "
+            f"`{shlex.join(reproduce_argv(repo, 'SHA', config))}` (SHA: a candidate).",
             RunExit.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
 
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
     findings.records += confirmation.reruns
     findings.confirmation = confirmation.to_dict()
-    findings.pictures = _pictures(config, confirmation)
+    findings.pictures = run_pictures(config, confirmation)
     confirmed = confirmation.confirmed
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
     return _finish(findings.conclude(conclusion, RunExit.FOUND if confirmed else RunExit.NO_CULPRIT,
@@ -312,12 +314,12 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept
     one, never clear the good one: the good endpoint is judged on the full scenarios (and its
     images kept, as it may be the culprit's parent's evidence)."""
     records = []
-    with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
+    with activity(console, f"scoring the endpoints {good[:10]} and {bad[:10]}"):
         scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good"}, full_only={good})
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
-        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
+        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject, console.width))
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring the {label} endpoint failed in the harness: {first_reason(record)}")
         if label == "bad" and record.verdict is Verdict.GOOD:
@@ -346,35 +348,16 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
              console: Console) -> Confirmation:
     """Fresh full-scenario evidence on both sides of the culprit (hunt/confirm.py)."""
     def announce(label: str, record: ScoreRecord) -> None:
-        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject))
+        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject,
+                                 console.width))
 
-    with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
+    with activity(console, f"confirming {culprit[:10]} and its parent on the full scenarios"):
         confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)
     for side in (confirmation.parent, confirmation.culprit):
         runs = ", ".join(f"{r.phase.value if r.phase else ''} {r.commit[:10]} {r.verdict.value}"
                          for r in side.runs) or "none"
         console.print(f"  {side.label} {side.commit[:10]} confirmed {side.wanted.value} by: {runs}", markup=False)
     return confirmation
-
-
-def _pictures(config: Config, confirmation: Confirmation) -> dict:
-    """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
-    import numpy as np
-
-    from .score.candidate import load_kept_image
-
-    parent, culprit = pictured_runs(confirmation)
-    failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
-    if failing is None:
-        return {}
-    before = next((sc for sc in (parent.scenarios if parent else []) if sc.name == failing.name and sc.image), None)
-    reference = reference_for(config).image(config.scenarios[failing.name])
-    pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
-    if before:
-        pictures["parent"] = load_kept_image(before.image)
-    if pictures["culprit"].shape == reference.shape:
-        pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
-    return pictures
 
 
 def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .cachedir import default_cache_dir
 from .errors import ConfigError
+from .twin import c_program
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,7 +50,8 @@ _REFERENCE_KEYS = {"kind", "c_bin", "build", "build_commit", "binary"}
 _THRESHOLD_KEYS = {"min_correlation", "max_sum_ratio_error"}
 _SCENARIO_KEYS = {"args", "probe", "probe_margin"}
 _C_BIN_HINT = (f"pass --c-bin PATH, set {C_BIN_ENV}, or set c_bin in "
-               "[tool.bisector.reference] to an executable nanoBragg-compatible program")
+               "[tool.bisector.reference] to an executable nanoBragg-compatible program "
+               "(or to `twin`: simkernel's C twin, built on first use)")
 
 
 @dataclass(frozen=True)
@@ -456,14 +458,14 @@ def _reference(table: Any, overrides: ConfigOverrides, base_dir: Path, source: s
         raise ConfigError(f"reference kind {kind!r} in {source} is not allowed",
                           hint='use kind = "c" or kind = "simkernel"')
     if overrides.c_bin:
-        return ReferenceSpec(kind="c", c_bin=_executable(str(overrides.c_bin), Path.cwd(), "--c-bin"))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(str(overrides.c_bin)), Path.cwd(), "--c-bin"))
     if kind == "simkernel":
         return ReferenceSpec(kind="simkernel")
     env_bin = os.environ.get(C_BIN_ENV)
     if env_bin:
-        return ReferenceSpec(kind="c", c_bin=_executable(env_bin, Path.cwd(), C_BIN_ENV))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(env_bin), Path.cwd(), C_BIN_ENV))
     if table.get("c_bin"):
-        return ReferenceSpec(kind="c", c_bin=_executable(table["c_bin"], base_dir, f"c_bin in {source}"))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(table["c_bin"]), base_dir, f"c_bin in {source}"))
     if table.get("build"):
         _split(table["build"], "build of [tool.bisector.reference]", source)
         return ReferenceSpec(kind="c", build=table["build"],

@@ -62,6 +62,7 @@ class NightlyExit(enum.IntEnum):
     TIP_UNTESTABLE = 3  # the tip cannot be tested (setup, import, no output, timeout)
     HARNESS = 4         # the reference, the ledger or the machine failed
     NOT_PINNED = 5      # the tip regressed; no confirmed culprit
+    KNOWN = 6           # the tip is still bad from a regression pinned on an earlier night; nothing new
     BUG = 70
     INTERRUPTED = 130
 

@@ -24,7 +24,7 @@ def history(
     Exit codes: 0 printed, 2 bad input (no ledger, a plot path that cannot be written),
     4 the ledger cannot be read (left as it is), 70 a bug, 130 interrupted.
     """
-    from ..report.history import print_history, save_history_plot
+    from ..report.history import configured_thresholds, print_history, save_history_plot
     from ..report.writable import writable_file
     from ..store.ledger import Ledger, default_path
     from .. import git
@@ -41,6 +41,9 @@ def history(
         nights = opened.nights(branch, limit)
     print_history(nights, path)
     if plot is not None:
-        written = save_history_plot(nights, plot)
+        min_correlation, max_sum_ratio_error, notice = configured_thresholds(Path(repo or "."))
+        if notice:
+            typer.echo(f"note: {notice}", err=True)
+        written = save_history_plot(nights, plot, min_correlation, max_sum_ratio_error)
         typer.echo(f"plot: {written}")
     return 0

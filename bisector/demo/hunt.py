@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides, default_cache_dir
+from ..invocation import program
 from ..narrow.narrowing import Narrowing
 from ..records import ScoreRecord
 from .changes import REGRESSIONS
@@ -62,7 +63,7 @@ class DemoOutcome:
     @property
     def user_command(self) -> str:
         """The command a user would type to run the same hunt by hand."""
-        argv = ["bisector", "run", "--repo", str(self.repo.path), "--good", self.regression.good,
+        argv = [*program(), "run", "--repo", str(self.repo.path), "--good", self.regression.good,
                 "--bad", self.regression.bad, "--c-bin", str(self.c_bin)]
         for name in self.scenarios:
             argv += ["--scenario", name]
@@ -175,7 +176,7 @@ def _print_verdict(outcome: DemoOutcome, console: Console) -> None:
                   "hunt by hand with:", markup=False)
     console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)
     console.print("on your own port's checkout:", soft_wrap=True)
-    console.print("  bisector run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)
+    console.print(f"  {shlex.join(program())} run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)
 
 
 def _print_narrowing(outcome: DemoOutcome, console: Console) -> None:

@@ -188,13 +188,23 @@ def side_image(side: Side, args: list[str], settings: Settings, ref_kind: str = 
         if side.kind == "c":
             if settings.config is not None and settings.config.reference.kind == "c":
                 return open_reference(settings.config, cache).image(scenario)
-            if not settings.c_bin:
-                raise BisectorError("no C program to run for --reference c",
-                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --reference simkernel")
-            return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
+            c_bin = Path(settings.c_bin) if settings.c_bin else _twin_with_notice()
+            return CReference(c_bin, cache, settings.timeout_s).image(scenario)
         return _commit_image(side.value, scenario, settings.config, ref_kind)
     finally:
         cache.close()
+
+
+def _twin_with_notice() -> Path:
+    """--reference c with no C program configured: the C twin, said out loud."""
+    from rich.console import Console
+
+    from ..twin import twin_binary
+
+    binary = twin_binary()
+    Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --reference c uses the "
+                               f"C twin {binary} (same as --c-bin twin)", markup=False, soft_wrap=True)
+    return binary
 
 
 def _check_real(image: np.ndarray, what: str) -> None:
@@ -400,9 +410,11 @@ def summary_md(result: CompareResult) -> list[str]:
     lines += [f"| {r.r0:g}-{r.r1:g} | {r.pixels} | {_fmt(r.relative_error, '.3g')} |" for r in w.radial]
     p = w.peaks
     lines += ["", "## Peaks", "",
-              f"The {p.wanted} brightest local maxima of each image ({p.reference_peaks} in the reference, "
-              f"{p.candidate_peaks} in the candidate), paired within {p.radius:g} px: {p.matched} matched, "
-              f"mean distance {_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px.", "",
+              f"{p.matched} of the reference's {p.reference_peaks} brightest peaks (local maxima; "
+              f"{p.wanted} asked) have a peak of the candidate within {p.radius:g} px, mean distance "
+              f"{_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px. Each is paired with "
+              f"at most one of the candidate's {p.candidate_peaks} brightest, a list twice as long so that "
+              "peaks of equal brightness are not lost to a tie at the cut.", "",
               "## Images", ""]
     for info in result.figures:
         lines += figures.explain(info, "the reference", "the candidate") + [""]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
+from ..errors import BisectorError
 from ..files import atomic_write
 from ..records import ScenarioResult
 from ..report.bundle import new_report_dir
@@ -33,7 +34,8 @@ from ..score.verdict import Verdict
 # 2 bad input, 4 the reference failed.
 ALL_PASS = 0
 SOME_FAIL = 1
-PYTEST_NO_TESTS = 5
+PYTEST_USAGE_ERROR = 4   # pytest's own codes: a path or test that does not exist,
+PYTEST_NO_TESTS = 5      # or a selector that matches nothing
 
 
 @dataclass
@@ -78,13 +80,14 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     with ScoringService(config) as service:
         with service.session(service.commit(sha), read_cache=False, export_all=True) as session:
+            ws = session.workspace() if pytest else None
+            for selector in pytest:  # a selector that selects nothing is a typo: say so before scoring
+                _check_selector(config, ws, selector, sha)
             for name in names:
                 scored = session.judged(config.scenarios[name], use_probes=False)
                 result.checks.append(_scenario_check(scored, session.setup_failure))
-            if pytest:
-                ws = session.workspace()
-                for selector in pytest:
-                    result.checks.append(_pytest_check(config, ws, selector, session.setup_failure))
+            for selector in pytest:
+                result.checks.append(_pytest_check(config, ws, selector, session.setup_failure))
     result.report_dir = new_report_dir(report_root)
     atomic_write(result.report_dir / "verify.md", ("\n".join(table_lines(result)) + "\n").encode())
     atomic_write(result.report_dir / "verify.json", (json.dumps(result.to_dict(), indent=2) + "\n").encode())
@@ -119,10 +122,21 @@ def _pytest_check(config: Config, ws: Workspace, selector: str, setup_failure: s
         return Check("pytest", selector, False, "fail", f"timed out after {config.timeout_s:g} s", proc.seconds)
     if proc.returncode == 0:
         return Check("pytest", selector, True, "pass", _summary_line(proc.output_tail), proc.seconds)
-    if proc.returncode == PYTEST_NO_TESTS:
-        return Check("pytest", selector, False, "fail", "no tests collected: check the selector", proc.seconds)
     return Check("pytest", selector, False, "fail",
                  f"exit {proc.returncode}: {_summary_line(proc.output_tail)}", proc.seconds)
+
+
+def _check_selector(config: Config, ws: Workspace, selector: str, sha: str) -> None:
+    """BisectorError (bad input, exit 2) when ``selector`` collects no test at ``sha``; a
+    collection that fails for the port's own reasons (an import error) is the check's to report."""
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", selector]
+    proc = procs.run(argv, cwd=ws.worktree, log_dir=ws.logs, label="pytest-collect", timeout_s=config.timeout_s,
+                     env=process_env(config, ws))
+    if not proc.timed_out and proc.returncode in (PYTEST_USAGE_ERROR, PYTEST_NO_TESTS):
+        said = _summary_line(proc.output_tail)
+        raise BisectorError(f"--pytest {selector} selects no test at {sha[:10]} (pytest: {said})",
+                            hint="name a test file or test of the port, relative to its root, "
+                                 "e.g. tests/test_geometry.py::test_pix0")
 
 
 def _summary_line(tail: str) -> str:

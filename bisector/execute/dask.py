@@ -19,7 +19,6 @@ import threading
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError

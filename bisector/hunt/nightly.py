@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .. import git
-from ..config import ConfigOverrides, load_config
+from ..config import Config, ConfigOverrides, load_config
 from ..errors import EndpointError, GitError, HarnessAbort, NightlyExit, as_reportable, exit_code_of
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
@@ -32,6 +32,8 @@ from ..report.writable import writable_folder
 from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, Night, default_path
+from .known import recall
+from .progress import activity
 
 # Exit codes of `bisector nightly` (README, docs/nightly.md): what a scheduler acts on.
 ALL_GOOD = NightlyExit.ALL_GOOD
@@ -41,9 +43,10 @@ UNTESTABLE = NightlyExit.TIP_UNTESTABLE
 HARNESS = NightlyExit.HARNESS
 BAD_INPUT = NightlyExit.BAD_INPUT
 BUG = NightlyExit.BUG
+KNOWN = NightlyExit.KNOWN              # still bad from a pinned regression; nothing new
 
 OUTCOMES = {ALL_GOOD: "good", PINNED: "pinned", NOT_PINNED: "not_pinned", UNTESTABLE: "untestable",
-            HARNESS: "error", BAD_INPUT: "bad_input", BUG: "error"}
+            HARNESS: "error", BAD_INPUT: "bad_input", BUG: "error", KNOWN: "known"}
 
 
 @dataclass
@@ -62,10 +65,17 @@ class NightlyResult:
     out_dir: Path | None = None
     ledger: Path | None = None
     seconds: float = 0.0
+    known: str | None = None          # the pinned regression the tip is still bad from
+    newly_bad: list[str] = field(default_factory=list)   # scenarios gone bad on top of it
 
     @property
     def outcome(self) -> str:
         return OUTCOMES[self.exit_code]
+
+    @property
+    def new(self) -> bool:
+        """A regression not reported on an earlier night: what a scheduler opens an issue for."""
+        return self.exit_code in (PINNED, NOT_PINNED)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -75,6 +85,7 @@ class NightlyResult:
         data["scenarios"] = [sc.to_dict() for sc in self.scenarios]
         data["exit_code"] = int(self.exit_code)
         data["outcome"] = self.outcome
+        data["new"] = self.new
         return data
 
 
@@ -111,8 +122,8 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
                                exit_code=ALL_GOOD, conclusion="", out_dir=out_dir, ledger=ledger_path)
         try:
             record = _score_tip(result, config, ledger, info.subject, console)
-            _judge_night(result, record, repo, good_sha, ledger, config_file, overrides, out_dir, console,
-                         run_bisect)
+            _judge_night(result, record, repo, good_sha, ledger, config, config_file, overrides, out_dir,
+                         console, run_bisect)
         except Exception as exc:  # the night still ends with its outputs and its outcome recorded
             error = as_reportable(exc, out_dir)
             result.exit_code = exit_code_of(error, NightlyExit)
@@ -132,10 +143,10 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
 
 
 def _score_tip(result: NightlyResult, config, ledger: Ledger, subject: str, console: Console) -> ScoreRecord:
-    with console.status(f"scoring the tip {result.tip[:10]}"):
+    with activity(console, f"scoring the tip {result.tip[:10]}"):
         record = score_commit(config, result.tip)
     ledger.record_tip(result.night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
-    console.print(score_line("tip", record, subject))
+    console.print(score_line("tip", record, subject, console.width))
     result.verdict, result.scenarios = record.verdict, record.scenarios
     return record
 
@@ -151,7 +162,7 @@ def _good_before(repo: Path, good: str, tip: str, branch: str | None) -> str:
 
 
 def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: str | None, ledger: Ledger,
-                 config_file, overrides, out_dir: Path, console: Console, run_bisect) -> None:
+                 config: Config, config_file, overrides, out_dir: Path, console: Console, run_bisect) -> None:
     verdict = record.verdict
     tip = result.tip
     if verdict is Verdict.GOOD:
@@ -165,6 +176,18 @@ def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: s
         result.exit_code = HARNESS
         result.conclusion = f"scoring {tip[:10]} failed in the harness: {_reasons(record) or record.error}"
         return
+    known = None if good else recall(ledger, result.night, result.branch, repo, tip, record.scenarios,
+                                     config.thresholds)
+    if known is not None:
+        result.known, result.newly_bad = known.describe(), list(known.newly_bad)
+    if known is not None and not known.newly_bad:
+        result.culprit = known.culprit if known.nothing_new else None
+        result.exit_code, result.conclusion = known.verdict(tip)
+        return
+    if known is not None:  # a new regression on top of the known one: hunted on its own scenarios
+        good, overrides = known.hunt_from, known.narrowed(overrides)
+        console.print(f"{', '.join(known.newly_bad)} newly bad on top of a known regression "
+                      f"({known.describe()})", markup=False)
     start, passed_over = good, []
     if start is None:
         mine = ledger.good_nights(result.branch)
@@ -257,10 +280,12 @@ def junit_cases(result: NightlyResult, repo: Path) -> list[Case]:
         status = {Verdict.GOOD: PASSED, Verdict.BAD: FAILED, Verdict.SKIP: SKIPPED}.get(sc.verdict, ERROR)
         text = scenario_text(sc)
         if status == FAILED:
-            text = "\n".join([f"tip {result.tip}", text, _culprit_text(result, repo), result.conclusion]
+            text = "\n".join([f"tip {result.tip}", text, _novelty(result, sc.name), _culprit_text(result, repo),
+                              result.conclusion]
                              + ([f"report: {result.hunt_report}"] if result.hunt_report else []))
+        properties = {"new": str(_new_in(result, sc.name)).lower()} if status == FAILED else {}
         cases.append(Case(name=sc.name, classname=f"bisector.nightly.{result.branch}", status=status,
-                          seconds=sc.seconds, message=scenario_text(sc), text=text))
+                          seconds=sc.seconds, message=scenario_text(sc), text=text, properties=properties))
     if result.exit_code in (BAD_INPUT, HARNESS, BUG) and result.verdict is not Verdict.ABORT:
         # The night itself failed (not a scenario): one case says why, or the dashboard shows green.
         cases.append(Case(name="night", classname=f"bisector.nightly.{result.branch}", status=ERROR,
@@ -269,10 +294,22 @@ def junit_cases(result: NightlyResult, repo: Path) -> list[Case]:
     return cases
 
 
+def _new_in(result: NightlyResult, scenario: str) -> bool:
+    """Whether this scenario's failure is news (on top of a known regression, only the newly bad)."""
+    return result.new and (not result.known or scenario in result.newly_bad or not result.newly_bad)
+
+
+def _novelty(result: NightlyResult, scenario: str) -> str:
+    if _new_in(result, scenario):
+        return "new regression"
+    return f"known regression: {result.known}" if result.known else "known regression"
+
+
 def summary_md(result: NightlyResult, repo: Path) -> str:
     info = git.commit_info(repo, result.tip)
     icon = {"good": "PASS", "pinned": "REGRESSION (pinned)", "not_pinned": "REGRESSION (not pinned)",
-            "untestable": "UNTESTABLE", "error": "HARNESS ERROR", "bad_input": "BAD INPUT"}[result.outcome]
+            "untestable": "UNTESTABLE", "error": "HARNESS ERROR", "bad_input": "BAD INPUT",
+            "known": "KNOWN REGRESSION (unfixed)"}[result.outcome]
     lines = [f"# bisector nightly: {result.branch} - {icon}", "",
              f"Tip `{info.short}` {_md(shown(info.subject))} ({info.date[:10]}), night {result.night}, "
              f"{result.seconds:.0f} s.", "",

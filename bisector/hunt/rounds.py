@@ -25,6 +25,7 @@ from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
 from .bisectlog import BisectOutcome, parse_bisect_log
 from .multisection import expected_rounds, probes, untested, window
+from .progress import activity
 from .session import PrivateBisect
 
 
@@ -65,7 +66,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
         if batch:
             result.rounds += 1
             left = expected_rounds(len(untested(verdicts)), jobs)
-            with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+            with activity(console, f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
                                 f"on {jobs} workers"):
                 for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
                     _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
@@ -85,7 +86,7 @@ def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: 
           subject: str, label: str, told: dict[int, Verdict]) -> None:
     record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
     result.steps.append(record)
-    console.print(score_line(label, record, subject))
+    console.print(score_line(label, record, subject, console.width))
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 
