@@ -120,7 +120,11 @@ COMPILED_PORT = '''\
 import os
 import sys
 
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # no compile worker pool: starts faster
+# A cold compile of one tiny kernel, made cheap: no compile worker pool, no vector-ISA probe
+# programs, no precompiled header (each costs more than the kernel's own C++ here).
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+os.environ.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "0")
+os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
 import torch  # noqa: E402
 from torch._dynamo.utils import counters  # noqa: E402
 
