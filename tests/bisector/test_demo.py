@@ -270,14 +270,12 @@ def test_demo_finds_the_first_regression_and_says_so(hunt):
 
 
 @pytest.mark.slow
-def test_the_reproduce_line_after_a_demo_works(hunt, tmp_path):
+def test_the_reproduce_line_after_a_demo_works(hunt, xdg_cache, bisector_cli):
     outcome, printed = hunt
     line = next(line for line in printed.splitlines() if line.startswith("reproduce with: "))
     argv = shlex.split(line.removeprefix("reproduce with: "))
     assert argv[:3] == ["bisector", "score", outcome.culprit] and str(outcome.repo.path) in argv
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "bisector", *argv[1:]], env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = bisector_cli(*argv[1:])  # a cache of its own: the hunt's scores are not reused
     assert proc.returncode == 1, proc.stderr  # the culprit is bad, as the hunt said
     assert f"{outcome.culprit[:12]}: bad" in proc.stdout
 
