@@ -12,6 +12,7 @@ folder instead.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -30,10 +31,12 @@ def warm_cache_dir(folder: Path, store: Path):
 
 @contextmanager
 def warm_xdg(xdg: Path, store: Path, c_twin: Path):
-    """``xdg`` as an XDG_CACHE_HOME: bisector's folder warm (as warm_cache_dir), simkernel's
-    C twin builds shared with the user's cache (``c_twin``), so nothing is compiled again."""
-    xdg.mkdir(parents=True, exist_ok=True)
-    (xdg / "simkernel").symlink_to(c_twin.parent.parent, target_is_directory=True)
+    """``xdg`` as an XDG_CACHE_HOME: bisector's folder warm (as warm_cache_dir), and a copy of
+    the session's C twin (``c_twin``) where simkernel looks for its build, so that nothing is
+    compiled again (a copy: a test may clear its cache, twin builds included)."""
+    twin = xdg / "simkernel" / c_twin.parent.name / c_twin.name
+    twin.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(c_twin, twin)
     with warm_cache_dir(xdg / "bisector", store):
         yield xdg
 
