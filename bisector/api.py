@@ -14,8 +14,8 @@ from rich.text import Text
 
 from . import git
 from .config import Config, ConfigOverrides, load_config
-from .errors import (BisectorError, ConfigError, EndpointError, ExitCode, GitError, HarnessAbort,
-                     InternalError)
+from .errors import (BisectorError, ConfigError, EndpointError, GitError, HarnessAbort,
+                     InternalError, RunExit)
 from .hunt.bisectlog import parse_bisect_log
 from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
 from .hunt.progress import BisectDisplay
@@ -117,7 +117,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         return _finish(findings.conclude(
             f"No commit in {good_sha[:10]}..{bad_sha[:10]} touches {', '.join(config.paths)}, "
             "yet the endpoints disagree: the cause lies outside the relevant paths "
-            "(the environment, or a path missing from `paths`).", ExitCode.NO_CULPRIT),
+            "(the environment, or a path missing from `paths`).", RunExit.NO_CULPRIT),
             config, report_root, console, crash)
 
     outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, console,
@@ -126,7 +126,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         steps = findings.in_phase(Phase.BISECT)
         reason = _abort_reason(steps[-1] if steps else None, output)
         return _finish(findings.conclude(
-            f"The bisection was aborted by the harness, not by a commit: {reason}", ExitCode.ABORTED),
+            f"The bisection was aborted by the harness, not by a commit: {reason}", RunExit.HARNESS),
             config, report_root, console, crash)
 
     if outcome.culprit is None:
@@ -134,7 +134,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
             "Skipped (untestable) commits border the culprit: the first bad commit is one of "
             f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
             "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
-            ExitCode.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
+            RunExit.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
 
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
     findings.records += confirmation.reruns
@@ -142,7 +142,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     findings.pictures = _pictures(config, confirmation)
     confirmed = confirmation.confirmed
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
-    return _finish(findings.conclude(conclusion, ExitCode.FOUND if confirmed else ExitCode.NO_CULPRIT,
+    return _finish(findings.conclude(conclusion, RunExit.FOUND if confirmed else RunExit.NO_CULPRIT,
                                      culprit=outcome.culprit, confirmed=confirmed),
                    config, report_root, console, crash)
 

@@ -12,7 +12,7 @@ from . import app
 from .options import Command
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, short_help="Generate a port with regressions and hunt one.")
 def demo(
     dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: <cache>/demo/nbport, replaced by the next demo).")] = None,
     commits: Annotated[int, typer.Option("--commits", help="Commits in the generated history.")] = 1400,

@@ -8,15 +8,16 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
+from . import options as opt
 
 
-@app.command()
+@app.command(cls=opt.Command, short_help="The nightly ledger as a table, and its plot.")
 def history(
-    branch: Annotated[Optional[str], typer.Option("--branch", help="Only nights of this branch.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Only the last N nights.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write the timeline plot (PNG) here.")] = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="The ledger file (default: <git dir>/bisector/ledger.sqlite3).")] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="The port's repository.")] = Path("."),
+    branch: opt.HistoryBranch = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, metavar="N", help="Only the last N nights.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE", help="Also write the timeline plot (PNG) here.")] = None,
+    ledger: opt.Ledger = None,
+    repo: opt.Repo = None,
 ) -> int:
     """Print the nightly ledger: commit, date, verdict, metrics per scenario, outcome."""
     from ..report.history import print_history, save_history_plot
@@ -24,7 +25,7 @@ def history(
     from .. import git
     from ..errors import BisectorError
 
-    path = ledger or default_path(git.toplevel(Path(repo)))
+    path = ledger or default_path(git.toplevel(Path(repo or ".")))
     if not path.exists():
         raise BisectorError(f"no ledger at {path}", hint="run `bisector nightly` first, or pass --ledger FILE")
     with Ledger(path) as opened:

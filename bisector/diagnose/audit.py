@@ -27,7 +27,7 @@ from typing import Any
 from ..config import Thresholds
 from ..errors import BisectorError
 from ..report.bundle import new_report_dir
-from ..store.cache import atomic_write
+from ..files import atomic_write
 
 BENCH_KEYS = {"size", "correlation", "correlation_warm", "correlation_cold", "sum_ratio", "c_time",
               "py_time_warm", "py_time_cold", "speedup_warm", "speedup_cold"}

@@ -26,18 +26,19 @@ if TYPE_CHECKING:
 
 from .. import git
 from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
-from ..errors import BisectorError, ExitCode
+from ..errors import BisectorError, DiagnosisExit
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.verdict import Verdict
-from ..store.cache import Cache, atomic_write, digest
+from ..files import atomic_write
+from ..store.cache import Cache, digest
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
 AGREE = 0
 DISAGREE = 1
-SIDE_FAILED = ExitCode.ABORTED
+SIDE_FAILED = DiagnosisExit.HARNESS
 
 SCENARIO_NAME = "compare"
 
@@ -135,9 +136,9 @@ def parse_side(text: str, *, role: str) -> Side:
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
         return Side("file", str(path.resolve()), label=path.name)
-    if role == "ref":
-        raise BisectorError(f"--ref {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
-                            hint="use --ref c, --ref simkernel, or --ref path/to/image.npy")
+    if role == "reference":
+        raise BisectorError(f"--reference {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
+                            hint="use --reference c, --reference simkernel, or --reference path/to/image.npy")
     return Side("commit", text, label=text)
 
 
@@ -187,8 +188,8 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
             if settings.config is not None and settings.config.reference.kind == "c":
                 return open_reference(settings.config, cache).image(scenario)
             if not settings.c_bin:
-                raise BisectorError("no C program to run for --ref c",
-                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --ref simkernel")
+                raise BisectorError("no C program to run for --reference c",
+                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --reference simkernel")
             return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
         return _commit_image(side.value, scenario, settings.config, cache, detector_shape(args))
     finally:
@@ -254,11 +255,11 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
                 peaks: int = 20, radius: float = 2.0) -> CompareResult:
     """Both sides' images on ``args`` (or a configured scenario's), compared and reported."""
     overrides = overrides or ConfigOverrides()
-    ref_side = parse_side(ref, role="ref") if ref else None
+    ref_side = parse_side(ref, role="reference") if ref else None
     cand_side = parse_side(candidate or "HEAD", role="candidate")
     settings = load_settings(repo, config_file, overrides,
                              need_port=cand_side.kind == "commit" or scenario is not None)
-    ref_side = ref_side or parse_side(_default_ref(settings), role="ref")
+    ref_side = ref_side or parse_side(_default_ref(settings), role="reference")
     args = _scenario_args(args, scenario, settings)
     if cand_side.kind == "commit":
         sha = git.resolve(settings.config.repo, cand_side.value)
@@ -294,7 +295,7 @@ def _scenario_args(args: list[str], scenario: str | None, settings: Settings) ->
         return list(settings.config.scenarios[scenario].args)
     if not args:
         raise BisectorError("no nanoBragg arguments to run",
-                            hint="bisector compare --ref c --candidate simkernel -- -default_F 100 -cell ... "
+                            hint="bisector compare --reference c --candidate simkernel -- -default_F 100 -cell ... "
                                  "(or --scenario NAME)")
     if "-floatfile" in args:
         raise BisectorError("the arguments must not contain -floatfile", hint="bisector chooses the output file")

@@ -27,7 +27,7 @@ from ..score import procs
 from ..score.candidate import Workspace, process_env, run_candidate, run_setup
 from ..score.metrics import compare, judge
 from ..score.reference import Reference, detector_shape, reference_for
-from ..store.cache import atomic_write
+from ..files import atomic_write
 
 # Exit codes of `bisector verify` (README): 0 every check passes, 1 one fails,
 # 2 bad input, 4 the reference failed.

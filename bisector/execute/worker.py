@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import ExitCode
+from ..errors import RunExit
 from .isolated import PARENT_ENV
 
 _PR_SET_PDEATHSIG = 1
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
             payload = ("error", traceback.format_exc())
         _write(result, pickle.dumps(payload))
     except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
+        return RunExit.INTERRUPTED
     return 0
 
 
@@ -59,7 +59,7 @@ def _die_with_parent() -> None:
         return
     parent = os.environ.get(PARENT_ENV)
     if parent and int(parent) != os.getppid():  # the parent died before prctl took effect
-        raise SystemExit(ExitCode.INTERRUPTED)
+        raise SystemExit(RunExit.INTERRUPTED)
 
 
 if __name__ == "__main__":

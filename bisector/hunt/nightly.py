@@ -18,7 +18,7 @@ from rich.console import Console
 
 from .. import git
 from ..config import ConfigOverrides, load_config
-from ..errors import BisectorError, EndpointError, ExitCode
+from ..errors import BisectorError, EndpointError, NightlyExit
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
 from ..report.text import scenario_text, score_line, shown
@@ -27,12 +27,11 @@ from ..score.verdict import Verdict
 from ..store.ledger import Ledger, default_path
 
 # Exit codes of `bisector nightly` (README): what a scheduler acts on.
-ALL_GOOD = ExitCode.NIGHT_GOOD
-PINNED = ExitCode.REGRESSION_PINNED
-NOT_PINNED = ExitCode.REGRESSION_NOT_PINNED    # no known good commit, skips border it, or flaky
-UNTESTABLE = ExitCode.TIP_UNTESTABLE
-HARNESS = ExitCode.NIGHT_HARNESS
-BAD_INPUT = ExitCode.NIGHT_USAGE
+ALL_GOOD = NightlyExit.ALL_GOOD
+PINNED = NightlyExit.PINNED
+NOT_PINNED = NightlyExit.NOT_PINNED    # no known good commit, skips border it, or flaky
+UNTESTABLE = NightlyExit.TIP_UNTESTABLE
+HARNESS = NightlyExit.HARNESS
 
 OUTCOMES = {ALL_GOOD: "good", PINNED: "pinned", NOT_PINNED: "not_pinned", UNTESTABLE: "untestable",
             HARNESS: "error"}
@@ -73,7 +72,7 @@ class NightlyResult:
 def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, *,
                 config_file: Path | None = None, overrides: ConfigOverrides | None = None,
                 ledger_path: Path | None = None, out_dir: Path | None = None,
-                console: Console | None = None) -> NightlyResult:
+                report_root: Path | None = None, console: Console | None = None) -> NightlyResult:
     """One night: score the tip of ``branch`` (default HEAD), record it, hunt when it regressed."""
     from ..api import run_bisect
 
@@ -87,7 +86,8 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
     ledger_path = Path(ledger_path) if ledger_path else default_path(repo)
 
     with Ledger(ledger_path) as ledger:
-        out_dir = Path(out_dir) if out_dir else new_report_dir(Path.cwd() / "reports" / "nightly")
+        out_dir = Path(out_dir) if out_dir else new_report_dir(
+            Path(report_root) if report_root else Path.cwd() / "reports" / "nightly")
         out_dir.mkdir(parents=True, exist_ok=True)
         info = git.commit_info(repo, tip)
         night = ledger.begin(name, tip, info.date)

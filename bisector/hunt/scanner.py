@@ -19,7 +19,7 @@ from rich.text import Text
 
 from .. import git
 from ..config import Config
-from ..errors import EndpointError, ExitCode, HarnessAbort
+from ..errors import EndpointError, HarnessAbort, ScanExit
 from ..report.text import first_reason, score_line
 from ..execute.base import Executor
 from ..execute.scoring import score_many
@@ -28,9 +28,9 @@ from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
-WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
-NOT_PINNED = ExitCode.NO_CULPRIT       # windows found, none pinned and confirmed
-NO_BAD_STATE = ExitCode.NO_BAD_STATE   # no scored state is bad
+WINDOWS_PINNED = ScanExit.PINNED       # at least one window's break pinned to one commit and confirmed
+NOT_PINNED = ScanExit.NOT_PINNED      # windows found, none pinned and confirmed
+NO_BAD_STATE = ScanExit.NO_BAD_STATE  # no scored state is bad
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import git
-from ..errors import ExitCode
+from ..errors import RunExit
 from ..hunt.walk import GitWalk
 from ..score.scoring import Phase, ScoreRecord
 from ..score.verdict import Verdict
@@ -46,7 +46,7 @@ class RunFindings:
     candidates: list[str] = field(default_factory=list)
     conclusion: str = ""                # one paragraph a person can act on
     confirmed: bool | None = None
-    exit_code: int = ExitCode.NO_CULPRIT
+    exit_code: int = RunExit.NO_CULPRIT
     reproduce: list[str] = field(default_factory=list)   # argv of the reproducing command
     pictures: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image
     confirmation: dict = field(default_factory=dict)  # which runs confirm each side (hunt/confirm.py)

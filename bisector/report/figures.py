@@ -262,7 +262,7 @@ def largest_disagreement(diff: np.ndarray) -> Zoom | None:
 def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str) -> FigureInfo:
     import io
 
-    from ..store.cache import atomic_write
+    from ..files import atomic_write
 
     # Boxes from the grid layout (fixed before drawing), so the figure is drawn only once.
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..store.cache import atomic_write
+from ..files import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np

@@ -24,7 +24,7 @@ from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
 from . import procs
-from .compile_cache import candidate_compile_env
+from .compile_cache import candidate_compile_env, prepare_tmpdir
 
 @dataclass(frozen=True)
 class Workspace:
@@ -59,6 +59,7 @@ def export_workspace(config: Config, commit: str, scratch: Path) -> Workspace:
                    logs=scratch / "logs")
     for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
         folder.mkdir(parents=True, exist_ok=True)
+    prepare_tmpdir(config, ws.tmp)
     git.export(config.repo, commit, list(dict.fromkeys([*config.paths, *config.extra_paths])), ws.worktree)
     return ws
 
