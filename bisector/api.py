@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +13,12 @@ from rich.text import Text
 
 from . import git
 from .config import Config, ConfigOverrides, load_config
-from .errors import (BisectorError, ConfigError, EndpointError, GitError, HarnessAbort,
-                     InternalError, RunExit)
+from .errors import (BisectorError, EndpointError, GitError, HarnessAbort, RunExit,
+                     as_reportable)
 from .hunt.bisectlog import parse_bisect_log
-from .hunt.confirm import Confirmation, confirm_culprit, pictured_runs
-from .hunt.progress import BisectDisplay
+from .hunt.confirm import Confirmation, confirm_culprit
+from .hunt.progress import BisectDisplay, activity
+from .report.pictures import run_pictures
 from .report.reproduce import reproduce_argv
 from .score import procs
 from .store.cache import Cache
@@ -31,9 +31,11 @@ from .hunt import rounds
 from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
 from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
+from .report.writable import writable_folder
 from .report.text import first_reason, scenario_text, score_line, shown
 from .score.reference import pin_reference, reference_for
-from .score.scoring import Phase, ScoreRecord, score_commit
+from .records import Phase, ScoreRecord
+from .score.scoring import score_commit
 from .score.verdict import Verdict
 from .store.events import EventLog, EventType
 
@@ -78,13 +80,13 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     crash = _CrashFolder()
     try:
         # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
-        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept, open_executor(executor, jobs) as pool:
+        with procs.scratch_dir("bisector-images-") as kept, open_executor(executor, jobs) as pool:
             return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
                                console or Console(stderr=True, soft_wrap=True), crash, Path(kept), pool, jobs)
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, console,
@@ -108,7 +110,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         findings.records += _score_endpoints(config, good_sha, bad_sha, console, kept, pool)
     except GoodTip as tip:
         if bad is not None:
-            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+            raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
         console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                       f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
         return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console), walk)
@@ -133,13 +135,14 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         return _finish(findings.conclude(
             "Skipped (untestable) commits border the culprit: the first bad commit is one of "
             f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
-            "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
+            "(see bisect_log.md) or score each by hand with "
+            f"`{shlex.join(reproduce_argv(repo, 'SHA', config))}` (SHA: a candidate).",
             RunExit.FOUND, candidates=outcome.candidates), config, report_root, console, crash)
 
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, console)
     findings.records += confirmation.reruns
     findings.confirmation = confirmation.to_dict()
-    findings.pictures = _pictures(config, confirmation)
+    findings.pictures = run_pictures(config, confirmation)
     confirmed = confirmation.confirmed
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
     return _finish(findings.conclude(conclusion, RunExit.FOUND if confirmed else RunExit.NO_CULPRIT,
@@ -198,7 +201,7 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def _scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
@@ -302,22 +305,7 @@ def _needed_scenarios(config: Config) -> list[str]:
 
 def _writable_report_root(report_root: Path | None) -> Path:
     """The folder report bundles go to, checked now: a hunt must not end unable to report."""
-    root = (Path(report_root) if report_root else Path.cwd() / "reports" / "bisect").absolute()
-    created = [p for p in (root, *root.parents) if not p.exists()]
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot write reports to {root}: {exc.strerror or exc}",
-                          hint="pass --report-dir with a folder you can write to") from None
-    finally:
-        for folder in created:  # made again when the report is written; a refused hunt leaves none
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-    return root
+    return writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "bisect", "--report-dir")
 
 
 def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept: Path,
@@ -326,12 +314,12 @@ def _score_endpoints(config: Config, good: str, bad: str, console: Console, kept
     one, never clear the good one: the good endpoint is judged on the full scenarios (and its
     images kept, as it may be the culprit's parent's evidence)."""
     records = []
-    with console.status(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
+    with activity(console, f"scoring the endpoints {good[:10]} and {bad[:10]}"):
         scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good"}, full_only={good})
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
-        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject))
+        console.print(score_line(label, record, git.commit_info(Path(config.repo), sha).subject, console.width))
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring the {label} endpoint failed in the harness: {first_reason(record)}")
         if label == "bad" and record.verdict is Verdict.GOOD:
@@ -360,35 +348,16 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
              console: Console) -> Confirmation:
     """Fresh full-scenario evidence on both sides of the culprit (hunt/confirm.py)."""
     def announce(label: str, record: ScoreRecord) -> None:
-        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject))
+        console.print(score_line(f"confirm {label}", record, git.commit_info(repo, record.commit).subject,
+                                 console.width))
 
-    with console.status(f"confirming {culprit[:10]} and its parent on the full scenarios"):
+    with activity(console, f"confirming {culprit[:10]} and its parent on the full scenarios"):
         confirmation = confirm_culprit(config, culprit, records, kept / "confirm", announce)
     for side in (confirmation.parent, confirmation.culprit):
         runs = ", ".join(f"{r.phase.value if r.phase else ''} {r.commit[:10]} {r.verdict.value}"
                          for r in side.runs) or "none"
         console.print(f"  {side.label} {side.commit[:10]} confirmed {side.wanted.value} by: {runs}", markup=False)
     return confirmation
-
-
-def _pictures(config: Config, confirmation: Confirmation) -> dict:
-    """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
-    import numpy as np
-
-    from .score.candidate import load_kept_image
-
-    parent, culprit = pictured_runs(confirmation)
-    failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
-    if failing is None:
-        return {}
-    before = next((sc for sc in (parent.scenarios if parent else []) if sc.name == failing.name and sc.image), None)
-    reference = reference_for(config).image(config.scenarios[failing.name])
-    pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
-    if before:
-        pictures["parent"] = load_kept_image(before.image)
-    if pictures["culprit"].shape == reference.shape:
-        pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
-    return pictures
 
 
 def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:
@@ -420,18 +389,27 @@ def _abort_reason(last: ScoreRecord | None, output: str) -> str:
 
 def _finish(findings: RunFindings, config: Config, report_root: Path, console: Console,
             crash: _CrashFolder) -> BisectResult:
+    """The verdict first (on screen, then results.json), the decoration after: a report folder
+    that fills up loses figures and Markdown, never the culprit."""
     findings.reproduce = reproduce_argv(findings.repo, findings.culprit, config)
-    report_dir = new_report_dir(report_root)
-    crash.path = report_dir
-    write_bundle(findings, report_dir)
-    _print_ending(console, findings, report_dir)
+    _print_ending(console, findings)
+    try:
+        report_dir = new_report_dir(report_root)
+        crash.path = report_dir
+        write_bundle(findings, report_dir)
+    except OSError as exc:
+        raise HarnessAbort(f"cannot write the report under {report_root}: {exc.strerror or exc}"
+                           f"{f' ({exc.filename})' if exc.filename else ''}; the verdict above stands "
+                           f"(exit {int(findings.exit_code)} had the report been written)",
+                           hint="free space there, or pass --report-dir with another folder") from None
+    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)
     return BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
                         report_dir=report_dir, records=findings.records, walk=findings.walk,
                         conclusion=findings.conclusion, exit_code=findings.exit_code,
                         confirmation=findings.confirmation)
 
 
-def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> None:
+def _print_ending(console: Console, findings: RunFindings) -> None:
     console.print()
     if findings.culprit:
         ci = git.commit_info(findings.repo, findings.culprit)
@@ -445,4 +423,3 @@ def _print_ending(console: Console, findings: RunFindings, report_dir: Path) -> 
     if findings.reproduce:
         # never wrapped: it is meant to be copied and pasted
         console.print(f"reproduce with: {shlex.join(findings.reproduce)}", markup=False, soft_wrap=True)
-    console.print(f"report: {report_dir}", markup=False, soft_wrap=True)

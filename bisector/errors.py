@@ -10,10 +10,13 @@ a crash log.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import time
 import traceback
 from pathlib import Path
+
+from .cachedir import default_cache_dir
 
 
 class ScoreExit(enum.IntEnum):
@@ -59,6 +62,7 @@ class NightlyExit(enum.IntEnum):
     TIP_UNTESTABLE = 3  # the tip cannot be tested (setup, import, no output, timeout)
     HARNESS = 4         # the reference, the ledger or the machine failed
     NOT_PINNED = 5      # the tip regressed; no confirmed culprit
+    KNOWN = 6           # the tip is still bad from a regression pinned on an earlier night; nothing new
     BUG = 70
     INTERRUPTED = 130
 
@@ -124,6 +128,22 @@ class EndpointError(BisectorError):
     exit_code = RunExit.ENDPOINTS_REFUSED
 
 
+class MachineFault(BisectorError):
+    """The machine failed us (disk full, I/O error, read-only file system): not a bug, not bad input."""
+
+    exit_code = RunExit.HARNESS
+
+    ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+    @classmethod
+    def of(cls, exc: BaseException) -> "MachineFault | None":
+        if not isinstance(exc, OSError) or exc.errno not in cls.ERRNOS:
+            return None
+        where = f" ({exc.filename})" if exc.filename else ""
+        return cls(f"the machine failed: {exc.strerror or exc}{where}",
+                   hint="free space (or fix the disk) there, then run again")
+
+
 class InternalError(BisectorError):
     """A bug in bisector: one line for the screen, the traceback in ``crash_log``."""
 
@@ -172,7 +192,7 @@ def as_reportable(exc: BaseException, folder: Path | None = None) -> BisectorErr
     becomes an InternalError whose traceback goes to a crash log."""
     if isinstance(exc, BisectorError):
         return exc
-    return InternalError.from_exception(exc, folder)
+    return MachineFault.of(exc) or InternalError.from_exception(exc, folder)
 
 
 def error_lines(error: BisectorError) -> list[str]:
@@ -185,8 +205,6 @@ def error_lines(error: BisectorError) -> list[str]:
 
 def write_crash_log(exc: BaseException, folder: Path | None = None) -> Path | None:
     """The traceback of ``exc`` in ``folder``/crash-<stamp>.log; None when nowhere is writable."""
-    from .config import default_cache_dir  # config imports this module
-
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     for where in (folder, default_cache_dir()):
         if where is None:

@@ -42,7 +42,7 @@ def _top(version: Annotated[bool, typer.Option("--version", is_eager=True, callb
 
 
 # Importing the command modules registers their commands on ``app``.
-from . import cache, demo, history, nightly, run, scan, score  # noqa: E402,F401
+from . import cache, demo, history, narrow, nightly, run, scan, score  # noqa: E402,F401
 from . import audit, compare, tracediff, verify  # noqa: E402,F401
 
 

@@ -19,7 +19,7 @@ app.add_typer(cache_app)
 def _folder(cache_dir: Path | None) -> Path:
     from ..config import default_cache_dir
 
-    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    return Path(cache_dir) if cache_dir else default_cache_dir()  # as typed, never expanded
 
 
 @cache_app.command("info", cls=Command)

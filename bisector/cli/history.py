@@ -19,19 +19,31 @@ def history(
     ledger: opt.Ledger = None,
     repo: opt.Repo = None,
 ) -> int:
-    """Print the nightly ledger: commit, date, verdict, metrics per scenario, outcome."""
-    from ..report.history import print_history, save_history_plot
+    """Print the nightly ledger: commit, date, verdict, metrics per scenario, outcome.
+
+    Exit codes: 0 printed, 2 bad input (no ledger, a plot path that cannot be written),
+    4 the ledger cannot be read (left as it is), 70 a bug, 130 interrupted.
+    """
+    from ..report.history import configured_thresholds, print_history, save_history_plot
+    from ..report.writable import writable_file
     from ..store.ledger import Ledger, default_path
     from .. import git
     from ..errors import BisectorError
 
+    if plot is not None:
+        if not plot.suffix:  # the plot is a PNG: say the name it really gets
+            plot = plot.with_name(plot.name + ".png")
+        plot = writable_file(plot, "--plot", suffixes=(".png",))
     path = ledger or default_path(git.toplevel(Path(repo or ".")))
     if not path.exists():
         raise BisectorError(f"no ledger at {path}", hint="run `bisector nightly` first, or pass --ledger FILE")
-    with Ledger(path) as opened:
+    with Ledger(path, read_only=True) as opened:  # reading never creates, upgrades or writes
         nights = opened.nights(branch, limit)
     print_history(nights, path)
     if plot is not None:
-        save_history_plot(nights, plot)
-        typer.echo(f"plot: {plot}")
+        min_correlation, max_sum_ratio_error, notice = configured_thresholds(Path(repo or "."))
+        if notice:
+            typer.echo(f"note: {notice}", err=True)
+        written = save_history_plot(nights, plot, min_correlation, max_sum_ratio_error)
+        typer.echo(f"plot: {written}")
     return 0

@@ -35,7 +35,8 @@ def nightly(
 
     Writes summary.md, nightly.json, junit.xml and the hunt's report. Exit codes: 0 all good,
     1 regression found and pinned, 2 bad input, 3 the tip cannot be tested, 4 harness failure
-    (reference, ledger, machine), 5 regression found but not pinned, 70 a bug, 130 interrupted.
+    (reference, ledger, machine), 5 regression found but not pinned, 6 a known regression still
+    unfixed (nothing new), 70 a bug, 130 interrupted.
     """
     from ..hunt.nightly import run_nightly
 

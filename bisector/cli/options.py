@@ -106,6 +106,16 @@ Ledger = Annotated[Optional[Path], typer.Option(
 CacheDir = Annotated[Optional[Path], typer.Option(
     "--cache-dir", metavar="DIR", help="The cache folder (default: $XDG_CACHE_HOME/bisector or ~/.cache/bisector).")]
 
+ScanBudget = Annotated[Optional[int], typer.Option(
+    "--budget", min=2, metavar="N",
+    help="Score at most N distinct states (only with --jobs 1); the stretches left are listed, never guessed.")]
+Narrow = Annotated[bool, typer.Option(
+    "--narrow", help="Then narrow each confirmed culprit to the hunks that break parity (for a scan, each fix "
+                     "too: the hunks that restore it); see `bisector narrow`.")]
+NarrowBudget = Annotated[int, typer.Option(
+    "--budget", min=2, metavar="N", help="At most N scorings of hunk subsets (search, confirmation, complement); "
+                                         "ddmin needs at most (n^2 + 3n)/2 for n hunks.")]
+
 # -- variants: the same name, a different meaning in one command (VARIANTS says why) --------
 
 NightlyGood = Annotated[Optional[str], typer.Option(
@@ -125,6 +135,7 @@ VARIANTS = {
     "--branch": "nightly scores a branch's tip; history filters nights by branch",
     "--reference": "compare's other side can also be a saved image",
     "--scenario": "compare runs one scenario's arguments, it does not judge several",
+    "--budget": "scan counts distinct states scored; narrow counts scorings of hunk subsets",
 }
 
 

@@ -30,6 +30,7 @@ def run(
     paranoid: opt.Paranoid = None,
     jobs: opt.Jobs = 1,
     executor: opt.Executor = None,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation.
 
@@ -39,11 +40,15 @@ def run(
     """
     from ..api import run_bisect
 
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference, eager=eager, paranoid=paranoid)
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
-        jobs=jobs, executor=executor,
-        overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                     min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                     reference=reference, eager=eager, paranoid=paranoid),
+        jobs=jobs, executor=executor, overrides=overrides,
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
 
 import typer
 
@@ -15,9 +14,7 @@ from . import options as opt
 def scan(
     good: opt.Good,
     bad: opt.Bad = None,
-    budget: Annotated[Optional[int], typer.Option(
-        "--budget", min=2, metavar="N",
-        help="Score at most N distinct states (only with --jobs 1); the stretches left are listed, never guessed.")] = None,
+    budget: opt.ScanBudget = None,
     scenario: opt.Scenarios = None,
     jobs: opt.Jobs = 1,
     executor: opt.Executor = None,
@@ -32,6 +29,7 @@ def scan(
     eager: opt.Eager = None,
     paranoid: opt.Paranoid = None,
     report_dir: opt.ReportDir = None,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Score each distinct state of GOOD..BAD (first parent), pin every change of verdict, plot the timeline.
 
@@ -45,11 +43,15 @@ def scan(
     if jobs > 1 and budget is not None:
         raise BisectorError(f"--jobs {jobs} scores every state at once and cannot keep --budget {budget}",
                             hint="drop --budget, or run with --jobs 1")
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference, eager=eager, paranoid=paranoid)
     result = scan_history(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs,
-        executor=executor,
-        overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                     min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                     reference=reference, eager=eager, paranoid=paranoid),
+        executor=executor, overrides=overrides,
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

@@ -21,7 +21,10 @@ def trace_diff(
 ) -> None:
     """Align two per-pixel traces by name and occurrence; name the first divergence (exit 0 agree, 1 diverge, 2 bad input)."""
     from ..diagnose.tracediff import diff_traces, read_trace, report_lines
+    from ..report.writable import writable_file
 
+    if out is not None:
+        out = writable_file(out, "--out")
     diff = diff_traces(read_trace(c_trace), read_trace(py_trace), rtol=rtol, atol=atol,
                        first_name=c_trace.name, second_name=py_trace.name)
     text = "\n".join(report_lines(diff))

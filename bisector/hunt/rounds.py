@@ -20,11 +20,12 @@ from ..config import Config
 from ..execute.base import Executor
 from ..execute.scoring import score_as_completed
 from ..report.text import first_reason, score_line
-from ..score.scoring import Phase, ScoreRecord, environment_key, score_commit
+from ..records import Phase, ScoreRecord
+from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..store.cache import Cache
 from .bisectlog import BisectOutcome, parse_bisect_log
 from .multisection import expected_rounds, probes, untested, window
+from .progress import activity
 from .session import PrivateBisect
 
 
@@ -65,7 +66,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
         if batch:
             result.rounds += 1
             left = expected_rounds(len(untested(verdicts)), jobs)
-            with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+            with activity(console, f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
                                 f"on {jobs} workers"):
                 for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
                     _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
@@ -85,7 +86,7 @@ def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: 
           subject: str, label: str, told: dict[int, Verdict]) -> None:
     record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
     result.steps.append(record)
-    console.print(score_line(label, record, subject))
+    console.print(score_line(label, record, subject, console.width))
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 
@@ -108,32 +109,17 @@ def _tell_git(bisect: PrivateBisect, commits: list[str], verdicts, told: dict[in
 
 
 class CachePeek:
-    """Which commits have every judged scenario in the score cache (scoring them then runs nothing).
-
-    It asks the cache with the key score/scoring.py writes (relevant trees, scenario args,
-    pinned reference key, environment); a key that stops matching only costs speed.
-    """
+    """Which commits have every judged scenario in the score cache (scoring them then runs
+    nothing): asked through the scoring service, with the one key it scores under."""
 
     def __init__(self, config: Config):
         self.config = config
-        self.environment = environment_key(config)
 
     def settle(self, commits: list[str]) -> list[tuple[str, ScoreRecord]]:
         if not commits or not self.config.reference.pinned_key:
             return []
         paths = list(self.config.paths)
         trees = git.tree_ids_many(Path(self.config.repo), commits, paths)
-        cache = Cache(self.config.cache_dir)
-        try:
-            hits = [sha for sha in commits if self._cached(cache, dict(zip(paths, trees[sha]))) ]
-        finally:
-            cache.close()
-        return [(sha, score_commit(self.config, sha)) for sha in hits]
-
-    def _cached(self, cache: Cache, trees: dict) -> bool:
-        for name in self.config.judge:
-            parts = {"trees": trees, "args": list(self.config.scenarios[name].args),
-                     "reference": self.config.reference.pinned_key, "environment": self.environment}
-            if cache.get_score(parts) is None:
-                return False
-        return True
+        with ScoringService(self.config) as service:
+            hits = [sha for sha in commits if service.all_cached(dict(zip(paths, trees[sha])))]
+            return [(sha, service.score(sha)) for sha in hits]

@@ -23,9 +23,13 @@ from ..errors import EndpointError, HarnessAbort, ScanExit
 from ..report.text import first_reason, score_line
 from ..execute.base import Executor
 from ..execute.scoring import score_many
-from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..invocation import program
+from ..records import Phase, ScoreRecord
+from ..report.reproduce import judge_argv
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .scan import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
+from .progress import activity
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
 WINDOWS_PINNED = ScanExit.PINNED       # at least one window's break pinned to one commit and confirmed
@@ -67,6 +71,7 @@ class ScanResult:
     conclusion: str = ""
     exit_code: int = NOT_PINNED
     report_dir: Path | None = None
+    judge_options: tuple[str, ...] = ()        # what a printed command needs to judge the same way
 
     @property
     def distinct_states(self) -> int:
@@ -92,11 +97,10 @@ class ScanResult:
 class GoodTip(EndpointError):
     """The bad endpoint is good: the history may hold windows that a bisection cannot see."""
 
-    def refusal(self, repo: Path, good: str, bad: str, states: int) -> EndpointError:
+    def refusal(self, config: Config, good: str, bad: str, states: int) -> EndpointError:
         """The refusal `run` gives for an explicit good --bad: the evidence and the scan to run."""
-        argv = ["bisector", "scan", "--good", good, "--bad", bad]
-        if Path(repo).resolve() != Path.cwd().resolve():
-            argv[2:2] = ["--repo", str(repo)]
+        argv = [*program(), "scan", "--repo", str(config.repo), "--good", good, "--bad", bad,
+                *judge_argv(Path(config.repo), config)]
         return EndpointError(self.message,
                              hint=f"the tip may be good again after one or more fixed windows: "
                                   f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
@@ -130,6 +134,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     console.print(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
                   f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
                   + (f", budget {budget}" if budget is not None else ""))
+    position = {sha: i + 1 for i, sha in enumerate(commits)}  # where a state lies in the history
     first_of = {}
     for run in runs:
         first_of.setdefault(run.key, run.first)
@@ -138,12 +143,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     ahead: dict[str, ScoreRecord] = {}
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
-        with console.status(f"scoring {len(states)} states on {executor.workers} workers"):
+        with activity(console, f"scoring {len(states)} states on {executor.workers} workers"):
             ahead = dict(zip(states, score_many(executor, config, states)))
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
-        with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
+        with activity(console, f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
             record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
         records[key] = record
         if record.verdict is Verdict.ABORT:
@@ -151,8 +156,9 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                f"{first_reason(record)}")
         if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        console.print(_progress_line(len(records), to_score, record, fresh_seconds,
-                                     git.commit_info(repo, sha).subject))
+        console.print(_progress_line(f"state {len(records)}/{to_score} (commit {position[sha]} of {len(commits)})",
+                                     to_score - len(records), record, fresh_seconds,
+                                     git.commit_info(repo, sha).subject, console.width))
         return record.verdict
 
     found = search(runs, judge, budget=budget)
@@ -161,7 +167,8 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                     "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
                         commits=commits, runs=runs, timeline=timeline(runs, found.verdicts),
                         records=records, judged_order=found.judged_keys,
-                        fresh_states=len(fresh_seconds), budget=budget)
+                        fresh_states=len(fresh_seconds), budget=budget,
+                        judge_options=tuple(judge_argv(repo, config)))
     if confirm:
         _confirm_transitions(config, result, console)
     result.exit_code, result.conclusion = _conclude(result)
@@ -169,13 +176,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     return result
 
 
-def _progress_line(done: int, total: int, record: ScoreRecord, fresh_seconds: list[float], subject: str) -> Text:
+def _progress_line(label: str, left: int, record: ScoreRecord, fresh_seconds: list[float], subject: str,
+                   width: int) -> Text:
     """The score line of one state, then how many remain and, from the states run so far, how long."""
-    left = max(total - done, 0)
-    eta = ""
-    if left and fresh_seconds:
-        eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
-    return score_line(f"{done}/{total}", record, subject).append(f"  ({left} states left{eta})")
+    if left > 0 and fresh_seconds:
+        label += f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
+    return score_line(label, record, subject, width)
 
 
 def _duration(seconds: float) -> str:
@@ -192,7 +198,7 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
             fresh = []
             for sha in (parent, commit):
-                with console.status(f"confirming: fresh re-run of {sha[:10]}"):
+                with activity(console, f"confirming: fresh re-run of {sha[:10]}"):
                     fresh.append(score_commit(config, sha, use_cache=False).in_phase(Phase.CONFIRM))
             expected = (verdicts[t.before], verdicts[t.after])
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))

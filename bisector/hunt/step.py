@@ -41,7 +41,8 @@ def owner_gone() -> bool:
 
 
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
-    from ..score.scoring import Phase, score_commit
+    from ..records import Phase
+    from ..score.scoring import score_commit
 
     if owner_gone():
         print("bisector: the bisector run that started this bisection is gone; stopping", file=sys.stderr)

@@ -37,6 +37,7 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..config import Config
@@ -94,8 +95,6 @@ def cache_root(config: Config) -> Path:
 def torch_version() -> str:
     """The torch version candidates run with (they run with this interpreter), from metadata:
     importing torch here would cost seconds per step."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("torch")
     except PackageNotFoundError:

@@ -106,11 +106,11 @@ def test_score_takes_every_judging_option_of_run():
     commands = dict(_commands())
     run, score = set(_options(commands[("run",)])), set(_options(commands[("score",)]))
     only_run = {"--good", "--bad", "--report-dir", "--keep-worktree",  # about a range, not a commit
-                "--paranoid", "--jobs", "--executor"}
+                "--paranoid", "--jobs", "--executor", "--narrow"}
     assert run - only_run <= score, run - only_run - score
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"], ["narrow"]])
 def test_flags_show_no_value_placeholder(capsys, command):
     assert main([*command, "--help"]) == 0
     text = capsys.readouterr().out
@@ -154,7 +154,7 @@ def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_pa
     assert run.stderr.count("report: ") == 1
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("reproduce with: ")]
     argv = shlex.split(line.removeprefix("reproduce with: "))
-    assert argv[:3] == ["bisector", "score", port.culprit]
+    assert Path(argv[0]).name == "bisector" and argv[1:3] == ["score", port.culprit]
     assert "--reference" in argv and argv[argv.index("--reference") + 1] == "simkernel"
     assert argv[argv.index("--min-correlation") + 1] == "0.99"
     # Elsewhere, with a cold cache, and a C program in NB_C_BIN that would otherwise win.

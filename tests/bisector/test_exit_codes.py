@@ -42,7 +42,7 @@ def test_the_agreed_numbers():
         "ScanExit": {"PINNED": 0, "NOT_PINNED": 1, "BAD_INPUT": 2, "HARNESS": 4, "NO_BAD_STATE": 5,
                      "BUG": 70, "INTERRUPTED": 130},
         "NightlyExit": {"ALL_GOOD": 0, "PINNED": 1, "BAD_INPUT": 2, "TIP_UNTESTABLE": 3, "HARNESS": 4,
-                        "NOT_PINNED": 5, "BUG": 70, "INTERRUPTED": 130},
+                        "NOT_PINNED": 5, "KNOWN": 6, "BUG": 70, "INTERRUPTED": 130},
         "DiagnosisExit": {"OK": 0, "FAILS": 1, "BAD_INPUT": 2, "HARNESS": 4, "BUG": 70, "INTERRUPTED": 130}}
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,7 +92,7 @@ def test_only_the_culprit_is_rerun_when_its_parent_was_scored_fresh(found):
 def test_reproduce_command_gives_the_same_verdict(found, xdg_cache, bisector_cli):
     port, _, result, _ = found
     argv = (result.report_dir / "commands.txt").read_text().split()
-    assert argv[:2] == ["bisector", "score"] and port.culprit in argv
+    assert Path(argv[0]).name == "bisector" and argv[1] == "score" and port.culprit in argv
     proc = bisector_cli(*argv[1:])  # a cache of its own: no score of the hunt is reused
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
