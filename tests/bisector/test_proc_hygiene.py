@@ -21,7 +21,7 @@ import pytest
 from portrepo import Change, make_port_repo
 from procwatch import alive, cmdline, wait_for, with_env
 from repostate import snapshot
-from test_procs import _env, _git, bisector, make_repo
+from test_procs import _env, _git, make_repo
 
 # Writes the pid of a detached `sleep 300` (env -i, setsid, double fork) to the file PIDS names.
 DETACH = textwrap.dedent("""
@@ -29,6 +29,13 @@ DETACH = textwrap.dedent("""
     pids = os.environ["PIDS"]
     subprocess.run(["env", "-i", "setsid", "sh", "-c", f"sleep 300 & echo $! >> {pids}"], check=True)
 """)
+
+
+def bisector(*args: str, cwd: Path, tmp: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A real bisector process: the programs here kill their parents and detach children, which
+    must never reach the test process."""
+    return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=_env(tmp),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def pids_in(path: Path) -> list[int]:
