@@ -284,7 +284,7 @@ def artifact_matrix(audit: Audit) -> list[str]:
     return lines
 
 
-CATEGORIES = (("commands", "command lines"), ("arg.", "simulator arguments"), ("scenario", "scenario"),
+CATEGORIES = (("commands", "command lines"), ("hunks", "code"), ("arg.", "simulator arguments"), ("scenario", "scenario"),
               ("reference", "reference"), ("thresholds", "thresholds"), ("env.", "environment variables"),
               ("device", "device"), ("dtype", "dtype"), ("versions", "library versions"), ("other", "other"))
 
@@ -294,6 +294,8 @@ def category(key: str) -> str:
     low = key.lower()
     if low == "args" or low.startswith("arg."):
         return "simulator arguments"
+    if low.startswith("hunks"):
+        return "code"
     if low in ("scenario", "pytest"):
         return "scenario"
     if low.startswith(("reference", "candidate.")):

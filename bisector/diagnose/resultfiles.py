@@ -9,6 +9,9 @@ bisector writes five shapes, and benchmark scripts two more:
 - ``nightly.json``: the tip's scenarios, the tip's sha;
 - scan's ``timeline.json``: each scored state's scenarios, and the fresh re-runs of each break;
 - verify's ``verify.json``: one run per check, with the verdict it recorded (no metrics);
+- narrow's ``narrow.json``: the parent, the commit, and each scoring of the parent with a
+  subset of the commit's hunks applied (the hunks are an input). The copy a narrowing adds to
+  results.json or timeline.json is left to the narrow.json written beside it;
 - a list of benchmark records (``size``, ``correlation_warm``, ...), or a dict with
   ``correlation``/``sum_ratio``: one run per record.
 
@@ -86,6 +89,10 @@ def _is_nightly(d: dict) -> bool:
 
 def _is_timeline(d: dict) -> bool:
     return isinstance(d.get("states"), list) and isinstance(d.get("windows"), list)
+
+
+def _is_narrow(d: dict) -> bool:
+    return {"commit", "parent", "hunks", "trials", "minimal"} <= set(d)
 
 
 def _is_verify(d: dict) -> bool:
@@ -191,8 +198,28 @@ def _verify(d: dict) -> list[Found]:
     return found
 
 
+def _narrow(d: dict) -> list[Found]:
+    parent = _sha_of(d.get("parent"))
+    found = []
+    for name, hunks in (("parent_record", "none"), ("commit_record", "all")):
+        if isinstance(d.get(name), dict):
+            found += _score_record({**d[name], "phase": name.removesuffix("_record")}, {"hunks on the parent": hunks}, {})
+    trials = [("confirmation", d.get("confirmation")), ("complement", d.get("complement"))]
+    trials += [(f"trial {k}", t) for k, t in enumerate(d.get("trials") or [], 1)]
+    for label, trial in trials:
+        if not (isinstance(trial, dict) and isinstance(trial.get("record"), dict)):
+            continue
+        # A trial scores the parent with some of the commit's hunks applied, whatever commit
+        # its record names: the parent and the hunks are its provenance.
+        hunks = " ".join(str(h) for h in trial.get("hunks") or []) or "none"
+        for f in _score_record({**trial["record"], "commit": parent}, {"hunks on the parent": hunks}, {}):
+            f.label = f"{label}: hunks {hunks} on {f.label}"
+            found.append(f)
+    return found
+
+
 _READERS = ((_is_bundle, _bundle), (_is_score, _score), (_is_compare, _compare), (_is_nightly, _nightly),
-            (_is_timeline, _timeline), (_is_verify, _verify))
+            (_is_timeline, _timeline), (_is_verify, _verify), (_is_narrow, _narrow))
 
 
 # -- benchmark records -----------------------------------------------------------------------

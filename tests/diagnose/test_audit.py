@@ -203,13 +203,14 @@ def _tables(text: str) -> list[list[list[str]]]:
 
 @pytest.fixture(scope="module")
 def port_reports(tmp_path_factory):
-    """A 32x32 port whose last commit regresses (image x1.5), and the reports of run, score
-    --json, compare, nightly, scan and verify on it, under the port's reports/ folder."""
+    """A 32x32 port whose last commit regresses (image x1.5), and the reports of run, narrow,
+    score --json, compare, nightly, scan and verify on it, under the port's reports/ folder."""
     tmp = tmp_path_factory.mktemp("own")
     port = make_port_repo(tmp / "port", history=[Change("docs"), Change("regress", how="scale")], size=32)
     reports = port.path / "reports"
     repo = ["--repo", str(port.path)]
     assert main(["run", *repo, "--good", port.base, "--report-dir", str(reports / "bisect")]) == 0
+    assert main(["narrow", *repo, "--report-dir", str(reports / "bisect")]) == 0
     score = tmp / "score.out"
     with open(score, "w") as out, _stdout_to(out):
         assert main(["score", *repo, "--json", port.head]) == 1
@@ -240,9 +241,16 @@ def test_every_report_bisector_writes_is_read_with_its_provenance(port_reports, 
         by_file.setdefault(run.source.split("/")[0], []).append(run)
     assert set(by_file) == {"bisect", "score", "compare", "nightly", "scan", "verify"}
     # Every run names the commit it measured; the regressed head is bad, the base good.
+    narrowed = [r for r in audit.runs if "/narrow.json" in r.source]
     for run in audit.runs:
         assert run.git_sha in (port.head, port.base, port.shas[0]), run.source
-        assert run.verdict == ("bad" if run.git_sha == port.head else "good"), run.source
+        if run not in narrowed:
+            assert run.verdict == ("bad" if run.git_sha == port.head else "good"), run.source
+    # A narrowing's trials score the parent with some of the culprit's hunks: the hunks decide.
+    assert {r.git_sha for r in narrowed} == {port.shas[0], port.head}
+    for run in narrowed:
+        assert run.verdict == ("good" if run.context["hunks on the parent"] == "none" else "bad"), run.source
+    assert {r.context["hunks on the parent"] for r in narrowed} >= {"none", "all", "1"}
     assert {port.base, port.head} <= {r.git_sha for r in by_file["bisect"]}
     (compare,) = by_file["compare"]
     assert compare.git_sha == port.head and compare.sum_ratio == pytest.approx(1.5, rel=1e-4)
@@ -252,7 +260,7 @@ def test_every_report_bisector_writes_is_read_with_its_provenance(port_reports, 
     assert verify.git_sha == port.head and verify.verdict == "bad" and verify.correlation is None
     # What went in: the scenario's whole arguments, its reference and thresholds where recorded.
     args = shlex.split(scenario_args(32))
-    bundle = by_file["bisect"][0]
+    bundle = next(r for r in by_file["bisect"] if "/results.json" in r.source)
     assert bundle.context["args"] == shlex.join(args)
     assert bundle.context["arg.-detpixels"] == "32"
     assert bundle.context["reference.kind"] == "simkernel"
@@ -266,7 +274,7 @@ def test_every_report_bisector_writes_is_read_with_its_provenance(port_reports, 
     matrix = next((tmp_path / "out").rglob("artifact_matrix.md")).read_text()
     assert "no provenance" not in matrix
     assert f"| `compare/{compare.source.split('/')[1]}/summary.json` |" in matrix
-    bad = sum(r.git_sha == port.head for r in audit.runs)
+    bad = sum(r.git_sha == port.head or r.context.get("hunks on the parent") == "1" for r in audit.runs)
     assert f"{len(audit.runs)} runs: {len(audit.runs) - bad} good, {bad} bad, 0 unknown; 0 files skipped" \
         in capsys.readouterr().out
 
