@@ -108,7 +108,7 @@ def collect(root: Path, thresholds: Thresholds = Thresholds()) -> Audit:
         first = f" (e.g. {audit.skipped[0].path}: {audit.skipped[0].reason})" if audit.skipped else ""
         raise BisectorError(f"found no benchmark results under {root}: {detail}{first}",
                             hint="results are the JSON files bisector writes (results.json, score --json, "
-                                 "summary.json, nightly.json, timeline.json, verify.json) or lists of "
+                                 "summary.json, nightly.json, timeline.json, verify.json, narrow.json) or lists of "
                                  "benchmark records (size, correlation_warm, ...)")
     return audit
 

@@ -1,6 +1,6 @@
 """The result files `audit` reads, each turned into the runs it records.
 
-bisector writes five shapes, and benchmark scripts two more:
+bisector writes seven shapes, and benchmark scripts two more:
 
 - a run bundle's ``results.json`` (report/bundle.py): every scored record, each scenario a run,
   with the port's configuration (scenario arguments, thresholds, reference);
@@ -55,9 +55,10 @@ class Found:
 def read_runs(data: Any) -> tuple[list[Found], str | None]:
     """The runs ``data`` records, or none and why it is not a result."""
     if isinstance(data, dict):
-        for recognises, reader in _READERS:
+        for recognises, reader, shape in _READERS:
             if recognises(data):
-                return reader(data), None
+                found = reader(data)
+                return found, None if found else f"{shape} that records no scored scenario"
         if "correlation" in data or "sum_ratio" in data:
             return [_benchmark(data, "")], None
         return [], f"an object without correlation or sum_ratio (keys: {_keys(data)})"
@@ -72,7 +73,7 @@ def read_runs(data: Any) -> tuple[list[Found], str | None]:
 # -- bisector's own shapes -------------------------------------------------------------------
 
 def _is_bundle(d: dict) -> bool:
-    return isinstance(d.get("records"), list) and "walk" in d
+    return {"records", "walk"} <= set(d)
 
 
 def _is_score(d: dict) -> bool:
@@ -80,7 +81,7 @@ def _is_score(d: dict) -> bool:
 
 
 def _is_compare(d: dict) -> bool:
-    return isinstance(d.get("candidate"), dict) and isinstance(d.get("reference"), dict) and "correlation" in d
+    return {"candidate", "reference", "args", "correlation"} <= set(d)
 
 
 def _is_nightly(d: dict) -> bool:
@@ -88,7 +89,7 @@ def _is_nightly(d: dict) -> bool:
 
 
 def _is_timeline(d: dict) -> bool:
-    return isinstance(d.get("states"), list) and isinstance(d.get("windows"), list)
+    return {"states", "windows"} <= set(d)
 
 
 def _is_narrow(d: dict) -> bool:
@@ -96,18 +97,17 @@ def _is_narrow(d: dict) -> bool:
 
 
 def _is_verify(d: dict) -> bool:
-    return isinstance(d.get("checks"), list) and "commit" in d and "passed" in d
+    return {"checks", "commit", "passed"} <= set(d)
 
 
 def _bundle(d: dict) -> list[Found]:
-    config = d.get("config") if isinstance(d.get("config"), dict) else {}
-    settings = {**_thresholds(config.get("thresholds"))}
-    kind = (config.get("reference") or {}).get("kind") if isinstance(config.get("reference"), dict) else None
+    config = _dict(d.get("config"))
+    settings = _thresholds(config.get("thresholds"))
+    kind = _dict(config.get("reference")).get("kind")
     if kind:
         settings["reference.kind"] = str(kind)
-    scenario_args = {name: s.get("args") for name, s in (config.get("scenarios") or {}).items()
-                     if isinstance(s, dict)}
-    return [f for r in d["records"] if isinstance(r, dict) for f in _score_record(r, settings, scenario_args)]
+    scenario_args = {str(name): _dict(s).get("args") for name, s in _dict(config.get("scenarios")).items()}
+    return [f for r in _dicts(d["records"]) for f in _score_record(r, settings, scenario_args)]
 
 
 def _score(d: dict) -> list[Found]:
@@ -121,10 +121,9 @@ def _score_record(record: dict, settings: dict[str, str], scenario_args: dict) -
     if record.get("reference"):
         inputs["reference"] = str(record["reference"])
     found = []
-    for sc in record.get("scenarios") or []:
-        if isinstance(sc, dict):
-            args = scenario_args.get(sc.get("name"))
-            found.append(_scenario(sc, f"{(sha or '?')[:10]}{phase}", sha, {**inputs, **argument_params(args)}))
+    for sc in _dicts(record.get("scenarios")):
+        args = scenario_args.get(str(sc.get("name", "?")))
+        found.append(_scenario(sc, f"{(sha or '?')[:10]}{phase}", sha, {**inputs, **argument_params(args)}))
     if not found and record.get("error"):  # aborted before any scenario: still a run, without metrics
         found.append(Found(f"{(sha or '?')[:10]}{phase}", {}, sha, record.get("verdict"), inputs,
                            {"error": str(record["error"])}))
@@ -139,7 +138,7 @@ def _scenario(sc: dict, label: str, sha: str | None, inputs: dict[str, str]) -> 
 
 
 def _compare(d: dict) -> list[Found]:
-    ref, cand = d["reference"], d["candidate"]
+    ref, cand = _dict(d["reference"]), _dict(d["candidate"])
     sha = _sha_of(cand.get("value")) if cand.get("kind") == "commit" else None
     inputs = {"reference.kind": _text(ref.get("kind")), "candidate.kind": _text(cand.get("kind"))}
     if ref.get("value"):
@@ -160,33 +159,27 @@ def _nightly(d: dict) -> list[Found]:
     sha = _sha_of(d.get("tip"))
     inputs = {"branch": _text(d.get("branch")), **flatten(d.get("environment") or {})}
     return [_scenario(sc, f"night {d.get('night')} {(sha or '?')[:10]}", sha, inputs)
-            for sc in d.get("scenarios") or [] if isinstance(sc, dict)]
+            for sc in _dicts(d.get("scenarios"))]
 
 
 def _timeline(d: dict) -> list[Found]:
     settings = _thresholds(d.get("thresholds"))
     found = []
-    for state in d["states"]:
-        if not isinstance(state, dict):
-            continue
+    for state in _dicts(d["states"]):
         sha = _sha_of(state.get("first"))
         label = f"state {state.get('index', '?')} {(sha or '?')[:10]}"
-        found += [_scenario(sc, label, sha, settings) for sc in state.get("scenarios") or [] if isinstance(sc, dict)]
-    for window in d["windows"]:
+        found += [_scenario(sc, label, sha, settings) for sc in _dicts(state.get("scenarios"))]
+    for window in _dicts(d["windows"]):
         for end in ("break", "fixed"):
-            transition = window.get(end) if isinstance(window, dict) else None
-            for record in (transition or {}).get("fresh") or []:
-                if isinstance(record, dict):
-                    found += _score_record({**record, "phase": f"{end} re-run"}, settings, {})
+            for record in _dicts(_dict(window.get(end)).get("fresh")):
+                found += _score_record({**record, "phase": f"{end} re-run"}, settings, {})
     return found
 
 
 def _verify(d: dict) -> list[Found]:
     sha = _sha_of(d.get("commit"))
     found = []
-    for check in d["checks"]:
-        if not isinstance(check, dict):
-            continue
+    for check in _dicts(d["checks"]):
         outputs = {"detail": _text(check.get("detail")), "seconds": _text(check.get("seconds"))}
         if check.get("kind") == "scenario":
             verdict, inputs = check.get("status"), {"scenario": _text(check.get("name"))}
@@ -205,21 +198,23 @@ def _narrow(d: dict) -> list[Found]:
         if isinstance(d.get(name), dict):
             found += _score_record({**d[name], "phase": name.removesuffix("_record")}, {"hunks on the parent": hunks}, {})
     trials = [("confirmation", d.get("confirmation")), ("complement", d.get("complement"))]
-    trials += [(f"trial {k}", t) for k, t in enumerate(d.get("trials") or [], 1)]
+    trials += [(f"trial {k}", t) for k, t in enumerate(_dicts(d.get("trials")), 1)]
     for label, trial in trials:
         if not (isinstance(trial, dict) and isinstance(trial.get("record"), dict)):
             continue
         # A trial scores the parent with some of the commit's hunks applied, whatever commit
         # its record names: the parent and the hunks are its provenance.
-        hunks = " ".join(str(h) for h in trial.get("hunks") or []) or "none"
+        hunks = " ".join(str(h) for h in _list(trial.get("hunks"))) or "none"
         for f in _score_record({**trial["record"], "commit": parent}, {"hunks on the parent": hunks}, {}):
             f.label = f"{label}: hunks {hunks} on {f.label}"
             found.append(f)
     return found
 
 
-_READERS = ((_is_bundle, _bundle), (_is_score, _score), (_is_compare, _compare), (_is_nightly, _nightly),
-            (_is_timeline, _timeline), (_is_verify, _verify), (_is_narrow, _narrow))
+_READERS = ((_is_bundle, _bundle, "a run's results.json"), (_is_score, _score, "a score record"),
+            (_is_compare, _compare, "a compare summary"), (_is_nightly, _nightly, "a nightly.json"),
+            (_is_timeline, _timeline, "a scan's timeline.json"), (_is_verify, _verify, "a verify.json"),
+            (_is_narrow, _narrow, "a narrow.json"))
 
 
 # -- benchmark records -----------------------------------------------------------------------
@@ -287,6 +282,19 @@ def sha_in(data: dict) -> str | None:
 def _sha_of(value: Any) -> str | None:
     text = str(value or "").strip().lower()
     return text if _SHA.match(text) else None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict]:
+    """The objects of a JSON list; nothing when the value is not a list (a damaged file)."""
+    return [item for item in _list(value) if isinstance(item, dict)]
 
 
 def _thresholds(data: Any) -> dict[str, str]:

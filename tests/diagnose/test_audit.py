@@ -314,3 +314,22 @@ def test_bisector_command_lines_are_not_read_as_simulator_arguments(tmp_path):
     runs = collect(root).runs
     assert all(not any(k.startswith("arg.") for k in r.context) for r in runs)
     assert "## Command lines" in "\n".join(param_diff(collect(root)))
+
+
+def test_damaged_bisector_reports_are_skipped_with_their_reason(tmp_path, capsys):
+    root = tmp_path / "reports"
+    _write(root / "ok", "summary.json", {"correlation": 0.99999, "sum_ratio": 1.0})
+    _write(root / "bisect", "results.json", {"walk": {}, "config": [], "records": [{"commit": SHA_BAD, "scenarios": 5}]})
+    _write(root / "scan", "timeline.json", {"states": [1, {"scenarios": "x"}], "windows": [{"break": []}]})
+    _write(root / "verify", "verify.json", {"checks": "x", "commit": SHA_BAD, "passed": False})
+    _write(root / "nightly", "nightly.json", {"night": 1, "tip": SHA_BAD, "scenarios": [{"name": []}],
+                                              "outcome": "x", "environment": 3})
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "2 runs: 1 good, 0 bad, 1 unknown; 3 files skipped" in captured.out
+    matrix = next((tmp_path / "out").rglob("artifact_matrix.md")).read_text()
+    for name, shape in (("bisect/results.json", "a run's results.json"), ("scan/timeline.json", "a scan's timeline.json"),
+                        ("verify/verify.json", "a verify.json")):
+        assert f"| `{name}` | {shape} that records no scored scenario |" in matrix
+    assert f"| `nightly/nightly.json[night 1 {SHA_BAD[:10]} []]` |" in matrix
