@@ -1,15 +1,11 @@
 """`bisector audit`: gather the evidence of earlier runs and see how good runs differ from bad.
 
-Under a folder, every ``*.json`` is read. Two shapes are results:
-
-- a list of benchmark records (dicts with keys such as ``size``, ``correlation_warm``,
-  ``correlation_cold``, ``c_time``, ``py_time_warm``, ``speedup_warm``): one run per record;
-- a dict with ``correlation`` and/or ``sum_ratio`` (a ``summary.json``): one run.
-
-Anything else is skipped with the reason. ``commands.txt`` and ``env.json`` beside a result
-are its context: the command lines, simulator arguments, environment variables, device,
-dtype and library versions that ``param_diff.md`` compares between good and bad runs.
-Missing keys are never an error: the value shows as "-" and the gap is listed.
+Under a folder, every ``*.json`` is read; resultfiles.py knows the shapes that are results
+(everything bisector writes, and benchmark record lists) and skips anything else with the
+reason. ``commands.txt`` and ``env.json`` beside a result add to its inputs: the command
+lines, simulator arguments, environment variables, device, dtype and library versions.
+``param_diff.md`` compares only inputs between good and bad runs and shows the measured
+outputs apart. Missing keys are never an error: the value shows as "-" and the gap is listed.
 """
 
 from __future__ import annotations
@@ -29,25 +25,19 @@ from ..errors import BisectorError
 from ..report.bundle import new_report_dir
 from ..files import atomic_write
 from ..report.text import table_cell
+from .resultfiles import SHA_KEYS, TIME_KEYS, Found, flag_values, flatten, read_runs, sha_in
 
-BENCH_KEYS = {"size", "correlation", "correlation_warm", "correlation_cold", "sum_ratio", "c_time",
-              "py_time_warm", "py_time_cold", "speedup_warm", "speedup_cold"}
-METRIC_KEYS = BENCH_KEYS | {"rmse", "max_abs_diff", "verdict", "reason"}
 CONTEXT_FILES = ("env.json", "commands.txt")
-_SHA_KEYS = ("git_sha", "git_commit", "commit", "sha", "git.sha", "git.commit", "git.head", "revision")
-_TIME_KEYS = ("timestamp", "time", "date", "created", "started", "start_time")
-_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _STAMP = re.compile(r"(\d{8}T\d{6}Z?|\d{4}-\d{2}-\d{2}[T_ ]?\d{0,2}[:-]?\d{0,2}[:-]?\d{0,2})")
-_FLAG = re.compile(r"^-[A-Za-z_]")
 MAX_DEPTH = 100  # results are a few levels deep; deeper nesting is not a result (and would recurse)
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass
 class Run:
-    """One earlier run as found on disk; ``context`` maps a parameter to its value."""
+    """One earlier run as found on disk: what went in (``context``) and what came out (``outputs``)."""
 
-    source: str                     # file, with [i] for the i-th record of a list
+    source: str                     # file, with [which part] when the file holds several runs
     folder: Path
     stamp: str | None
     size: Any = None
@@ -57,7 +47,8 @@ class Run:
     verdict: str = "unknown"
     reason: str = ""
     git_sha: str | None = None
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)   # inputs: parameter -> value
+    outputs: dict[str, str] = field(default_factory=dict)   # measurements beyond correlation and sum ratio
     commands: list[str] = field(default_factory=list)
 
 
@@ -102,22 +93,23 @@ def collect(root: Path, thresholds: Thresholds = Thresholds()) -> Audit:
         if problem:
             audit.skipped.append(Skipped(rel, problem))
             continue
-        records, problem = _records(data)
+        found, problem = read_runs(data)
         if problem:
             audit.skipped.append(Skipped(rel, problem))
             continue
         if path.parent not in contexts:
             contexts[path.parent] = _context(path.parent, root, audit.skipped)
         env, commands, flat = contexts[path.parent]
-        for i, record in enumerate(records):
-            source = rel if len(records) == 1 else f"{rel}[{i}]"
-            audit.runs.append(_run(source, path, record, env, commands, flat, thresholds))
+        for item in found:
+            source = f"{rel}[{item.label}]" if item.label else rel
+            audit.runs.append(_run(source, path, item, env, commands, flat, thresholds))
     if not audit.runs:
         detail = f"{len(files)} JSON files, none of them a result" if files else "no JSON files"
         first = f" (e.g. {audit.skipped[0].path}: {audit.skipped[0].reason})" if audit.skipped else ""
         raise BisectorError(f"found no benchmark results under {root}: {detail}{first}",
-                            hint="results are JSON lists of records (size, correlation_warm, ...) "
-                                 "or summary.json files with correlation/sum_ratio")
+                            hint="results are the JSON files bisector writes (results.json, score --json, "
+                                 "summary.json, nightly.json, timeline.json, verify.json, narrow.json) or lists of "
+                                 "benchmark records (size, correlation_warm, ...)")
     return audit
 
 
@@ -152,26 +144,6 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
-def _records(data: Any) -> tuple[list[dict], str | None]:
-    if isinstance(data, dict):
-        if "correlation" in data or "sum_ratio" in data:
-            return [data], None
-        if "records" in data and "walk" in data:
-            return [], "a bisector run's results.json (its verdicts are in bisect_log.md), not a benchmark result"
-        return [], f"an object without correlation or sum_ratio (keys: {_keys(data)})"
-    if isinstance(data, list):
-        records = [r for r in data if isinstance(r, dict) and BENCH_KEYS & set(r)]
-        if not records:
-            return [], "a list without benchmark records (no size/correlation/timing keys)"
-        return records, None
-    return [], f"a JSON {type(data).__name__}, not a list of records or an object"
-
-
-def _keys(data: dict, n: int = 5) -> str:
-    keys = list(data)
-    return ", ".join(map(str, keys[:n])) + (", ..." if len(keys) > n else "") if keys else "none"
-
-
 def _context(folder: Path, root: Path, skipped: list[Skipped]) -> tuple[dict, list[str], dict]:
     """env.json (flattened) and commands.txt (lines, arguments, env assignments) of a folder."""
     env: dict = {}
@@ -190,24 +162,15 @@ def _context(folder: Path, root: Path, skipped: list[Skipped]) -> tuple[dict, li
                         if line.strip() and not line.strip().startswith("#")]
         except OSError as exc:
             skipped.append(Skipped(_rel(cmd_path, root), f"cannot read: {exc.strerror}"))
-    flat = {**_flatten(env), **_command_params(commands)}
+    flat = {**flatten(env), **_command_params(commands)}
     return env, commands, flat
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-    elif isinstance(data, list):
-        out[prefix[:-1]] = " ".join(map(str, data))
-    elif prefix:
-        out[prefix[:-1]] = str(data)
-    return out
-
-
 def _command_params(commands: list[str]) -> dict[str, str]:
-    """``env.NAME`` for leading NAME=value words, ``arg.-flag`` for simulator flags."""
+    """``env.NAME`` for leading NAME=value words, ``arg.-flag`` for simulator flags.
+
+    bisector's own command lines (the reproduce and re-hunt lines of a bundle) are provenance,
+    not simulator arguments: they stay whole under the command lines."""
     params: dict[str, str] = {}
     for line in commands:
         try:
@@ -217,31 +180,28 @@ def _command_params(commands: list[str]) -> dict[str, str]:
         while words and _ENV_ASSIGN.match(words[0]):
             name, _, value = words.pop(0).partition("=")
             params[f"env.{name}"] = value
-        flag = None
-        for word in words[1:]:
-            if _FLAG.match(word):
-                flag = word
-                params[f"arg.{flag}"] = ""
-            elif flag is not None:
-                params[f"arg.{flag}"] = (params[f"arg.{flag}"] + " " + word).strip()
+        if words and not _is_bisector(words):
+            params.update(flag_values(words[1:]))
     return params
 
 
-def _run(source: str, path: Path, record: dict, env: dict, commands: list[str], flat: dict,
+def _is_bisector(words: list[str]) -> bool:
+    return Path(words[0]).name == "bisector" or words[1:3] == ["-m", "bisector"]
+
+
+def _run(source: str, path: Path, found: Found, env: dict, commands: list[str], flat: dict,
          thresholds: Thresholds) -> Run:
-    corr = _number(record.get("correlation"))
+    m = found.metrics
+    corr = _number(m.get("correlation"))
     if corr is None:
-        corr = _number(record.get("correlation_warm"))
-    run = Run(source=source, folder=path.parent, stamp=_stamp(record, env, path),
-              size=record.get("size"), correlation=corr,
-              correlation_cold=_number(record.get("correlation_cold")),
-              sum_ratio=_number(record.get("sum_ratio")), git_sha=_sha(record, env), commands=commands)
+        corr = _number(m.get("correlation_warm"))
+    run = Run(source=source, folder=path.parent, stamp=_stamp(m, env, path), size=m.get("size"),
+              correlation=corr, correlation_cold=_number(m.get("correlation_cold")),
+              sum_ratio=_number(m.get("sum_ratio")), git_sha=found.sha or sha_in(env), commands=commands,
+              context={**flat, **found.inputs}, outputs=found.outputs)
     if run.correlation is None and run.correlation_cold is not None:
         run.correlation = run.correlation_cold
-    run.verdict, run.reason = _verdict(run, thresholds)
-    record_params = {f"record.{k}": v for k, v in _flatten({k: v for k, v in record.items()
-                                                            if k not in METRIC_KEYS}).items()}
-    run.context = {**flat, **record_params}
+    run.verdict, run.reason = _verdict(run, thresholds, found.recorded_verdict)
     return run
 
 
@@ -251,31 +211,28 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _verdict(run: Run, t: Thresholds) -> tuple[str, str]:
+def _verdict(run: Run, t: Thresholds, recorded: str | None) -> tuple[str, str]:
+    """The verdict under the audit's thresholds; the recorded one when the file has no metrics."""
     if run.correlation is None:
-        return "unknown", "no correlation recorded"
+        if recorded in ("good", "bad"):
+            return recorded, "as recorded (the file holds no correlation)"
+        return "unknown", f"{recorded} as recorded, no correlation" if recorded else "no correlation recorded"
     reasons = []
     if run.correlation < t.min_correlation:
         reasons.append(f"correlation {run.correlation:.6f} < {t.min_correlation:g}")
     if run.sum_ratio is not None and abs(run.sum_ratio - 1) > t.max_sum_ratio_error:
         reasons.append(f"sum ratio {run.sum_ratio:.6f} off by more than {t.max_sum_ratio_error:g}")
+    verdict = "bad" if reasons else "good"
+    if recorded in ("good", "bad") and recorded != verdict:
+        reasons.append(f"recorded {recorded} under its own thresholds")
     if reasons:
-        return "bad", "; ".join(reasons)
+        return verdict, "; ".join(reasons)
     return "good", "correlation only (no sum ratio recorded)" if run.sum_ratio is None else "within thresholds"
-
-
-def _sha(record: dict, env: dict) -> str | None:
-    for source in (_flatten(record), _flatten(env)):
-        for key in _SHA_KEYS:
-            value = str(source.get(key, "")).strip().lower()
-            if _SHA.match(value):
-                return value
-    return None
 
 
 def _stamp(record: dict, env: dict, path: Path) -> str | None:
     for source in (record, env):
-        for key in _TIME_KEYS:
+        for key in TIME_KEYS:
             if source.get(key) not in (None, ""):
                 return str(source[key])
     for part in reversed(path.parent.parts):
@@ -327,14 +284,24 @@ def artifact_matrix(audit: Audit) -> list[str]:
     return lines
 
 
-CATEGORIES = (("commands", "command lines"), ("arg.", "simulator arguments"), ("env.", "environment variables"),
+CATEGORIES = (("commands", "command lines"), ("hunks", "code"), ("arg.", "simulator arguments"), ("scenario", "scenario"),
+              ("reference", "reference"), ("thresholds", "thresholds"), ("env.", "environment variables"),
               ("device", "device"), ("dtype", "dtype"), ("versions", "library versions"), ("other", "other"))
 
 
 def category(key: str) -> str:
+    """What kind of input ``key`` is."""
     low = key.lower()
-    if low.startswith("arg."):
+    if low == "args" or low.startswith("arg."):
         return "simulator arguments"
+    if low.startswith("hunks"):
+        return "code"
+    if low in ("scenario", "pytest"):
+        return "scenario"
+    if low.startswith(("reference", "candidate.")):
+        return "reference"
+    if low.startswith("thresholds."):
+        return "thresholds"
     if low.startswith(("env.", "environ")) or ".env." in low:
         return "environment variables"
     if "device" in low or "cuda" in low:
@@ -351,7 +318,7 @@ def param_diff(audit: Audit) -> list[str]:
     lines = ["# Parameter differences between good and bad runs", "",
              f"{len(good)} good runs, {len(bad)} bad runs ({len(audit.of('unknown'))} with no verdict are left out).", ""]
     if good and bad:
-        lines += _differences(good, bad) + [""] + _command_lines(good, bad)
+        lines += _differences(good, bad) + [""] + _command_lines(good, bad) + _outputs(good, bad)
     else:
         lines += [f"Nothing to compare: there are no {'good' if not good else 'bad'} runs.", ""]
     lines += ["", "## Open questions", ""] + [f"- {q}" for q in open_questions(audit)]
@@ -372,16 +339,53 @@ def _differences(good: list[Run], bad: list[Run]) -> list[str]:
             note = f"recorded in {'good' if gv else 'bad'} runs only"
         rows.append(f"| {category(key)} | {_code(key)} | {_counted(gv, len(good))} | {_counted(bv, len(bad))} | {note} |")
     if not rows:
-        return ["No recorded parameter differs between good and bad runs: the difference lies in "
+        return ["No recorded input differs between good and bad runs: the difference lies in "
                 "something not recorded (see the open questions)."]
-    return ["## Parameters whose values differ", "",
+    return ["## Inputs whose values differ", "",
+            "What went into the runs (arguments, scenario, reference, thresholds, environment, device, "
+            "dtype, versions): the parameters that can separate good from bad. Values are shown whole.", "",
             "| kind | parameter | good runs | bad runs | note |", "|---|---|---|---|---|", *rows]
+
+
+def _outputs(good: list[Run], bad: list[Run]) -> list[str]:
+    """What the runs measured, apart from the inputs: a consequence of the difference, never its cause."""
+    def measured(runs: list[Run], key: str) -> list[str]:
+        if key in ("correlation", "sum ratio"):
+            values = [getattr(r, key.replace(" ", "_")) for r in runs]
+            return [repr(v) for v in values if v is not None]
+        return [r.outputs[key] for r in runs if key in r.outputs]
+
+    keys = ["correlation", "sum ratio", *sorted({k for r in good + bad for k in r.outputs})]
+    rows = [f"| {_code(k)} | {_spread(measured(good, k))} | {_spread(measured(bad, k))} |" for k in keys
+            if set(measured(good, k)) != set(measured(bad, k))]
+    if not rows:
+        return []
+    return ["## Outputs (measured, not parameters)", "",
+            "What the runs measured: these differ because good and bad differ, they do not explain why.", "",
+            "| output | good runs | bad runs |", "|---|---|---|", *rows, ""]
+
+
+def _spread(values: list[str]) -> str:
+    """The range of numeric measurements, else each value and how often."""
+    if not values:
+        return "not recorded"
+    numbers = [_number(_float(v)) for v in values]
+    if all(n is not None for n in numbers) and len(set(numbers)) > 1:
+        return f"{min(numbers):.6g} .. {max(numbers):.6g} ({len(numbers)} runs)"
+    return _counted(Counter(values), len(values))
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _identity(key: str) -> bool:
     """Provenance and time stamps differ between any two runs: they are not parameters."""
     bare = key.removeprefix("record.")
-    return bare in _SHA_KEYS or bare in _TIME_KEYS
+    return bare in SHA_KEYS or bare in TIME_KEYS
 
 
 def _order(cat: str) -> int:
@@ -394,7 +398,7 @@ def _values(runs: list[Run], key: str) -> Counter:
 
 
 def _counted(values: Counter, runs: int) -> str:
-    cells = [_code(str(v)[:60]) + (f" x{n}" if n > 1 else "") for v, n in values.most_common()]
+    cells = [_code(str(v)) + (f" x{n}" if n > 1 else "") for v, n in values.most_common()]
     missing = runs - sum(values.values())
     if missing:
         cells.append(f"not recorded x{missing}")

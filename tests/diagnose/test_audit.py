@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
 from bisector.cli import main
 from bisector.config import Thresholds
 from bisector.diagnose.audit import collect, param_diff
+from portrepo import Change, make_port_repo, scenario_args
 
 SHA_GOOD = "0123456789abcdef0123456789abcdef01234567"
 SHA_BAD = "fedcba9876543210fedcba9876543210fedcba98"
@@ -195,3 +197,139 @@ def _tables(text: str) -> list[list[list[str]]]:
             tables.append(current)
             current = []
     return tables
+
+
+# --- bisector's own reports, written by the real commands -------------------------------------
+
+@pytest.fixture(scope="module")
+def port_reports(tmp_path_factory):
+    """A 32x32 port whose last commit regresses (image x1.5), and the reports of run, narrow,
+    score --json, compare, nightly, scan and verify on it, under the port's reports/ folder."""
+    tmp = tmp_path_factory.mktemp("own")
+    port = make_port_repo(tmp / "port", history=[Change("docs"), Change("regress", how="scale")], size=32)
+    reports = port.path / "reports"
+    repo = ["--repo", str(port.path)]
+    assert main(["run", *repo, "--good", port.base, "--report-dir", str(reports / "bisect")]) == 0
+    assert main(["narrow", *repo, "--report-dir", str(reports / "bisect")]) == 0
+    score = tmp / "score.out"
+    with open(score, "w") as out, _stdout_to(out):
+        assert main(["score", *repo, "--json", port.head]) == 1
+    (reports / "score").mkdir()
+    (reports / "score" / "head.json").write_text(score.read_text())
+    assert main(["compare", *repo, "--ref", "simkernel", "--scenario", "small",
+                 "--report-dir", str(reports / "compare")]) == 1
+    assert main(["nightly", *repo, "--report-dir", str(reports / "nightly")]) == 5  # no good night known
+    assert main(["scan", *repo, "--good", port.base, "--report-dir", str(reports / "scan")]) == 0
+    assert main(["verify", *repo, "--report-dir", str(reports / "verify")]) == 1
+    return port, reports
+
+
+def _stdout_to(stream):
+    import contextlib
+
+    return contextlib.redirect_stdout(stream)
+
+
+@pytest.mark.slow
+def test_every_report_bisector_writes_is_read_with_its_provenance(port_reports, tmp_path, capsys):
+    port, reports = port_reports
+    assert main(["audit", str(reports), "--report-dir", str(tmp_path / "out")]) == 0
+    audit = collect(reports)
+    assert audit.skipped == []
+    by_file = {}
+    for run in audit.runs:
+        by_file.setdefault(run.source.split("/")[0], []).append(run)
+    assert set(by_file) == {"bisect", "score", "compare", "nightly", "scan", "verify"}
+    # Every run names the commit it measured; the regressed head is bad, the base good.
+    narrowed = [r for r in audit.runs if "/narrow.json" in r.source]
+    for run in audit.runs:
+        assert run.git_sha in (port.head, port.base, port.shas[0]), run.source
+        if run not in narrowed:
+            assert run.verdict == ("bad" if run.git_sha == port.head else "good"), run.source
+    # A narrowing's trials score the parent with some of the culprit's hunks: the hunks decide.
+    assert {r.git_sha for r in narrowed} == {port.shas[0], port.head}
+    for run in narrowed:
+        assert run.verdict == ("good" if run.context["hunks on the parent"] == "none" else "bad"), run.source
+    assert {r.context["hunks on the parent"] for r in narrowed} >= {"none", "all", "1"}
+    assert {port.base, port.head} <= {r.git_sha for r in by_file["bisect"]}
+    (compare,) = by_file["compare"]
+    assert compare.git_sha == port.head and compare.sum_ratio == pytest.approx(1.5, rel=1e-4)
+    (night,) = by_file["nightly"]
+    assert night.git_sha == port.head and night.context["scenario"] == "small"
+    (verify,) = by_file["verify"]
+    assert verify.git_sha == port.head and verify.verdict == "bad" and verify.correlation is None
+    # What went in: the scenario's whole arguments, its reference and thresholds where recorded.
+    args = shlex.split(scenario_args(32))
+    bundle = next(r for r in by_file["bisect"] if "/results.json" in r.source)
+    assert bundle.context["args"] == shlex.join(args)
+    assert bundle.context["arg.-detpixels"] == "32"
+    assert bundle.context["reference.kind"] == "simkernel"
+    assert bundle.context["thresholds.min_correlation"] == "0.999"
+    assert compare.context["args"] == shlex.join(args) and compare.context["reference.kind"] == "simkernel"
+    assert by_file["scan"][0].context["thresholds.max_sum_ratio_error"] == "0.005"
+    assert by_file["score"][0].context["reference"].startswith("simkernel")
+    # What came out stays apart from what went in.
+    assert "peaks.matched" in compare.outputs and "regions.centre_correlation" in compare.outputs
+    assert not any(k.startswith(("peaks", "regions")) for k in compare.context)
+    matrix = next((tmp_path / "out").rglob("artifact_matrix.md")).read_text()
+    assert "no provenance" not in matrix
+    assert f"| `compare/{compare.source.split('/')[1]}/summary.json` |" in matrix
+    bad = sum(r.git_sha == port.head or r.context.get("hunks on the parent") == "1" for r in audit.runs)
+    assert f"{len(audit.runs)} runs: {len(audit.runs) - bad} good, {bad} bad, 0 unknown; 0 files skipped" \
+        in capsys.readouterr().out
+
+
+def _input_rows(diff: str) -> str:
+    return diff.split("## Inputs whose values differ")[1].split("\n## ")[0]
+
+
+@pytest.mark.slow
+def test_param_diff_lists_outputs_apart_and_shows_a_difference_past_60_characters(port_reports, tmp_path):
+    port, reports = port_reports
+    root = tmp_path / "reports"
+    repo = ["--repo", str(port.path), "--ref", "simkernel"]
+    args = shlex.split(scenario_args(32))
+    wider = [("64" if a == "32" else a) for a in args]  # only -detpixels differs, past column 60
+    assert shlex.join(args).index("-detpixels") > 60
+    assert main(["compare", *repo, "--candidate", port.base, "--report-dir", str(root / "good"), "--", *args]) == 0
+    assert main(["compare", *repo, "--candidate", port.head, "--report-dir", str(root / "bad"), "--", *wider]) == 1
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 0
+    diff = next((tmp_path / "out").rglob("param_diff.md")).read_text()
+    inputs = _input_rows(diff)
+    assert "| simulator arguments | `arg.-detpixels` | `32` | `64` | separates good from bad |" in inputs
+    assert f"| simulator arguments | `args` | `{shlex.join(args)}` | `{shlex.join(wider)}` |" in inputs
+    assert "`arg.-pixel`" not in inputs  # the same in both: not a difference
+    for output in ("peaks.", "regions.centre_correlation", "rmse", "max_abs_diff", "sum ratio"):
+        assert output not in inputs, output
+    outputs = diff.split("## Outputs (measured, not parameters)")[1]
+    assert "| `regions.centre_correlation` |" in outputs and "| `sum ratio` |" in outputs
+    assert "| `peaks.max_distance` |" in outputs or "| `peaks.matched` |" in outputs
+
+
+def test_bisector_command_lines_are_not_read_as_simulator_arguments(tmp_path):
+    root = tmp_path / "reports"
+    for name, corr in (("a", 0.99999), ("b", 0.5)):
+        _write(root / name, "summary.json", {"correlation": corr, "sum_ratio": 1.0})
+        _write(root / name, "commands.txt", f"/opt/venv/bin/bisector score {name * 7} -s small --reference c\n")
+    runs = collect(root).runs
+    assert all(not any(k.startswith("arg.") for k in r.context) for r in runs)
+    assert "## Command lines" in "\n".join(param_diff(collect(root)))
+
+
+def test_damaged_bisector_reports_are_skipped_with_their_reason(tmp_path, capsys):
+    root = tmp_path / "reports"
+    _write(root / "ok", "summary.json", {"correlation": 0.99999, "sum_ratio": 1.0})
+    _write(root / "bisect", "results.json", {"walk": {}, "config": [], "records": [{"commit": SHA_BAD, "scenarios": 5}]})
+    _write(root / "scan", "timeline.json", {"states": [1, {"scenarios": "x"}], "windows": [{"break": []}]})
+    _write(root / "verify", "verify.json", {"checks": "x", "commit": SHA_BAD, "passed": False})
+    _write(root / "nightly", "nightly.json", {"night": 1, "tip": SHA_BAD, "scenarios": [{"name": []}],
+                                              "outcome": "x", "environment": 3})
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "2 runs: 1 good, 0 bad, 1 unknown; 3 files skipped" in captured.out
+    matrix = next((tmp_path / "out").rglob("artifact_matrix.md")).read_text()
+    for name, shape in (("bisect/results.json", "a run's results.json"), ("scan/timeline.json", "a scan's timeline.json"),
+                        ("verify/verify.json", "a verify.json")):
+        assert f"| `{name}` | {shape} that records no scored scenario |" in matrix
+    assert f"| `nightly/nightly.json[night 1 {SHA_BAD[:10]} []]` |" in matrix
