@@ -27,7 +27,6 @@ from ..files import atomic_write
 from ..report.text import table_cell
 from .resultfiles import SHA_KEYS, TIME_KEYS, Found, flag_values, flatten, read_runs, sha_in
 
-CONTEXT_FILES = ("env.json", "commands.txt")
 _STAMP = re.compile(r"(\d{8}T\d{6}Z?|\d{4}-\d{2}-\d{2}[T_ ]?\d{0,2}[:-]?\d{0,2}[:-]?\d{0,2})")
 MAX_DEPTH = 100  # results are a few levels deep; deeper nesting is not a result (and would recurse)
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
