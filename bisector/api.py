@@ -26,9 +26,9 @@ from .hunt.session import PrivateBisect
 from .hunt.step import commit_under_test
 from .hunt.walk import GitWalk, walk_range
 from .execute import Executor, open_executor
-from .execute.scoring import score_many
+from .execute.task import score_many
 from .hunt import rounds
-from .hunt.scanner import GoodTip, ScanResult, count_states, scan_range
+from .hunt.scan import GoodTip, ScanResult, count_states, scan_range
 from .report.timeline import print_timeline, write_scan_bundle
 from .report.bundle import RunFindings, new_report_dir, write_bundle
 from .report.text import first_reason, scenario_text, score_line, shown

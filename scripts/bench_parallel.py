@@ -37,7 +37,7 @@ def main() -> None:
 
     from bisector.api import run_bisect, scan_history
     from bisector.config import ConfigOverrides
-    from bisector.hunt.multisection import expected_rounds
+    from bisector.search.bisection import expected_rounds
     from bisector.score.scoring import Phase
     from portrepo import Change, make_port_repo
 

@@ -19,7 +19,7 @@ def history(
     repo: Annotated[Path, typer.Option("--repo", help="The port's repository.")] = Path("."),
 ) -> int:
     """Print the nightly ledger: commit, date, verdict, metrics per scenario, outcome."""
-    from ..report.history import print_history, save_history_plot
+    from ..report.nightly_history import print_history, save_history_plot
     from ..store.ledger import Ledger, default_path
     from .. import git
     from ..errors import BisectorError

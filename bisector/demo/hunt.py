@@ -17,7 +17,7 @@ from rich.console import Console
 from ..config import ConfigOverrides, default_cache_dir
 from ..score.scoring import ScoreRecord
 from .changes import REGRESSIONS
-from .history import (
+from .port_history import (
     DEFAULT_SEED,
     DemoError,
     DemoRepo,

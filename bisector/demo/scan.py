@@ -15,9 +15,9 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides
-from ..hunt.scan import PINNED
-from ..hunt.scanner import ScanResult
-from .history import DEFAULT_SEED, DemoRepo, Regression, check_request
+from ..search.windows import PINNED
+from ..hunt.scan import ScanResult
+from .port_history import DEFAULT_SEED, DemoRepo, Regression, check_request
 from .hunt import _generate
 
 REPORTS_WHEN_NOT_KEPT = Path(tempfile.gettempdir()) / "bisector-demo-reports"

@@ -1,6 +1,6 @@
 """`run --jobs K`: rounds of K concurrent scores in the private repository's bisect.
 
-hunt/multisection.py chooses each round's commits; the executor scores them at once;
+search/bisection.py chooses each round's commits; the executor scores them at once;
 every verdict is then told to git (``git bisect good/bad/skip``) in an order that keeps
 git's own narrowing equal to ours (skips, goods, then bads newest first, because git
 keeps only the last bad it was told), so ``git bisect log`` stays the record, and the
@@ -18,13 +18,13 @@ from rich.console import Console
 from .. import git
 from ..config import Config
 from ..execute.base import Executor
-from ..execute.scoring import score_as_completed
+from ..execute.task import score_as_completed
 from ..report.text import first_reason, score_line
 from ..score.scoring import Phase, ScoreRecord, environment_key, score_commit
 from ..score.verdict import Verdict
 from ..store.cache import Cache
 from .bisectlog import BisectOutcome, parse_bisect_log
-from .multisection import expected_rounds, probes, untested, window
+from ..search.bisection import expected_rounds, probes, untested, window
 from .session import PrivateBisect
 
 

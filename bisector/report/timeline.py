@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import git
-from ..hunt.scan import PINNED, Transition, Window
-from ..hunt.scanner import ScanResult
+from ..search.windows import PINNED, Transition, Window
+from ..hunt.scan import ScanResult
 from .bundle import environment
 from .text import scenario_text, shown
 

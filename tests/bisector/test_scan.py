@@ -11,8 +11,8 @@ from bisector.api import run_bisect, scan_history
 from bisector.cli import main
 from bisector.config import ConfigOverrides
 from bisector.errors import EndpointError
-from bisector.hunt.scan import PINNED, RANGE
-from bisector.hunt.scanner import NO_BAD_STATE, WINDOWS_PINNED
+from bisector.search.windows import PINNED, RANGE
+from bisector.hunt.scan import NO_BAD_STATE, WINDOWS_PINNED
 from portrepo import Change, distinct_states, make_port_repo, windows
 from repostate import snapshot
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bisector.hunt.scan import PINNED, RANGE, UNSCORED, Run, distinct_keys, runs_of, search, timeline
+from bisector.search.windows import PINNED, RANGE, UNSCORED, Run, distinct_keys, runs_of, search, timeline
 from bisector.score.verdict import Verdict
 
 G, B, S = Verdict.GOOD, Verdict.BAD, Verdict.SKIP

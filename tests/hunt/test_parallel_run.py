@@ -15,7 +15,7 @@ from bisector.score.reference import pin_reference
 from bisector.score.scoring import Phase
 from rich.console import Console
 from bisector.hunt.bisectlog import parse_bisect_log
-from bisector.hunt.multisection import expected_rounds
+from bisector.search.bisection import expected_rounds
 from portrepo import Change, make_port_repo
 from repostate import snapshot
 

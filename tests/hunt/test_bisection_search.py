@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bisector.hunt.multisection import Conclusion, expected_rounds, least_satisfying, probes, window
+from bisector.search.bisection import Conclusion, expected_rounds, least_satisfying, probes, window
 from bisector.score.verdict import Verdict
 
 G, B, S = Verdict.GOOD, Verdict.BAD, Verdict.SKIP
