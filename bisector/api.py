@@ -220,10 +220,12 @@ def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
 
 
 def score(repo: Path | None = None, commit: str | None = None, *, config_file: Path | None = None,
-          overrides: ConfigOverrides | None = None, use_cache: bool = True) -> tuple[ScoreRecord, Config]:
+          overrides: ConfigOverrides | None = None, use_cache: bool = True,
+          use_probes: bool = True) -> tuple[ScoreRecord, Config]:
     """Score one commit (default: BISECT_HEAD during a bisection, else HEAD) of ``repo``.
 
     The returned record's ``exit_code`` is git bisect's: 0 good, 1 bad, 125 skip, 128 abort.
+    ``use_probes=False`` judges every scenario on its full run, as a hunt's confirmation does.
     """
     procs.prune_orphans()
     repo = git.toplevel(Path(repo).resolve() if repo else Path.cwd())
@@ -231,7 +233,7 @@ def score(repo: Path | None = None, commit: str | None = None, *, config_file: P
     sha = git.resolve(repo, commit) if commit else commit_under_test(repo)
     config = dataclasses.replace(config, notices=config.notices + _cache_notice(config)
                                  + _uncommitted_notice(repo, sha, config))
-    return score_commit(config, sha, use_cache=use_cache), config
+    return score_commit(config, sha, use_cache=use_cache, use_probes=use_probes), config
 
 
 # -- steps -----------------------------------------------------------------------------------

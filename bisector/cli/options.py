@@ -74,6 +74,9 @@ Eager = Annotated[Optional[bool], typer.Option(
     "--eager/--no-eager", help="Run candidates with TORCH_COMPILE_DISABLE=1: faster, but a regression only in "
                                "compiled code goes unseen (config: eager).")]
 
+Full = Annotated[bool, typer.Option(
+    "--full", help="Judge every scenario on its full run, never by its probe (as a hunt confirms a culprit).")]
+
 
 def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
                    scenarios: list[str] | None = None, timeout: float | None = None,

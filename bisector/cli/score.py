@@ -32,6 +32,7 @@ def score(
     eager: opt.Eager = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run the candidate even if a cached score exists.")] = False,
+    full: opt.Full = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Score one commit against the reference; exit 0 good, 1 bad, 125 skip, 128 abort."""
@@ -39,7 +40,7 @@ def score(
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                    reference=reference, eager=eager)
     try:
-        code = _score(commit, repo, config, overrides, no_cache, as_json)
+        code = _score(commit, repo, config, overrides, no_cache, full, as_json)
     except (KeyboardInterrupt, typer.Exit):
         raise
     except BaseException as exc:  # noqa: BLE001 - anything else must not look like "bad"
@@ -48,11 +49,12 @@ def score(
     raise typer.Exit(code)
 
 
-def _score(commit, repo, config_file, overrides, no_cache, as_json) -> int:
+def _score(commit, repo, config_file, overrides, no_cache, full, as_json) -> int:
     from ..api import score as score_one
     from ..report.text import record_lines
 
-    record, cfg = score_one(repo, commit, config_file=config_file, overrides=overrides, use_cache=not no_cache)
+    record, cfg = score_one(repo, commit, config_file=config_file, overrides=overrides, use_cache=not no_cache,
+                             use_probes=not full)
     for notice in cfg.notices:
         typer.echo(f"bisector: {notice}", err=True)
     typer.echo(record.to_json() if as_json else "\n".join(record_lines(record)))

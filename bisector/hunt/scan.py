@@ -25,7 +25,8 @@ from ..execute.base import Executor
 from ..execute.task import score_many
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
-from ..search.windows import PINNED, Run, Timeline, Transition, distinct_keys, runs_of, search, timeline
+from ..report.reproduce import reproduce_argv
+from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
 WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
@@ -63,6 +64,8 @@ class ScanResult:
     fresh_states: int                           # states scored without the cache
     budget: int | None
     confirmations: dict[str, Confirmation] = field(default_factory=dict)   # commit -> confirmation
+    full_records: dict[str, ScoreRecord] = field(default_factory=dict)     # commit -> full-size record
+    reproduce: dict[str, list[str]] = field(default_factory=dict)          # commit -> `bisector score` argv
     seconds: float = 0.0
     conclusion: str = ""
     exit_code: int = NOT_PINNED
@@ -84,6 +87,15 @@ class ScanResult:
         if t is None or t.kind != PINNED or t.commits[0] not in self.confirmations:
             return None
         return self.confirmations[t.commits[0]].confirmed
+
+    def window_record(self, w: Window) -> ScoreRecord | None:
+        """The full-size evidence of a window's first bad state: the break's fresh re-run when it
+        was pinned, else a full-size scoring of the state (the search's record may be its probe's)."""
+        first = self.runs[w.first_bad_run].first
+        c = self.confirmations.get(first)
+        if c is not None:
+            return c.records[1]
+        return self.full_records.get(first) or self.record_of(w.first_bad_run)
 
     def pinned_windows(self) -> list:
         return [w for w in self.timeline.windows if self.confirmed(w.start)]
@@ -192,8 +204,10 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
             fresh = []
             for sha in (parent, commit):
-                with console.status(f"confirming: fresh re-run of {sha[:10]}"):
-                    fresh.append(score_commit(config, sha, use_cache=False).in_phase(Phase.CONFIRM))
+                # Fresh and at full size: the probe may convict during the search, never here.
+                with console.status(f"confirming: fresh full-size re-run of {sha[:10]}"):
+                    fresh.append(score_commit(config, sha, use_cache=False, use_probes=False)
+                                 .in_phase(Phase.CONFIRM))
             expected = (verdicts[t.before], verdicts[t.after])
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
             result.confirmations[commit] = c
@@ -202,6 +216,13 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             line.append("confirmed" if c.confirmed else "NOT confirmed", style="green" if c.confirmed else "red")
             line.append(f" on a fresh re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
             console.print(line)
+    for window in result.timeline.windows:
+        first = result.runs[window.first_bad_run].first
+        record = result.record_of(window.first_bad_run)
+        if first not in result.confirmations and record and any(sc.via_probe for sc in record.scenarios):
+            with console.status(f"full-size metrics of {first[:10]}"):
+                result.full_records[first] = score_commit(config, first, use_probes=False).in_phase(Phase.CONFIRM)
+        result.reproduce[first] = reproduce_argv(result.repo, first, config)
 
 
 def _conclude(result: ScanResult) -> tuple[int, str]:

@@ -16,7 +16,8 @@ from ..errors import ConfigError
 def reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
     if not commit:
         return []
-    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache"]
+    # --full: judged as the report's numbers were, fresh and on every full scenario (no probe)
+    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache", "--full"]
     config_file = _explicit_config_file(repo, config)
     if config_file:
         argv += ["--config", config_file]

@@ -5,7 +5,8 @@ reports/scan/<STAMP>/
                   then one row per state
   timeline.json   the same for machines
   timeline.png    correlation and sum ratio per scenario along the history, windows shaded
-  commands.txt    one `bisector run` per pinned window, to re-hunt it on its own
+  commands.txt    per window: a `bisector run` that re-hunts it, a `bisector score` that re-judges
+                  its first bad state as the report did
   env.json
 """
 
@@ -54,7 +55,8 @@ def write_scan_bundle(result: ScanResult, report_dir: Path) -> Path:
     (report_dir / "timeline.md").write_text(timeline_md(result, infos))
     (report_dir / "timeline.json").write_text(json.dumps(timeline_dict(result), indent=2) + "\n")
     (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
-    commands = [shlex.join(_rehunt_argv(result, w)) for w in result.timeline.windows if _rehunt_argv(result, w)]
+    commands = [shlex.join(argv) for w in result.timeline.windows
+                for argv in (_rehunt_argv(result, w), window_dict(result, w)["reproduce"]) if argv]
     (report_dir / "commands.txt").write_text("".join(c + "\n" for c in commands))
     save_plot(scan_plot(result), report_dir / "timeline.png")
     return report_dir
@@ -75,7 +77,8 @@ def window_dict(result: ScanResult, w: Window) -> dict:
         "fix": w.end.commits[0] if w.end and w.end.kind == PINNED else None,
         "fix_candidates": list(w.end.commits) if w.end and w.end.kind != PINNED else [],
         "fixed": _transition_dict(result, w.end),
-        "metrics": _scenarios(result.record_of(w.first_bad_run)),
+        "metrics": _scenarios(result.window_record(w)),   # full size, never a probe's
+        "reproduce": result.reproduce.get(runs[w.first_bad_run].first, []),
     }
 
 
@@ -166,7 +169,7 @@ def timeline_md(result: ScanResult, infos: dict[str, git.CommitInfo]) -> str:
         "", "## Windows", "",
     ]
     windows = [window_dict(result, w) for w in result.timeline.windows]
-    firsts = [result.record_of(w.first_bad_run) for w in result.timeline.windows]
+    firsts = [result.window_record(w) for w in result.timeline.windows]
     if windows:
         lines += ["| # | first bad | last bad | fixed by | metrics at the first bad state | break confirmed | fix confirmed |",
                   "|---|---|---|---|---|---|---|"]
@@ -317,9 +320,12 @@ def print_timeline(console, result: ScanResult) -> None:
                       .append(f"({_confirmed_word(d['break'])})", style="dim"))
         console.print(Text(f"  last bad {d['last_bad'][:10]}; fixed by {fix}  ")
                       .append(f"({_confirmed_word(d['fixed'])})", style="dim"))
-        record = result.record_of(w.first_bad_run)
+        record = result.window_record(w)
         for sc in record.scenarios if record else []:
             console.print(f"  {shown(scenario_text(sc))}", markup=False)
+        if d["reproduce"]:
+            # never wrapped: it is meant to be copied and pasted
+            console.print(f"  reproduce with: {shlex.join(d['reproduce'])}", markup=False, soft_wrap=True)
     for s in result.timeline.unscored:
         console.print(f"unscored: {s.stop - s.start} states from {result.runs[s.start].first[:10]} "
                       f"to {result.runs[s.stop - 1].last[:10]}", markup=False)
