@@ -20,9 +20,9 @@ from ..config import Config
 from ..execute.base import Executor
 from ..execute.task import score_as_completed
 from ..report.text import first_reason, score_line
-from ..score.scoring import Phase, ScoreRecord, environment_key, score_commit
+from ..score.scoring import Phase, ScoreRecord
 from ..score.verdict import Verdict
-from ..store.cache import Cache
+from .peek import CachePeek
 from .bisectlog import BisectOutcome, parse_bisect_log
 from ..search.bisection import expected_rounds, probes, untested, window
 from .session import PrivateBisect
@@ -105,35 +105,3 @@ def _tell_git(bisect: PrivateBisect, commits: list[str], verdicts, told: dict[in
     for i in sorted(i for i, v in told.items() if v is Verdict.GOOD and i > hi):
         result.notes.append(f"{commits[i][:10]} scored good after the bad {commits[hi][:10]}: the history "
                             "is not monotonic there; git was not told (it would refuse the pair)")
-
-
-class CachePeek:
-    """Which commits have every judged scenario in the score cache (scoring them then runs nothing).
-
-    It asks the cache with the key score/scoring.py writes (relevant trees, scenario args,
-    pinned reference key, environment); a key that stops matching only costs speed.
-    """
-
-    def __init__(self, config: Config):
-        self.config = config
-        self.environment = environment_key(config)
-
-    def settle(self, commits: list[str]) -> list[tuple[str, ScoreRecord]]:
-        if not commits or not self.config.reference.pinned_key:
-            return []
-        paths = list(self.config.paths)
-        trees = git.tree_ids_many(Path(self.config.repo), commits, paths)
-        cache = Cache(self.config.cache_dir)
-        try:
-            hits = [sha for sha in commits if self._cached(cache, dict(zip(paths, trees[sha]))) ]
-        finally:
-            cache.close()
-        return [(sha, score_commit(self.config, sha)) for sha in hits]
-
-    def _cached(self, cache: Cache, trees: dict) -> bool:
-        for name in self.config.judge:
-            parts = {"trees": trees, "args": list(self.config.scenarios[name].args),
-                     "reference": self.config.reference.pinned_key, "environment": self.environment}
-            if cache.get_score(parts) is None:
-                return False
-        return True

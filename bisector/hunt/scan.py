@@ -19,12 +19,13 @@ from rich.text import Text
 
 from .. import git
 from ..config import Config
-from ..errors import EndpointError, ExitCode, HarnessAbort
+from ..errors import ConfigError, EndpointError, ExitCode, HarnessAbort
 from ..report.text import first_reason, score_line
 from ..execute.base import Executor
 from ..execute.task import score_many
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
+from .peek import CachePeek
 from ..report.reproduce import reproduce_argv
 from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
@@ -137,11 +138,14 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     started = time.monotonic()
     repo = Path(config.repo)
     commits, runs = plan(repo, good, bad, list(config.paths))
+    if all(not any(run.key) for run in runs):
+        raise ConfigError(f"the relevant paths ({', '.join(config.paths)}) match no file anywhere in "
+                          f"{good[:10]}..{bad[:10]}: there is nothing to scan",
+                          hint="pass --paths with the folder of the port's source (or set `paths` in the configuration)")
     distinct = distinct_keys(runs)
-    to_score = min(distinct, budget) if budget is not None else distinct
     console.print(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
                   f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
-                  + (f", budget {budget}" if budget is not None else ""))
+                  + (f", budget {budget} new scorings (cached states are free)" if budget is not None else ""))
     first_of = {}
     for run in runs:
         first_of.setdefault(run.key, run.first)
@@ -155,7 +159,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
-        with console.status(f"scoring state {len(records) + 1}/{to_score}: {sha[:10]}"):
+        with console.status(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
             record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
         records[key] = record
         if record.verdict is Verdict.ABORT:
@@ -163,11 +167,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                f"{first_reason(record)}")
         if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        console.print(_progress_line(len(records), to_score, record, fresh_seconds,
+        console.print(_progress_line(len(records), distinct, record, fresh_seconds,
                                      git.commit_info(repo, sha).subject))
         return record.verdict
 
-    found = search(runs, judge, budget=budget)
+    cached = set(CachePeek(config).cached(list(first_of.values()))) if budget is not None else set()
+    found = search(runs, judge, budget=budget, free=lambda key: first_of[key] in cached)
     result = ScanResult(repo=repo, good=good, bad=bad, paths=tuple(config.paths), judge=tuple(config.judge),
                         thresholds={"min_correlation": config.thresholds.min_correlation,
                                     "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
@@ -227,15 +232,28 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
 
 def _conclude(result: ScanResult) -> tuple[int, str]:
     tl = result.timeline
-    extra = ""
-    if tl.unscored:
-        stretches = sum(s.stop - s.start for s in tl.unscored)
-        extra = (f" The budget left {stretches} states in {len(tl.unscored)} stretches unscored; "
-                 "they may hide more windows (see timeline.md).")
+    gaps = _what_is_not_known(result)
     if not tl.windows:
-        return NO_BAD_STATE, f"No scored state in the range is bad: parity holds along the history.{extra}"
+        if gaps:
+            return NO_BAD_STATE, f"No scored state in the range is bad, but parity is not established: {gaps}."
+        return NO_BAD_STATE, "No scored state in the range is bad: parity holds along the history."
     pinned = result.pinned_windows()
     text = (f"{len(tl.windows)} window(s) of broken parity; {len(pinned)} pinned to one commit and "
-            f"confirmed by a fresh re-run.{extra}")
+            f"confirmed by a fresh re-run.")
+    if gaps:
+        text += f" Not known: {gaps}; they may hide more windows (see timeline.md)."
     return (WINDOWS_PINNED if pinned else NOT_PINNED), text
 
+
+def _what_is_not_known(result: ScanResult) -> str:
+    """The distinct states the scan could not judge (untestable) or did not (the budget), in words."""
+    tl = result.timeline
+    untestable = len({result.runs[i].key for i in tl.untestable})
+    unscored = len({result.runs[i].key for s in tl.unscored for i in range(s.start, s.stop)} - {
+        result.runs[i].key for i in tl.verdicts})
+    parts = []
+    if untestable:
+        parts.append(f"{untestable} of {result.distinct_states} distinct states were untestable")
+    if unscored:
+        parts.append(f"{unscored} states in {len(tl.unscored)} stretches were left unscored by the budget")
+    return " and ".join(parts)

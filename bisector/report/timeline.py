@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import git
@@ -47,6 +47,7 @@ class Plot:
     windows: list[tuple[float, float, str]]     # shaded: start x, end x, label
     untestable: list[tuple[float, float]]       # hatched: start x, end x
     x_end: float
+    unscored: list[tuple[float, float]] = field(default_factory=list)   # dotted: left by a budget
 
 
 def write_scan_bundle(result: ScanResult, report_dir: Path) -> Path:
@@ -235,15 +236,27 @@ def scan_plot(result: ScanResult) -> Plot:
         label = w.start.commits[0][:7] if w.start and w.start.kind == PINNED else "?"
         windows.append((start, stop, label))
     skips = [(position[result.runs[i].first], position[result.runs[i].last] + 1) for i in result.timeline.untestable]
+    unscored = [(position[result.runs[s.start].first], position[result.runs[s.stop - 1].last] + 1)
+                for s in result.timeline.unscored]
     good = result.good[:10]
     return Plot(title=f"parity along {good}..{result.bad[:10]} (first parent)",
                 xlabel=f"first-parent commits after {good}", series=series,
                 min_correlation=result.thresholds["min_correlation"],
                 max_sum_ratio_error=result.thresholds["max_sum_ratio_error"],
-                windows=windows, untestable=skips, x_end=end)
+                windows=windows, untestable=skips, x_end=end, unscored=unscored)
 
 
 def save_plot(plot: Plot, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = figure(plot)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure(plot: Plot):
     """Two panels on log scales: 1 - correlation (so 0.996 and 0.11 both read) and sum ratio."""
     import matplotlib
 
@@ -272,6 +285,9 @@ def save_plot(plot: Plot, path: Path) -> Path:
         for n, (start, stop) in enumerate(plot.untestable):
             ax.axvspan(start, stop, facecolor="none", edgecolor="grey", hatch="//", linewidth=0,
                        label="untestable" if n == 0 and ax is top else None)
+        for n, (start, stop) in enumerate(plot.unscored):
+            ax.axvspan(start, stop, facecolor="none", edgecolor="tab:blue", hatch="..", linewidth=0,
+                       label="unscored (budget): may hide a window" if n == 0 and ax is top else None)
         ax.set_xlim(0, max(plot.x_end, 1))
         ax.grid(True, alpha=0.3)
     for start, stop, label in plot.windows:
@@ -280,10 +296,7 @@ def save_plot(plot: Plot, path: Path) -> Path:
     top.set_title(plot.title)
     top.legend(loc="best", fontsize=8, ncols=2, framealpha=0.9)
     bottom.legend(loc="best", fontsize=8, framealpha=0.9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _extend(values: list[float]) -> list[float]:

@@ -70,24 +70,31 @@ class Search:
 
 
 def search(runs: list[Run], judge: Judge, budget: int | None = None,
-           on_judged: Callable[[int, Verdict], None] | None = None) -> Search:
-    """Judge runs until every one is known or ``budget`` distinct keys were judged.
+           on_judged: Callable[[int, Verdict], None] | None = None,
+           free: Callable[[Hashable], bool] = lambda key: False) -> Search:
+    """Judge runs until every one is known or ``budget`` costly judgements were made.
 
     Order: both ends first; then the middle of a stretch known to hold a change of verdict
     (a binary search pins it); then the middle of the longest stretch between equal verdicts
     (it may hide a whole window). Without a budget every run is judged, so no window of any
     length is missed; with one, the stretches left unjudged are reported, never guessed.
+    A key for which ``free(key)`` holds (a verdict already in the cache) costs no budget:
+    once the budget is spent, every free key left is still judged, and nothing else.
     An ABORT from ``judge`` is not a verdict about the code: it is raised to the caller
     by ``judge`` itself.
     """
     result = Search(runs)
     memo: dict[Hashable, Verdict] = {}
+    spent = 0
     while not result.complete:
         index = _next_index(result)
+        if budget is not None and spent >= budget:
+            index = _next_free(result, memo, free, index)
+            if index is None:
+                break
         key = runs[index].key
         if key not in memo:
-            if budget is not None and len(memo) >= budget:
-                break
+            spent += not free(key)
             memo[key] = judge(key)
             result.judged_keys.append(key)
         result.verdicts[index] = memo[key]
@@ -98,6 +105,16 @@ def search(runs: list[Run], judge: Judge, budget: int | None = None,
         if on_judged is not None:
             on_judged(index, memo[key])
     return result
+
+
+def _next_free(result: Search, memo: dict, free: Callable[[Hashable], bool], preferred: int) -> int | None:
+    """With the budget spent: ``preferred`` if judging it costs nothing, else the first such run."""
+    def costless(i: int) -> bool:
+        return i not in result.verdicts and (result.runs[i].key in memo or free(result.runs[i].key))
+
+    if costless(preferred):
+        return preferred
+    return next((i for i in range(len(result.runs)) if costless(i)), None)
 
 
 def _next_index(result: Search) -> int:

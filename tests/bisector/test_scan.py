@@ -13,6 +13,7 @@ from bisector.config import ConfigOverrides
 from bisector.errors import EndpointError
 from bisector.search.windows import PINNED, RANGE
 from bisector.hunt.scan import NO_BAD_STATE, WINDOWS_PINNED
+from bisector.report.timeline import figure, scan_plot
 from portrepo import Change, distinct_states, make_port_repo, windows
 from repostate import snapshot
 
@@ -90,13 +91,29 @@ def test_scan_pins_every_window_to_the_injected_commits(port, cache_dir, tmp_pat
     assert [w.start.commits for w in again.timeline.windows] == [w.start.commits for w in result.timeline.windows]
 
 
-def test_a_budget_lists_what_it_left(port, cache_dir, tmp_path):
-    result = scan_history(port.path, port.base, budget=4, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+def test_a_budget_lists_what_it_left(port, tmp_path):
+    result = scan_history(port.path, port.base, budget=4,
+                          overrides=ConfigOverrides(cache_dir=str(tmp_path / "empty-cache")),
                           report_root=tmp_path / "reports")
-    assert result.scored_states <= 4
+    assert result.scored_states == result.fresh_states == 4
     assert result.timeline.unscored or any(
         t.kind != PINNED for w in result.timeline.windows for t in (w.start, w.end) if t)
     assert "unscored" in (result.report_dir / "timeline.md").read_text().lower()
+    assert "parity holds" not in result.conclusion and "left unscored by the budget" in result.conclusion
+    if result.timeline.unscored:
+        plot = scan_plot(result)
+        labels = figure(plot).axes[0].get_legend_handles_labels()[1]
+        assert plot.unscored and any(label.startswith("unscored") for label in labels)
+
+
+def test_a_budget_counts_only_new_scorings(port, cache_dir, tmp_path):
+    # After the full scan above every state is in the cache: a budget of 2 still sees them all.
+    result = scan_history(port.path, port.base, budget=2, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+                          report_root=tmp_path / "reports")
+    assert result.fresh_states == 0 and result.scored_states == distinct_states(port)
+    assert not result.timeline.unscored
+    assert [w.start.commits for w in result.timeline.windows] == [(port.shas[s],) for s, _ in windows(port.states)]
+    assert result.exit_code == WINDOWS_PINNED and "unscored" not in result.conclusion
 
 
 def test_run_on_a_good_tip_goes_on_as_a_scan(port, cache_dir, tmp_path):
@@ -122,6 +139,26 @@ def test_a_range_without_bad_state_has_its_own_exit_code(tmp_path, monkeypatch):
     code = main(["scan", "--repo", str(port.path), "--good", port.base,
                  "--report-dir", str(tmp_path / "reports")])
     assert code == NO_BAD_STATE
+
+
+def test_untestable_states_never_read_as_parity(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    port = make_port_repo(tmp_path / "port", history=[Change("break_import"), D, R, D])
+    code = main(["scan", "--repo", str(port.path), "--good", port.base,
+                 "--report-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == NO_BAD_STATE
+    assert "parity holds" not in err
+    assert "parity is not established: 2 of 3 distinct states were untestable" in err
+
+
+def test_paths_that_match_nothing_are_bad_input(port, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    code = main(["scan", "--repo", str(port.path), "--good", port.base, "--paths", "no/such/folder",
+                 "--report-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2 and "match no file" in err and "Traceback" not in err
+    assert "parity" not in err
 
 
 def test_skips_at_a_window_edge_are_a_candidate_range(tmp_path, cache_dir):
