@@ -111,7 +111,8 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
             raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
         console.print(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                       f"{good_sha[:10]}..{bad_sha[:10]} to find every window", markup=False)
-        return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console), walk)
+        # the scan keeps the run's workers: every state is scored up front on them
+        return _as_bisect_result(_scan_and_report(config, good_sha, bad_sha, None, scan_root, console, pool), walk)
 
     if walk.relevant_commits == 0:
         return _finish(findings.conclude(

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +188,54 @@ def test_scan_with_workers_pins_the_same_windows(port, tmp_path):
         [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
     assert result.scored_states == result.distinct_states == distinct_states(port)
     assert result.fresh_states == result.scored_states  # scored by the workers, not read from a cache
+
+
+SLOT = re.compile(rb"TMPDIR=\S*bisector-workers-[^/]+/slot-\d+")
+
+
+def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path):
+    # Witness from /proc: each item a worker scores runs in a child process of ours whose
+    # TMPDIR is the worker's slot folder. The two endpoints make one pair of such children
+    # alive at once; a scan on the same two workers makes several more pairs.
+    pairs: set[frozenset[int]] = set()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            items = frozenset(pid for pid in _children(os.getpid()) if _in_worker_slot(pid))
+            if len(items) == 2:
+                pairs.add(items)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")),
+                            report_root=tmp_path / "reports", jobs=2)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.exit_code == WINDOWS_PINNED and result.scan is not None
+    assert result.candidates == [port.shas[s] for s, _ in windows(port.states)]
+    assert result.scan.scored_states == distinct_states(port)
+    assert result.scan.fresh_states == result.scan.scored_states - 2  # the run scored both endpoints first
+    assert len(pairs) >= 3, pairs
+
+
+def _children(root: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_bytes()
+        except OSError:
+            continue
+        if int(text[text.rfind(b")") + 2:].split()[1]) == root:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _in_worker_slot(pid: int) -> bool:
+    try:
+        return any(SLOT.match(e) for e in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return False
