@@ -24,7 +24,7 @@ from ..score.scoring import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from .peek import CachePeek
 from .bisectlog import BisectOutcome, parse_bisect_log
-from ..search.bisection import expected_rounds, probes, untested, window
+from ..search.bisection import expected_rounds, least_satisfying, untested, window
 from .session import PrivateBisect
 
 
@@ -46,36 +46,47 @@ def fits(repo: Path, good: str, bad: str, console: Console) -> bool:
     return True
 
 
+class _Aborted(Exception):
+    """The harness failed on a commit: the search stops, the hunt reports why."""
+
+
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
                good: str, bad: str, console: Console) -> RoundsResult:
+    """The pure search (search/bisection.py) drives; this supplies its scorer and tells git."""
     repo = Path(config.repo)
     commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
     index = {sha: i for i, sha in enumerate(commits)}
-    verdicts: list[Verdict | None] = [None] * len(commits)
-    if commits and commits[-1] == bad:
-        verdicts[-1] = Verdict.BAD  # scored as the endpoint already
+    known = {len(commits) - 1: Verdict.BAD} if commits and commits[-1] == bad else {}  # scored as the endpoint
+    verdicts: list[Verdict | None] = [known.get(i) for i in range(len(commits))]  # what git has been told
     result = RoundsResult()
     subjects = {sha: git.commit_info(repo, sha).subject for sha in commits}
     peek = CachePeek(config)
-    while True:
+
+    def take(pairs, label: str) -> dict[int, Verdict]:
         told: dict[int, Verdict] = {}
-        for sha, record in peek.settle([commits[i] for i in untested(verdicts)]):
-            _take(result, record, verdicts, index[sha], console, subjects[sha], "cached", told)
-        batch = probes(verdicts, jobs)
-        if batch:
-            result.rounds += 1
-            left = expected_rounds(len(untested(verdicts)), jobs)
-            with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
-                                f"on {jobs} workers"):
-                for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
-                    _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
-                    if record.verdict is Verdict.ABORT:
-                        result.abort = first_reason(record)
-                        return result
+        for sha, record in pairs:
+            _take(result, record, verdicts, index[sha], console, subjects[sha], label, told)
+            if record.verdict is Verdict.ABORT:
+                result.abort = first_reason(record)
+                raise _Aborted
         _tell_git(bisect, commits, verdicts, told, result)
-        if not batch:
-            break
-    result.outcome = parse_bisect_log(bisect.log())
+        return told
+
+    def settle(untested_states: list[int]) -> dict[int, Verdict]:
+        return take(peek.settle([commits[i] for i in untested_states]), "cached")
+
+    def score_round(batch: list[int]) -> dict[int, Verdict]:
+        result.rounds += 1
+        left = expected_rounds(len(untested(verdicts)), jobs)
+        with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+                            f"on {jobs} workers"):
+            return take(score_as_completed(executor, config, [commits[i] for i in batch]), f"r{result.rounds}")
+
+    try:
+        least_satisfying(len(commits), score_round, jobs, known=known, settle=settle)
+    except _Aborted:
+        return result
+    result.outcome = parse_bisect_log(bisect.log())  # git's log stays the record
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     return result
