@@ -31,9 +31,11 @@ def nightly(
     """
     from ..errors import BisectorError
     from ..hunt.nightly import BAD_INPUT, run_nightly
+    from .console import ConsoleHandler
 
     try:
         result = run_nightly(repo, branch, good, config_file=config, ledger_path=ledger, out_dir=out,
+                             handler=ConsoleHandler(),
                              overrides=overrides_from(c_bin=c_bin, scenarios=scenario, timeout=timeout,
                                                       reference=reference))
     except BisectorError as exc:

@@ -33,10 +33,11 @@ def run(
 ) -> int:
     """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation."""
     from ..api import run_bisect
+    from .console import ConsoleHandler
 
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
-        jobs=jobs, executor=executor,
+        jobs=jobs, executor=executor, handler=ConsoleHandler(),
         overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                      min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                      reference=reference, eager=eager, paranoid=paranoid),

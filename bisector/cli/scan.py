@@ -35,6 +35,7 @@ def scan(
     and confirmed, 5 no scored state is bad, 2 bad input, 4 harness failure.
     """
     from ..api import scan_history
+    from .console import ConsoleHandler
     from ..errors import BisectorError
 
     if jobs > 1 and budget is not None:
@@ -42,6 +43,7 @@ def scan(
                             hint="drop --budget, or run with --jobs 1")
     result = scan_history(
         repo, good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs, executor=executor,
+        handler=ConsoleHandler(),
         overrides=overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                  min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                  reference=reference),

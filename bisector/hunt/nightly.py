@@ -14,17 +14,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
 from .. import git
 from ..config import ConfigOverrides, load_config
 from ..errors import BisectorError, EndpointError, ExitCode
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
-from ..report.text import scenario_text, score_line, shown
+from ..report.text import scenario_text, shown
 from ..score.scoring import ScenarioResult, ScoreRecord, score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, default_path
+from .bisect import run_bisect
+from .handler import HuntHandler, SilentHandler
 
 # Exit codes of `bisector nightly` (README): what a scheduler acts on.
 ALL_GOOD = ExitCode.NIGHT_GOOD
@@ -73,11 +73,9 @@ class NightlyResult:
 def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, *,
                 config_file: Path | None = None, overrides: ConfigOverrides | None = None,
                 ledger_path: Path | None = None, out_dir: Path | None = None,
-                console: Console | None = None) -> NightlyResult:
+                handler: HuntHandler | None = None) -> NightlyResult:
     """One night: score the tip of ``branch`` (default HEAD), record it, hunt when it regressed."""
-    from ..api import run_bisect
-
-    console = console or Console(stderr=True, soft_wrap=True)
+    handler = handler or SilentHandler()
     started = time.monotonic()
     repo = git.toplevel(Path(repo))
     tip = git.resolve(repo, branch or "HEAD")
@@ -91,30 +89,28 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         out_dir.mkdir(parents=True, exist_ok=True)
         info = git.commit_info(repo, tip)
         night = ledger.begin(name, tip, info.date)
-        console.print(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}",
-                      markup=False)
-        with console.status(f"scoring the tip {tip[:10]}"):
+        handler.progress(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}")
+        with handler.busy(f"scoring the tip {tip[:10]}"):
             record = score_commit(config, tip)
         ledger.record_tip(night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
-        console.print(score_line("tip", record, info.subject))
+        handler.endpoint_scored("tip", record, info.subject)
         result = NightlyResult(night=night, branch=name, tip=tip, verdict=record.verdict,
                                scenarios=record.scenarios, exit_code=ALL_GOOD, conclusion="",
                                out_dir=out_dir, ledger=ledger_path)
         try:
-            _judge_night(result, record, repo, good_sha, ledger, config_file, overrides, out_dir, console, run_bisect)
+            _judge_night(result, record, repo, good_sha, ledger, config_file, overrides, out_dir, handler)
         except BisectorError as exc:
             result.exit_code, result.conclusion = HARNESS, f"the hunt failed in the harness: {exc.message}"
         ledger.finish(night, outcome=result.outcome, exit_code=result.exit_code, culprit=result.culprit,
                       report=str(result.hunt_report) if result.hunt_report else None, note=result.conclusion)
     result.seconds = time.monotonic() - started
     write_outputs(result, repo)
-    console.print(result.conclusion, markup=False)
-    console.print(f"nightly outputs: {out_dir} (summary.md, nightly.json, junit.xml)", markup=False)
+    handler.finished(result)
     return result
 
 
 def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: str | None, ledger: Ledger,
-                 config_file, overrides, out_dir: Path, console: Console, run_bisect) -> None:
+                 config_file, overrides, out_dir: Path, handler: HuntHandler) -> None:
     verdict = record.verdict
     tip = result.tip
     if verdict is Verdict.GOOD:
@@ -136,10 +132,10 @@ def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: s
         return
     result.hunted_from = start
     ledger.hunting(result.night, start)
-    console.print(f"the tip regressed: hunting from the last known good commit {start[:10]}", markup=False)
+    handler.progress(f"the tip regressed: hunting from the last known good commit {start[:10]}")
     try:
         hunt = run_bisect(repo, start, tip, config_file=config_file, overrides=overrides,
-                          report_root=out_dir / "hunt", console=console)
+                          report_root=out_dir / "hunt", handler=handler)
     except EndpointError as exc:
         result.exit_code = NOT_PINNED
         result.conclusion = f"{tip[:10]} regressed, but the hunt from {start[:10]} was refused: {exc.message}"

@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rich.console import Console
-
 from .. import git
 from ..config import Config
 from ..execute.base import Executor
 from ..execute.task import score_as_completed
-from ..report.text import first_reason, score_line
+from ..report.text import first_reason
 from ..score.scoring import Phase, ScoreRecord
 from ..score.verdict import Verdict
+from .handler import HuntHandler
 from .peek import CachePeek
 from .bisectlog import BisectOutcome, parse_bisect_log
 from ..search.bisection import expected_rounds, least_satisfying, untested, window
@@ -37,11 +36,11 @@ class RoundsResult:
     notes: list[str] = field(default_factory=list)
 
 
-def fits(repo: Path, good: str, bad: str, console: Console) -> bool:
+def fits(repo: Path, good: str, bad: str, handler: HuntHandler) -> bool:
     """Evenly spaced probes need a line of commits: merges in the range bisect one at a time."""
     if git.has_merges(repo, good, bad):
-        console.print("note: the range holds merge commits: bisecting one commit at a time "
-                      "(--jobs applies to the endpoints and the confirmation)", markup=False)
+        handler.notice("the range holds merge commits: bisecting one commit at a time "
+                       "(--jobs applies to the endpoints and the confirmation)")
         return False
     return True
 
@@ -51,7 +50,7 @@ class _Aborted(Exception):
 
 
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
-               good: str, bad: str, console: Console) -> RoundsResult:
+               good: str, bad: str, handler: HuntHandler) -> RoundsResult:
     """The pure search (search/bisection.py) drives; this supplies its scorer and tells git."""
     repo = Path(config.repo)
     commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
@@ -65,7 +64,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
     def take(pairs, label: str) -> dict[int, Verdict]:
         told: dict[int, Verdict] = {}
         for sha, record in pairs:
-            _take(result, record, verdicts, index[sha], console, subjects[sha], label, told)
+            _take(result, record, verdicts, index[sha], handler, subjects[sha], label, told)
             if record.verdict is Verdict.ABORT:
                 result.abort = first_reason(record)
                 raise _Aborted
@@ -78,7 +77,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
     def score_round(batch: list[int]) -> dict[int, Verdict]:
         result.rounds += 1
         left = expected_rounds(len(untested(verdicts)), jobs)
-        with console.status(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+        with handler.busy(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
                             f"on {jobs} workers"):
             return take(score_as_completed(executor, config, [commits[i] for i in batch]), f"r{result.rounds}")
 
@@ -88,15 +87,15 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
         return result
     result.outcome = parse_bisect_log(bisect.log())  # git's log stays the record
     for note in result.notes:
-        console.print(f"note: {note}", markup=False)
+        handler.notice(note)
     return result
 
 
-def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: Console,
+def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, handler: HuntHandler,
           subject: str, label: str, told: dict[int, Verdict]) -> None:
     record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
     result.steps.append(record)
-    console.print(score_line(label, record, subject))
+    handler.step_scored(label, record, subject)
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 

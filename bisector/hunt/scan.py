@@ -14,18 +14,19 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-from rich.text import Text
-
 from .. import git
-from ..config import Config
-from ..errors import ConfigError, EndpointError, ExitCode, HarnessAbort
-from ..report.text import first_reason, score_line
-from ..execute.base import Executor
+from ..config import Config, ConfigOverrides, load_config
+from ..errors import BisectorError, ConfigError, EndpointError, ExitCode, HarnessAbort, InternalError
+from ..execute import Executor, open_executor
+from ..report.bundle import new_report_dir
+from ..report.text import first_reason
+from ..report.timeline import write_scan_bundle
 from ..execute.task import score_many
 from ..score.scoring import Phase, ScoreRecord, score_commit
 from ..score.verdict import Verdict
+from .handler import HuntHandler, SilentHandler
 from .peek import CachePeek
+from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
 from ..report.reproduce import reproduce_argv
 from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
@@ -115,6 +116,42 @@ class GoodTip(EndpointError):
                                   f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
 
 
+def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
+                 overrides: ConfigOverrides | None = None, report_root: Path | None = None,
+                 budget: int | None = None, handler: HuntHandler | None = None, jobs: int = 1,
+                 executor: str | None = None) -> ScanResult:
+    """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
+
+    Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
+    InternalError (a bug of ours, with its traceback in a crash log in the cache folder).
+    """
+    handler = handler or SilentHandler()
+    crash = CrashFolder()
+    try:
+        repo = git.toplevel(Path(repo))
+        good_sha, bad_sha = endpoints(repo, good, bad)
+        config = load_config(repo, config_file, overrides)
+        crash.path = config.cache_dir
+        for notice in config.notices:
+            handler.notice(notice)
+        config = prepare_references(build_at(config, good_sha), handler)
+        with open_executor(executor, jobs) as pool:
+            return scan_and_report(config, good_sha, bad_sha, budget, report_root, handler, pool)
+    except BisectorError:
+        raise
+    except Exception as exc:
+        raise InternalError.from_exception(exc, crash.path) from None
+
+
+def scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
+                    handler: HuntHandler, pool: Executor | None = None) -> ScanResult:
+    root = writable_report_root(report_root or Path.cwd() / "reports" / "scan")
+    result = scan_range(config, good, bad, budget=budget, handler=handler, executor=pool)
+    result.report_dir = write_scan_bundle(result, new_report_dir(root))
+    handler.finished(result)
+    return result
+
+
 def count_states(repo: Path, good: str, bad: str, paths: list[str]) -> int:
     return distinct_keys(plan(repo, good, bad, paths)[1])
 
@@ -127,14 +164,14 @@ def plan(repo: Path, good: str, bad: str, paths: list[str]) -> tuple[list[str], 
 
 
 def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None,
-               console: Console | None = None, confirm: bool = True,
+               handler: HuntHandler | None = None, confirm: bool = True,
                executor: Executor | None = None) -> ScanResult:
     """Score the states of good..bad (first parent), find every window, confirm its edges.
 
     With an ``executor`` of several workers and no budget, every distinct state is scored
     up front, all at once (without a budget the search judges each of them anyway).
     """
-    console = console or Console(stderr=True, soft_wrap=True)
+    handler = handler or SilentHandler()
     started = time.monotonic()
     repo = Path(config.repo)
     commits, runs = plan(repo, good, bad, list(config.paths))
@@ -143,7 +180,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                           f"{good[:10]}..{bad[:10]}: there is nothing to scan",
                           hint="pass --paths with the folder of the port's source (or set `paths` in the configuration)")
     distinct = distinct_keys(runs)
-    console.print(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
+    handler.progress(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
                   f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
                   + (f", budget {budget} new scorings (cached states are free)" if budget is not None else ""))
     first_of = {}
@@ -154,12 +191,12 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     ahead: dict[str, ScoreRecord] = {}
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
-        with console.status(f"scoring {len(states)} states on {executor.workers} workers"):
+        with handler.busy(f"scoring {len(states)} states on {executor.workers} workers"):
             ahead = dict(zip(states, score_many(executor, config, states)))
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
-        with console.status(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
+        with handler.busy(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
             record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
         records[key] = record
         if record.verdict is Verdict.ABORT:
@@ -167,8 +204,8 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                f"{first_reason(record)}")
         if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        console.print(_progress_line(len(records), distinct, record, fresh_seconds,
-                                     git.commit_info(repo, sha).subject))
+        handler.step_scored(f"{len(records)}/{distinct}", record, git.commit_info(repo, sha).subject,
+                            _remaining(len(records), distinct, fresh_seconds))
         return record.verdict
 
     cached = set(CachePeek(config).cached(list(first_of.values()))) if budget is not None else set()
@@ -180,26 +217,26 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                         records=records, judged_order=found.judged_keys,
                         fresh_states=len(fresh_seconds), budget=budget)
     if confirm:
-        _confirm_transitions(config, result, console)
+        _confirm_transitions(config, result, handler)
     result.exit_code, result.conclusion = _conclude(result)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _progress_line(done: int, total: int, record: ScoreRecord, fresh_seconds: list[float], subject: str) -> Text:
-    """The score line of one state, then how many remain and, from the states run so far, how long."""
+def _remaining(done: int, total: int, fresh_seconds: list[float]) -> str:
+    """How many states remain and, from the states run so far, about how long they take."""
     left = max(total - done, 0)
     eta = ""
     if left and fresh_seconds:
         eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
-    return score_line(f"{done}/{total}", record, subject).append(f"  ({left} states left{eta})")
+    return f"{left} states left{eta}"
 
 
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def _confirm_transitions(config: Config, result: ScanResult, console: Console) -> None:
+def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandler) -> None:
     verdicts = result.timeline.verdicts
     for window in result.timeline.windows:
         for t in (window.start, window.end):
@@ -210,22 +247,22 @@ def _confirm_transitions(config: Config, result: ScanResult, console: Console) -
             fresh = []
             for sha in (parent, commit):
                 # Fresh and at full size: the probe may convict during the search, never here.
-                with console.status(f"confirming: fresh full-size re-run of {sha[:10]}"):
+                with handler.busy(f"confirming: fresh full-size re-run of {sha[:10]}"):
                     fresh.append(score_commit(config, sha, use_cache=False, use_probes=False)
                                  .in_phase(Phase.CONFIRM))
             expected = (verdicts[t.before], verdicts[t.after])
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
             result.confirmations[commit] = c
             what = "break" if t.to is Verdict.BAD else "fix"
-            line = Text(f"  {what} {commit[:10]} ")
-            line.append("confirmed" if c.confirmed else "NOT confirmed", style="green" if c.confirmed else "red")
-            line.append(f" on a fresh re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
-            console.print(line)
+            handler.confirmed(f"{what} parent", fresh[0], git.commit_info(result.repo, parent).subject)
+            handler.confirmed(what, fresh[1], git.commit_info(result.repo, commit).subject)
+            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on a "
+                             f"fresh full-size re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
     for window in result.timeline.windows:
         first = result.runs[window.first_bad_run].first
         record = result.record_of(window.first_bad_run)
         if first not in result.confirmations and record and any(sc.via_probe for sc in record.scenarios):
-            with console.status(f"full-size metrics of {first[:10]}"):
+            with handler.busy(f"full-size metrics of {first[:10]}"):
                 result.full_records[first] = score_commit(config, first, use_probes=False).in_phase(Phase.CONFIRM)
         result.reproduce[first] = reproduce_argv(result.repo, first, config)
 

@@ -17,12 +17,15 @@ import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import git
 from ..search.windows import PINNED, Transition, Window
-from ..hunt.scan import ScanResult
 from .bundle import environment
 from .text import scenario_text, shown
+
+if TYPE_CHECKING:  # the scan driver imports this module to write its bundle
+    from ..hunt.scan import ScanResult
 
 
 @dataclass(frozen=True)

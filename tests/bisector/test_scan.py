@@ -239,3 +239,11 @@ def _in_worker_slot(pid: int) -> bool:
         return any(SLOT.match(e) for e in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     except OSError:
         return False
+
+
+def test_a_library_call_writes_nothing_to_the_terminal(port, cache_dir, tmp_path, capfd):
+    # The drivers report through a handler; without one (a library caller) they stay silent.
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+                          report_root=tmp_path / "reports")
+    assert result.exit_code == WINDOWS_PINNED
+    assert capfd.readouterr() == ("", "")
