@@ -20,7 +20,8 @@ from .hunt.prepare import cache_notice, uncommitted_notice
 from .hunt.scan import ScanResult, scan_history
 from .hunt.step import commit_under_test
 from .score import procs
-from .score.scoring import ScoreRecord, score_commit
+from .records import ScoreRecord
+from .score.scoring import score_commit
 
 __all__ = ["BisectResult", "HuntHandler", "NightlyResult", "ScanResult", "SilentHandler", "run_bisect",
            "run_nightly", "scan_history", "score"]

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cachedir import default_cache_dir
 from .errors import ConfigError
+from .twin import c_program
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,7 +50,8 @@ _REFERENCE_KEYS = {"kind", "c_bin", "build", "build_commit", "binary"}
 _THRESHOLD_KEYS = {"min_correlation", "max_sum_ratio_error"}
 _SCENARIO_KEYS = {"args", "probe", "probe_margin"}
 _C_BIN_HINT = (f"pass --c-bin PATH, set {C_BIN_ENV}, or set c_bin in "
-               "[tool.bisector.reference] to an executable nanoBragg-compatible program")
+               "[tool.bisector.reference] to an executable nanoBragg-compatible program "
+               "(or to `twin`: simkernel's C twin, built on first use)")
 
 
 @dataclass(frozen=True)
@@ -157,11 +160,6 @@ class Config:
                               hint="re-create it with `bisector run` (pinned files are not meant to be edited)")
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "bisector"
-
-
 def load_config(repo: Path, config_file: Path | None = None,
                 overrides: ConfigOverrides | None = None) -> Config:
     """Read, merge and validate the configuration of the port in ``repo``.
@@ -173,15 +171,15 @@ def load_config(repo: Path, config_file: Path | None = None,
     table, source, base_dir = _read_table(repo, config_file)
     _check_keys(table, _TOP_KEYS, "[tool.bisector]", source)
 
-    paths = _string_list(table, "paths", source)
+    paths = _inside_repo(_string_list(table, "paths", source), f"paths in {source}")
     if overrides.paths:
-        paths = list(overrides.paths)
+        paths = _inside_repo(list(overrides.paths), "--paths")
     if not paths:
         if not (repo / "src").is_dir():
             raise ConfigError(f"no relevant paths configured and {repo / 'src'} does not exist",
                               hint='set paths = ["your/package/dir"] in [tool.bisector]')
         paths = ["src"]
-    extra_paths = _string_list(table, "extra_paths", source) or []
+    extra_paths = _inside_repo(_string_list(table, "extra_paths", source), f"extra_paths in {source}") or []
 
     command = _string(table, "command", source) or DEFAULT_COMMAND
     package = _string(table, "package", source)
@@ -221,7 +219,8 @@ def load_config(repo: Path, config_file: Path | None = None,
 
 
 def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
-    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config."""
+    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config
+    (a hunt's pinned configuration, judged again by `narrow`)."""
     thresholds = _thresholds(asdict(config.thresholds), overrides, "the pinned configuration")
     judge = config.judge
     if overrides.scenarios:
@@ -236,7 +235,7 @@ def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
 
 def _read_table(repo: Path, config_file: Path | None) -> tuple[dict[str, Any], str, Path]:
     if config_file is not None:
-        path = Path(config_file).expanduser().resolve()
+        path = Path(config_file).resolve()  # as typed: the shell expanded what it meant to
         if not path.is_file():
             raise ConfigError(f"configuration file {path} does not exist",
                               hint="check the path given to --config")
@@ -299,6 +298,15 @@ def _string_list(table: dict[str, Any], key: str, source: str) -> list[str] | No
         raise ConfigError(f"{key} in {source} must be a list of non-empty strings, not {value!r}",
                           hint=f'for example {key} = ["src"]')
     return value
+
+
+def _inside_repo(paths: list[str] | None, where: str) -> list[str] | None:
+    """Relevant paths name parts of the repository's tree: relative, and never above its root."""
+    for path in paths or ():
+        if os.path.isabs(path) or os.path.normpath(path).split(os.sep)[0] == "..":
+            raise ConfigError(f"{where}: {path!r} is outside the repository",
+                              hint="give paths relative to the repository's root, for example src")
+    return paths
 
 
 def _string_table(table: dict[str, Any], key: str, source: str) -> dict[str, str]:
@@ -450,14 +458,14 @@ def _reference(table: Any, overrides: ConfigOverrides, base_dir: Path, source: s
         raise ConfigError(f"reference kind {kind!r} in {source} is not allowed",
                           hint='use kind = "c" or kind = "simkernel"')
     if overrides.c_bin:
-        return ReferenceSpec(kind="c", c_bin=_executable(str(overrides.c_bin), Path.cwd(), "--c-bin"))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(str(overrides.c_bin)), Path.cwd(), "--c-bin"))
     if kind == "simkernel":
         return ReferenceSpec(kind="simkernel")
     env_bin = os.environ.get(C_BIN_ENV)
     if env_bin:
-        return ReferenceSpec(kind="c", c_bin=_executable(env_bin, Path.cwd(), C_BIN_ENV))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(env_bin), Path.cwd(), C_BIN_ENV))
     if table.get("c_bin"):
-        return ReferenceSpec(kind="c", c_bin=_executable(table["c_bin"], base_dir, f"c_bin in {source}"))
+        return ReferenceSpec(kind="c", c_bin=_executable(c_program(table["c_bin"]), base_dir, f"c_bin in {source}"))
     if table.get("build"):
         _split(table["build"], "build of [tool.bisector.reference]", source)
         return ReferenceSpec(kind="c", build=table["build"],

@@ -99,9 +99,15 @@ def _repository_env_hidden() -> Iterator[None]:
 @functools.cache
 def _gitpython():
     """GitPython and a Repo class whose git commands run in the clean environment."""
-    import git as gitpython
+    import git as gitpython  # on first use: commands that need no git never pay for it
 
     class CleanGit(gitpython.Git):
+        def __init__(self, working_dir=None):
+            super().__init__(None)
+            # GitPython expands $VARS and ~ in a working dir given as text: a repository at
+            # ".../$REL_SUB/port" would run git in another folder. Paths are data here.
+            self._working_dir = os.path.abspath(os.fspath(working_dir)) if working_dir is not None else None
+
         def execute(self, command, *args, **kwargs):
             with _repository_env_hidden():
                 return super().execute(command, *args, **kwargs)
@@ -113,9 +119,11 @@ def _gitpython():
 
 
 def _repo_object(path: Path, **kwargs) -> "gitpython.Repo":
+    """GitPython's Repo of ``path`` taken literally: an absolute path (no ``~`` to expand)
+    and no expansion of variables."""
     gitpython, clean_repo = _gitpython()
     with _repository_env_hidden():
-        return clean_repo(str(path), **kwargs)
+        return clean_repo(os.path.abspath(os.fspath(path)), expand_vars=False, **kwargs)
 
 
 # Recently used repositories, most recent last; a few at most, so a long-lived process
@@ -241,8 +249,14 @@ def resolve(repo: Path, rev: str) -> str:
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """Whether ``ancestor`` comes before (or is) ``descendant``; GitError when git cannot tell
+    (a commit that no longer exists: ask ``try_resolve`` first where that may happen)."""
     with _open(repo) as r:
-        return r.is_ancestor(ancestor, descendant)
+        status, _, err = _run(r, "merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    if status not in (0, 1):
+        raise GitError(f"cannot tell whether {ancestor[:10]} comes before {descendant[:10]} in {repo}: "
+                       f"{err.strip() or 'no message'}")
+    return status == 0
 
 
 def rev_list(repo: Path, good: str, bad: str, paths: list[str] | None = None) -> list[str]:
@@ -331,67 +345,79 @@ def diffstat(repo: Path, commit: str) -> str:
 
 def _diffs(c) -> list:
     """GitPython's diffs from the first parent to ``c`` (from nothing for a root commit)."""
-    from git import NULL_TREE
+    from git import NULL_TREE  # GitPython is loaded on first use (see _gitpython)
 
     return list(c.diff(c.parents[0], R=True) if c.parents else c.diff(NULL_TREE))
 
 
 # --- trees --------------------------------------------------------------------------------
 
-def _tree_id(commit, path: str) -> str | None:
+def _root_tree(r, rev: str):
+    """The root tree of ``rev``: a commit's tree, or ``rev`` itself when it names a tree."""
+    obj = r.rev_parse(rev)
+    if obj.type != "tree":
+        return r.commit(rev).tree
+    # A tree found by id has no path, which walking into it needs: give it the root's.
+    return type(obj)(r, obj.binsha, mode=0o040000, path="")
+
+
+def _tree_id(root, path: str) -> str | None:
     rel = posixpath.normpath(path.strip("/")) if path.strip("/") else "."
     if rel == ".":
-        return commit.tree.hexsha
+        return root.hexsha
     try:
-        return (commit.tree / rel).hexsha
+        return (root / rel).hexsha
     except KeyError:
         return None
 
 
-def tree_ids(repo: Path, commit: str, paths: list[str]) -> dict[str, str | None]:
-    """The object id of each path at ``commit`` (None where it does not exist).
+def tree_ids(repo: Path, rev: str, paths: list[str]) -> dict[str, str | None]:
+    """The object id of each path at ``rev`` (a commit, or a tree object) (None where it
+    does not exist).
 
-    Together these define the commit's relevant state: two commits with equal ids
-    build and run the same code, so they share one cached score.
+    Together these define a relevant state: two commits (or trees) with equal ids build
+    and run the same code, so they share one cached score.
     """
     with _open(repo) as r:
-        c = r.commit(commit)
-        return {p: _tree_id(c, p) for p in paths}
+        root = _root_tree(r, rev)
+        return {p: _tree_id(root, p) for p in paths}
 
 
 def tree_ids_many(repo: Path, commits: list[str], paths: list[str]) -> dict[str, tuple[str | None, ...]]:
     """``tree_ids`` for many commits through one repository handle (one git process)."""
     with _open(repo) as r:
-        return {sha: tuple(_tree_id(r.commit(sha), p) for p in paths) for sha in commits}
+        return {sha: tuple(_tree_id(r.commit(sha).tree, p) for p in paths) for sha in commits}
 
 
-def export(repo: Path, commit: str, paths: list[str], dest: Path) -> list[str]:
-    """Write the files under ``paths`` at ``commit`` into ``dest``; return the paths present.
+def export(repo: Path, rev: str, paths: list[str], dest: Path) -> list[str]:
+    """Write the files under ``paths`` at ``rev`` (a commit, or a tree object) into ``dest``;
+    return the paths present.
 
     Uses ``git archive`` so that no index, HEAD or work tree is touched: a clean,
-    sparse materialisation of exactly the committed content.
+    sparse materialisation of exactly the committed content. A symbolic link is written
+    as the commit holds it, wherever it points (``src/rootlink -> /`` is data, not an
+    escape): a git tree never has a file below a link, so nothing is written through one.
     """
     dest.mkdir(parents=True, exist_ok=True)
     with _open(repo) as r:
-        c = r.commit(commit)
-        present = [p for p in paths if _tree_id(c, p)]
+        root = _root_tree(r, rev)
+        present = [p for p in paths if _tree_id(root, p)]
         if not present:
             return present
         # Spooled to disk past 64 MiB: a large tree must not be held in memory.
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as archive:
-            r.archive(archive, c.hexsha, path=present, format="tar")
+            r.archive(archive, root.hexsha, path=present, format="tar")
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar:
-                tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(dest)
+                tar.extractall(dest, filter="tar") if hasattr(tarfile, "tar_filter") else tar.extractall(dest)
     return present
 
 
 def create_from_fast_import(dest: Path, stream: bytes, marks: Path, branch: str = "main") -> None:
     """A new repository in ``dest`` holding the history of a ``git fast-import`` stream,
     with ``branch`` checked out; the marks (mark -> sha) are written to ``marks``."""
-    _, clean_repo = _gitpython()
     dest.mkdir(parents=True, exist_ok=True)
-    clean_repo.init(str(dest), initial_branch=branch).close()
+    _init(dest, "--quiet", f"--initial-branch={branch}")
     with _open(dest) as r:
         _run(r, "fast-import", "--quiet", f"--export-marks={marks}", stdin=stream)
         _run(r, "reset", "--quiet", "--hard", branch)
@@ -408,17 +434,12 @@ def init_private(repo: Path, path: Path, commit: str) -> None:
     list are never involved, and no hook of the user's can run (git does not honour
     core.hooksPath in every command, so hooks are avoided by having none).
     """
-    _, clean_repo = _gitpython()
     with _open(repo) as user:
         common = Path(user.common_dir).resolve()
         _, object_format, _ = _run(user, "rev-parse", "--show-object-format", check=False)
     path.mkdir(parents=True, exist_ok=True)
     # No template: a user's init.templateDir may bring hooks along.
-    status, _, err = clean_repo.GitCommandWrapperType(str(path)).execute(
-        ["git", "init", "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}", "."],
-        with_extended_output=True, with_exceptions=False, stdout_as_string=False)
-    if status != 0:
-        raise GitError(f"cannot create the private repository {path}: {decoded(err).strip()}")
+    _init(path, "--quiet", "--template=", f"--object-format={object_format.strip() or 'sha1'}")
     info = path / ".git" / "objects" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "alternates").write_text(f"{common / 'objects'}\n")
@@ -426,6 +447,16 @@ def init_private(repo: Path, path: Path, commit: str) -> None:
         shutil.copyfile(common / "shallow", path / ".git" / "shallow")
     with _open(path) as private:
         _run(private, "update-ref", "--no-deref", "HEAD", commit)
+
+
+def _init(path: Path, *options: str) -> None:
+    """``git init options`` in the existing folder ``path``."""
+    _, clean_repo = _gitpython()
+    status, _, err = clean_repo.GitCommandWrapperType(path).execute(
+        ["git", "init", *options, "."], with_extended_output=True, with_exceptions=False,
+        stdout_as_string=False)
+    if status != 0:
+        raise GitError(f"cannot create a repository in {path}: {decoded(err).strip()}")
 
 
 def checkout_private(repo: Path, path: Path, commit: str) -> None:
@@ -444,11 +475,6 @@ def uncommitted(repo: Path, paths: list[str]) -> list[str]:
     """
     lines = git(repo, "--no-optional-locks", "status", "--porcelain", "--", *paths).splitlines()
     return [line[3:] for line in lines if line.strip()]
-
-
-def worktree_paths(repo: Path) -> list[Path]:
-    lines = out(repo, "worktree", "list", "--porcelain").splitlines()
-    return [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("worktree ")]
 
 
 def bisect_start(bisect_repo: Path, bad: str, good: str, paths: list[str]) -> str:
@@ -500,3 +526,45 @@ def common_dir(repo: Path) -> Path:
     """The repository's git directory shared by all its worktrees (``.git`` of the main checkout)."""
     path = Path(out(repo, "rev-parse", "--git-common-dir"))
     return path if path.is_absolute() else (Path(repo) / path).resolve()
+
+
+# --- narrowing a commit to hunks (bisector narrow) ----------------------------------------
+
+def diff_patch(repo: Path, parent: str, commit: str, paths: list[str]) -> str:
+    """The patch from ``parent`` to ``commit`` on ``paths``, as ``git apply`` takes it back:
+    binary changes included, renames as a deletion and an addition, no colour or external
+    diff driver of the user's."""
+    return git(repo, "diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff",
+               "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/", "-U3", parent, commit,
+               "--", *paths)
+
+
+def file_lines(repo: Path, commit: str, path: str) -> list[str]:
+    """The lines of ``path`` at ``commit`` (decoded with replacement); [] when it is absent."""
+    with _open(repo) as r:
+        try:
+            blob = r.commit(commit).tree / path
+        except KeyError:
+            return []
+        return decoded(blob.data_stream.read()).splitlines()
+
+
+def apply_to_tree(private: Path, base: str, patch: str) -> tuple[str | None, str]:
+    """(tree id, "") of ``base``'s tree with ``patch`` applied, or (None, why) when it does
+    not apply. Works in the index of ``private``, a repository of ours (``init_private``):
+    the user's index and work tree are never involved."""
+    with _open(private) as r:
+        _run(r, "read-tree", base)
+        if patch:
+            status, _, err = _run(r, "apply", "--cached", "--whitespace=nowarn", "-", check=False,
+                                  stdin=patch.encode("utf-8", "surrogateescape"))
+            if status != 0:
+                return None, " ".join(err.strip().splitlines()[-2:]) or "git apply failed"
+        return _run(r, "write-tree")[1].strip(), ""
+
+
+def commit_tree(private: Path, tree: str, parent: str, message: str) -> str:
+    """A commit of ``tree`` on ``parent`` in ``private`` (no ref points at it)."""
+    with _open(private) as r:
+        return _run(r, "-c", "user.name=bisector", "-c", "user.email=bisector@localhost",
+                    "commit-tree", tree, "-p", parent, "-m", message)[1].strip()

@@ -1,6 +1,7 @@
 """Time the images of a run's report bundle: the plain PNGs of before against the figure of now.
 
-Before: report/images.save_png for reference, parent, culprit and difference (4 PNGs).
+Before: 4 plain PNGs (reference, parent, culprit: log grey over 3 decades; difference:
+white/red/blue), rendered as bisector did before its figures; that renderer lives only here now.
 After:  report/figures.comparison_figure (one figure: 3 panels, difference, zoom, caption).
 Each is timed in a fresh Python process, imports included, as `bisector run` pays them once
 per hunt; the rest of the bundle (markdown, JSON) is unchanged and not timed. CPU seconds
@@ -18,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 MAKE = """
@@ -32,12 +32,29 @@ np.save("{tmp}/ref.npy", ref); np.save("{tmp}/culprit.npy", culprit)
 
 BEFORE = """
 import time; t = time.perf_counter()
+import io
 import numpy as np
-from bisector.report import images
+from PIL import Image
+from bisector.report.images import reduce_for_display
+
+def grey(img):
+    top = img.max(initial=0.0)
+    floor = top * 1e-3
+    level = np.log1p(np.clip(img, 0, None) / floor) / np.log1p(top / floor) if top > 0 else np.zeros(img.shape)
+    return np.repeat(np.round(255 * level).astype(np.uint8)[:, :, None], 3, axis=2)
+
+def signed(d):
+    scale = np.abs(d).max(initial=0.0)
+    u = d / scale if scale > 0 else np.zeros(d.shape)
+    rgb = np.stack([1 - np.clip(-u, 0, 1), 1 - np.abs(u), 1 - np.clip(u, 0, 1)], axis=2)
+    return np.round(255 * rgb).astype(np.uint8)
+
 ref, culprit = np.load("{tmp}/ref.npy"), np.load("{tmp}/culprit.npy")
-for name, img, signed in (("reference", ref, False), ("parent", ref, False), ("culprit", culprit, False),
-                          ("difference", culprit.astype(np.float64) - ref, True)):
-    images.save_png(__import__("pathlib").Path("{tmp}/before-" + name + ".png"), img, signed=signed)
+for name, img, colour in (("reference", ref, grey), ("parent", ref, grey), ("culprit", culprit, grey),
+                          ("difference", culprit.astype(np.float64) - ref, signed)):
+    buf = io.BytesIO()
+    Image.fromarray(colour(reduce_for_display(img, 1024)), mode="RGB").save(buf, format="PNG")
+    open("{tmp}/before-" + name + ".png", "wb").write(buf.getvalue())
 print(time.perf_counter() - t)
 """
 

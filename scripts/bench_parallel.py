@@ -38,7 +38,7 @@ def main() -> None:
     from bisector.api import run_bisect, scan_history
     from bisector.config import ConfigOverrides
     from bisector.search.bisection import expected_rounds
-    from bisector.score.scoring import Phase
+    from bisector.records import Phase
     from portrepo import Change, make_port_repo
 
     culprit_at = (2 * args.relevant) // 3

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 _SOURCE_NAME = "nanobragg_twin.c"
-_BINARY_NAME = "nanobragg_twin"
+BINARY_NAME = "nanobragg_twin"
 # Portable flags only: the cache may be shared by machines with different CPUs.
 _CFLAGS = ["-O3", "-fopenmp"]
 _LIBS = ["-lm"]
@@ -57,7 +57,8 @@ def _source_sha256() -> str:
     return hashlib.sha256(source_path().read_bytes()).hexdigest()
 
 
-def _cache_root() -> Path:
+def build_root() -> Path:
+    """The per-user folder of C twin builds, one subfolder per source hash."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
     return Path(base) / "simkernel"
 
@@ -104,7 +105,7 @@ def _compile(target: Path) -> None:
     """
     command = _compiler()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{_BINARY_NAME}.", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{BINARY_NAME}.", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -127,7 +128,7 @@ def _compile(target: Path) -> None:
 
 def binary() -> Path:
     """Path of the compiled C twin, building it on first use (raises BuildError)."""
-    target = _cache_root() / _source_sha256()[:16] / _BINARY_NAME
+    target = build_root() / _source_sha256()[:16] / BINARY_NAME
     if not (target.is_file() and os.access(target, os.X_OK)):
         _compile(target)
     return target

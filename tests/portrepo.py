@@ -420,3 +420,30 @@ def main(argv):
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 '''
+
+
+def commit_files(repo: Path, files: dict[str, str | None], message: str) -> str:
+    """Commit ``files`` (path -> new text, None deletes it) on top of HEAD; the new sha.
+
+    For commits made of several hunks (``narrow``): edit the texts of :func:`physics_source`
+    and :data:`MAIN_SOURCE` with exact replacements and commit them together.
+    """
+    for name, text in files.items():
+        target = repo / name
+        if text is None:
+            _git(repo, "rm", "-q", "--", name)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        _git(repo, "add", "--", name)
+    _git(repo, "commit", "-q", "-m", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def edited(text: str, *replacements: tuple[str, str]) -> str:
+    """``text`` with each (old, new) replaced; each ``old`` must occur exactly once."""
+    for old, new in replacements:
+        if text.count(old) != 1:
+            raise ValueError(f"expected {old!r} exactly once, found it {text.count(old)} times")
+        text = text.replace(old, new)
+    return text

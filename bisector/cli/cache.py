@@ -9,20 +9,17 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .options import Command, Group
+from .options import CacheDir, Command, Group
 
-cache_app = typer.Typer(name="cache", cls=Group, no_args_is_help=True, add_completion=False,
+cache_app = typer.Typer(name="cache", cls=Group, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                         help="Where bisector's cache is, how big it is; clear it.")
 app.add_typer(cache_app)
-
-CacheDir = Annotated[Optional[Path], typer.Option(
-    "--cache-dir", help="The cache folder (default: $XDG_CACHE_HOME/bisector or ~/.cache/bisector).")]
 
 
 def _folder(cache_dir: Path | None) -> Path:
     from ..config import default_cache_dir
 
-    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    return Path(cache_dir) if cache_dir else default_cache_dir()  # as typed, never expanded
 
 
 @cache_app.command("info", cls=Command)
@@ -32,9 +29,10 @@ def info(cache_dir: CacheDir = None) -> None:
 
     found = cache.info(_folder(cache_dir))
     typer.echo(f"cache:    {found.directory}" + ("" if found.directory.exists() else " (not created yet)"))
-    typer.echo(f"size:     {_megabytes(found.total_bytes)}; demo port {_megabytes(found.demo_bytes)}")
+    typer.echo(f"size:     {_megabytes(found.total_bytes)}; compile caches "
+               f"{_megabytes(found.compile_bytes)}; demo port {_megabytes(found.demo_bytes)}")
     typer.echo(f"entries:  {found.reference_images} reference images, {found.scores} scores, "
-               f"{found.built_programs} built C programs")
+               f"{found.built_programs} built C programs (the C twin included)")
     if found.oldest is not None:
         days = (time.time() - found.oldest) / 86400
         typer.echo(f"oldest:   {time.strftime('%Y-%m-%d', time.localtime(found.oldest))} ({days:.0f} days ago)")
@@ -42,19 +40,21 @@ def info(cache_dir: CacheDir = None) -> None:
         typer.echo(f"bisector: note: {found.notice}", err=True)
 
 
-@cache_app.command("clear", cls=Command)
+@cache_app.command("clear", cls=Command, short_help="Empty the cache (or only old entries).")
 def clear(
     cache_dir: CacheDir = None,
     older_than: Annotated[Optional[float], typer.Option(
-        "--older-than", min=0, help="Only entries created more than this many DAYS ago.")] = None,
+        "--older-than", min=0, metavar="DAYS", help="Only entries created more than this many DAYS ago.")] = None,
 ) -> None:
-    """Remove cached images, scores, built C programs and the demo port (or only old ones)."""
+    """Remove cached images, scores, built C programs, compile caches and the demo port (or only
+    old ones). The C twin's builds go too unless --cache-dir names another folder."""
     from ..errors import BisectorError
     from ..store import cache
 
     folder = _folder(cache_dir)
     try:
-        removed = cache.clear(folder, None if older_than is None else older_than * 86400)
+        removed = cache.clear(folder, None if older_than is None else older_than * 86400,
+                              twin=cache_dir is None)
     except OSError as exc:
         raise BisectorError(f"cannot clear the cache {folder}: {exc}",
                             hint="check the folder's permissions") from None

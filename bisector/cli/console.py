@@ -17,7 +17,7 @@ from rich.text import Text
 from .. import git
 from ..hunt.bisect import BisectResult
 from ..hunt.nightly import NightlyResult
-from ..hunt.progress import BisectDisplay
+from ..hunt.progress import BisectDisplay, activity
 from ..hunt.scan import ScanResult
 from ..report.text import score_line, shown
 from ..report.timeline import print_timeline
@@ -34,17 +34,17 @@ class ConsoleHandler:
         self.console.print(text, markup=False)
 
     def busy(self, what: str):
-        return self.console.status(what)
+        return activity(self.console, what)
 
     def endpoint_scored(self, label: str, record, subject: str) -> None:
-        self.console.print(score_line(label, record, subject))
+        self.console.print(score_line(label, record, subject, self.console.width))
 
     def step_scored(self, label: str, record, subject: str, remaining: str = "") -> None:
-        line = score_line(label, record, subject)
-        self.console.print(line.append(f"  ({remaining})") if remaining else line)
+        label = f"{label}, {remaining}" if remaining else label
+        self.console.print(score_line(label, record, subject, self.console.width))
 
     def confirmed(self, label: str, record, subject: str) -> None:
-        self.console.print(score_line(f"confirm {label}", record, subject))
+        self.console.print(score_line(f"confirm {label}", record, subject, self.console.width))
 
     @contextmanager
     def bisect_display(self, relevant_commits, subjects, records, config):
@@ -59,8 +59,6 @@ class ConsoleHandler:
             print_timeline(self.console, result)
         elif isinstance(result, NightlyResult):
             self.console.print(result.conclusion, markup=False)
-            self.console.print(f"nightly outputs: {result.out_dir} (summary.md, nightly.json, junit.xml)",
-                               markup=False)
 
     def _run_ending(self, result: BisectResult) -> None:
         console = self.console
@@ -77,4 +75,6 @@ class ConsoleHandler:
         if result.reproduce:
             # never wrapped: it is meant to be copied and pasted
             console.print(f"reproduce with: {shlex.join(result.reproduce)}", markup=False, soft_wrap=True)
-        console.print(f"report: {result.report_dir}", markup=False, soft_wrap=True)
+
+    def report_written(self, path) -> None:
+        self.console.print(f"report: {path}", markup=False, soft_wrap=True)

@@ -9,10 +9,11 @@ import typer
 
 from ..demo.port_history import DEFAULT_SEED
 from . import app
+from . import options as opt
 from .options import Command
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, short_help="Generate a port with regressions and hunt one.")
 def demo(
     dir: Annotated[Path | None, typer.Option("--dir", help="Empty or new folder for the port (default: <cache>/demo/nbport, replaced by the next demo).")] = None,
     commits: Annotated[int, typer.Option("--commits", help="Commits in the generated history.")] = 1400,
@@ -21,6 +22,7 @@ def demo(
     regression: Annotated[str, typer.Option("--regression", help="Which injected regression to hunt: unit_slip, half_pixel or oversample_norm.")] = "unit_slip",
     compiled: Annotated[bool, typer.Option("--compiled", help="The port wraps its kernel in torch.compile, like real ports (slower when cold).")] = False,
     scan: Annotated[bool, typer.Option("--scan", help="Scan the whole history instead: find all three windows, print the timeline, write the plot.")] = False,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Generate a PyTorch port of nanoBragg with three injected regressions, then hunt one (the first by default)."""
     from simkernel.cref import BuildError
@@ -36,8 +38,8 @@ def demo(
             scanned = run_demo_scan(dir=demo_folder(dir), commits=commits, size=size, seed=seed, keep=True)
             raise typer.Exit(0 if scanned.found_all else 1)
         outcome = run_demo(dir=dir, commits=commits, size=size, seed=seed, regression=regression,
-                           compiled=compiled)
+                           compiled=compiled, narrow=narrow)
     except BuildError as exc:
         raise BisectorError(f"cannot build the C twin the demo compares against: {exc}",
                             hint="install a C compiler (gcc) and run `bisector demo` again") from None
-    raise typer.Exit(0 if outcome.found else 1)
+    raise typer.Exit(0 if outcome.found and (outcome.narrowed_right or not narrow) else 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,7 +11,7 @@ from . import app
 from . import options as opt
 
 
-@app.command(cls=opt.Command)
+@app.command(cls=opt.Command, short_help="Find the commit that broke parity, and confirm it.")
 def run(
     good: opt.Good,
     bad: opt.Bad = None,
@@ -24,22 +24,32 @@ def run(
     timeout: opt.Timeout = None,
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
-    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report bundles go (default ./reports/bisect).")] = None,
+    report_dir: opt.ReportDir = None,
     keep_worktree: Annotated[bool, typer.Option("--keep-worktree", help="Leave the private repository for inspection.")] = False,
     eager: opt.Eager = None,
-    paranoid: Annotated[Optional[bool], typer.Option("--paranoid/--no-paranoid", help="Confirm each side of the culprit with two fresh runs instead of reusing this hunt's fresh results (config: paranoid).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Commits scored at once per round (multisection; 1: git bisect run).")] = 1,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes (default for --jobs > 1), dask-local or dask://HOST:PORT.")] = None,
+    paranoid: opt.Paranoid = None,
+    jobs: opt.Jobs = 1,
+    executor: opt.Executor = None,
+    narrow: opt.Narrow = False,
 ) -> int:
-    """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation."""
+    """Find the commit that broke parity: endpoints first, then git bisect, then a fresh confirmation.
+
+    Exit codes: 0 culprit found and confirmed, 1 no reproducible culprit, 2 bad input,
+    3 endpoints refused, 4 harness failure, 70 a bug, 130 interrupted. On a tip that is good
+    again (no --bad) the run goes on as a scan and exits with scan's codes.
+    """
     from ..api import run_bisect
     from .console import ConsoleHandler
 
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference, eager=eager, paranoid=paranoid)
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
-        jobs=jobs, executor=executor, handler=ConsoleHandler(),
-        overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                     min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                     reference=reference, eager=eager, paranoid=paranoid),
+        jobs=jobs, executor=executor, overrides=overrides, handler=ConsoleHandler(),
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

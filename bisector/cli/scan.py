@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
 
 import typer
 
 from . import app
-from .options import overrides_from
+from . import options as opt
 
 
-@app.command()
+@app.command(cls=opt.Command, short_help="Every window of broken parity along a history.")
 def scan(
-    good: Annotated[str, typer.Option("--good", "-g", help="Where the history starts (scored too).")],
-    bad: Annotated[Optional[str], typer.Option("--bad", "-b", help="Where it ends (default: HEAD).")] = None,
-    budget: Annotated[Optional[int], typer.Option("--budget", min=2, help="Score at most N distinct states; the stretches left are listed, never guessed.")] = None,
-    scenario: Annotated[Optional[list[str]], typer.Option("--scenario", "-s", help="Scenario to judge (repeatable; default: all).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="States scored at once (not with --budget).")] = 1,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes (default for --jobs > 1), dask-local or dask://HOST:PORT.")] = None,
-    paths: Annotated[Optional[list[str]], typer.Option("--paths", help="Relevant path (repeatable; default from config or src).")] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="The port's repository.")] = Path("."),
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with the \\[tool.bisector] settings.")] = None,
-    c_bin: Annotated[Optional[Path], typer.Option("--c-bin", help="The C reference program (else NB_C_BIN or config).")] = None,
-    reference: Annotated[Optional[str], typer.Option("--reference", help="'c' or 'simkernel'.")] = None,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds per candidate run.")] = None,
-    min_correlation: Annotated[Optional[float], typer.Option("--min-correlation", help="Good needs at least this Pearson correlation (default 0.999).")] = None,
-    max_sum_ratio_error: Annotated[Optional[float], typer.Option("--max-sum-ratio-error", help="Good needs |sum_ratio - 1| at most this (default 5e-3).")] = None,
-    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where report bundles go (default ./reports/scan).")] = None,
+    good: opt.Good,
+    bad: opt.Bad = None,
+    budget: opt.ScanBudget = None,
+    scenario: opt.Scenarios = None,
+    jobs: opt.Jobs = 1,
+    executor: opt.Executor = None,
+    paths: opt.Paths = None,
+    repo: opt.Repo = None,
+    config: opt.ConfigFile = None,
+    c_bin: opt.CBin = None,
+    reference: opt.Reference = None,
+    timeout: opt.Timeout = None,
+    min_correlation: opt.MinCorrelation = None,
+    max_sum_ratio_error: opt.MaxSumRatioError = None,
+    eager: opt.Eager = None,
+    paranoid: opt.Paranoid = None,
+    report_dir: opt.ReportDir = None,
+    narrow: opt.Narrow = False,
 ) -> int:
     """Score each distinct state of GOOD..BAD (first parent), pin every change of verdict, plot the timeline.
 
     Exit codes: 0 at least one window pinned and confirmed, 1 windows found but none pinned
-    and confirmed, 5 no scored state is bad, 2 bad input, 4 harness failure.
+    and confirmed, 2 bad input, 4 harness failure, 5 no scored state is bad, 70 a bug,
+    130 interrupted.
     """
     from ..api import scan_history
     from .console import ConsoleHandler
@@ -41,11 +44,15 @@ def scan(
     if jobs > 1 and budget is not None:
         raise BisectorError(f"--jobs {jobs} scores every state at once and cannot keep --budget {budget}",
                             hint="drop --budget, or run with --jobs 1")
+    overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
+                                   min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
+                                   reference=reference, eager=eager, paranoid=paranoid)
     result = scan_history(
-        repo, good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs, executor=executor,
-        handler=ConsoleHandler(),
-        overrides=overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
-                                 min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                 reference=reference),
+        repo or Path("."), good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs,
+        executor=executor, overrides=overrides, handler=ConsoleHandler(),
     )
+    if narrow:
+        from ..narrow.api import narrow_hunted
+
+        narrow_hunted(result, config_file=config, overrides=overrides)
     raise typer.Exit(result.exit_code)

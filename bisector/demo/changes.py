@@ -33,6 +33,7 @@ class RegressionSpec:
     name: str
     description: str
     scenarios: tuple[str, ...]
+    breaking: str = ""  # text that only the breaking hunk of the culprit adds (what `narrow` must name)
 
     @property
     def fix_role(self) -> str:
@@ -41,13 +42,13 @@ class RegressionSpec:
 
 UNIT_SLIP = RegressionSpec(
     "unit_slip", "wavelength kept in Angstrom where metres are expected: the image is wrecked",
-    ("benchmark", "oversample"))
+    ("benchmark", "oversample"), "# SimParams keeps metres")
 HALF_PIXEL = RegressionSpec(
     "half_pixel", "MOSFLM +1/2 pixel beam-centre shift dropped: correlation about 0.99",
-    ("benchmark", "oversample"))
+    ("benchmark", "oversample"), "# the default beam centre above already includes the half pixel")
 OVERSAMPLE_NORM = RegressionSpec(
     "oversample_norm", "subpixel normalisation divides by n instead of n^2: only -oversample runs are 2x too bright",
-    ("oversample",))
+    ("oversample",), "# one normalisation step per subpixel")
 REGRESSIONS = (UNIT_SLIP, HALF_PIXEL, OVERSAMPLE_NORM)
 
 
@@ -184,17 +185,29 @@ def source_changes(bench_pixels_before: int, bench_pixels_after: int, units_modu
                  '    """A flat detector: pixel counts, pixel size (m), distance (m), beam centre (m)."""\n\n'
                  "    fpixels: int\n"),)),
         _release(0.115, "0.4.1", "0.5.0"),
-        # Regression 1, a unit slip: the wavelength field moves to metres, the CLI forgets to convert.
-        Change(0.125, "params: keep the wavelength in metres", UNIT_SLIP.name, edits=(
+        # The wavelength moves to metres, converted once where -lambda is read: parity holds.
+        Change(0.120, "params: keep the wavelength in metres", edits=(
             Edit(PARAMS, "    wavelength_A: float = 1.0\n", "    wavelength_m: float = 1e-10\n"),
             Edit(CLI, "            params.wavelength_A = _values(argv, i, 1)[0]\n",
-                 "            params.wavelength_m = _values(argv, i, 1)[0]\n"),
+                 "            params.wavelength_m = _values(argv, i, 1)[0] * ANGSTROM\n"),
+            Edit(CLI, "from .params import SimParams\n", "from .params import ANGSTROM, SimParams\n"),
             Edit(CLI, '    print("  wave=%g meters" % (params.wavelength_A * 1e-10))\n',
                  '    print("  wave=%g meters" % params.wavelength_m)\n'),
             Edit(SIMULATOR, "    wavelength_m = params.wavelength_A * ANGSTROM\n",
                  "    wavelength_m = params.wavelength_m\n"),
             Edit(SIMULATOR, "from .params import ANGSTROM, R_E_SQUARED, SimParams\n",
                  "from .params import R_E_SQUARED, SimParams\n"))),
+        # Regression 1, a unit slip inside a tidy-up: one of its five hunks (in cli.py, among two
+        # harmless ones there and one each in params.py and simulator.py) drops the conversion.
+        Change(0.125, "Tidy the CLI, comments and banner after the move to metres", UNIT_SLIP.name, edits=(
+            Edit(PARAMS, '"""Simulation parameters, kept in the units nanoBragg takes on its command line.\n',
+                 '"""Simulation parameters, in the units nanoBragg takes on its command line (wavelength: metres).\n'),
+            Edit(CLI, "as numbers\") from None\n", "as numbers (flag values are plain numbers)\") from None\n"),
+            Edit(CLI, "            params.wavelength_m = _values(argv, i, 1)[0] * ANGSTROM\n",
+                 "            params.wavelength_m = _values(argv, i, 1)[0]  # SimParams keeps metres\n"),
+            Edit(CLI, '    print("  Kahn polarization factor: 0")\n', '    print("  Kahn polarization factor: 0.000000")\n'),
+            Edit(SIMULATOR, "    # h = a.S with S = (d - i) / lambda, so fold 1/lambda into the cell vectors once\n",
+                 "    # h = a.S with S = (d - i) / lambda: fold 1/lambda into the cell vectors once, not per pixel\n"))),
         Change(0.135, "cli: list the ignored nanoBragg switches one per line", edits=(
             Edit(CLI,
                  'IGNORED_SWITCHES = {"-nopgm", "-nonoise", "-noprogress", "-mosflm", "-square_xtal", "-nointerpolate"}\n',
@@ -206,9 +219,8 @@ def source_changes(bench_pixels_before: int, bench_pixels_after: int, units_modu
                  "def simulate(params: SimParams) -> torch.Tensor:\n"
                  '    """Render the float image, shape (slow, fast), in photons per pixel."""\n'),)),
         Change(0.160, "cli: convert -lambda from Angstrom to metres", UNIT_SLIP.fix_role, edits=(
-            Edit(CLI, "            params.wavelength_m = _values(argv, i, 1)[0]\n",
-                 "            params.wavelength_m = _values(argv, i, 1)[0] * ANGSTROM\n"),
-            Edit(CLI, "from .params import SimParams\n", "from .params import ANGSTROM, SimParams\n"))),
+            Edit(CLI, "            params.wavelength_m = _values(argv, i, 1)[0]  # SimParams keeps metres\n",
+                 "            params.wavelength_m = _values(argv, i, 1)[0] * ANGSTROM  # -lambda is in Angstrom\n"),)),
         Change(0.185, "simulator: render 32 rows at a time (faster: the temporaries stay in cache)", PERF, edits=(
             Edit(SIMULATOR,
                  "# rows rendered at once: keeps each float32 temporary of a 4096-wide detector near 1 MB\n"

@@ -15,7 +15,9 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides, default_cache_dir
-from ..score.scoring import ScoreRecord
+from ..invocation import program
+from ..narrow.narrowing import Narrowing
+from ..records import ScoreRecord
 from .changes import REGRESSIONS
 from .port_history import (
     DEFAULT_SEED,
@@ -47,11 +49,21 @@ class DemoOutcome:
     seconds: float
     scenarios: tuple[str, ...] = ()  # the scenarios bisector judged
     records: tuple[ScoreRecord, ...] = ()  # bisector's score records (endpoints, bisect steps, confirmation)
+    narrowing: Narrowing | None = None  # with narrow: the culprit narrowed to its hunks
+
+    @property
+    def narrowed_right(self) -> bool:
+        """``narrow`` isolated exactly the injected hunk among the culprit's hunks."""
+        if self.narrowing is None or not self.narrowing.isolated:
+            return False
+        breaking = next(spec.breaking for spec in REGRESSIONS if spec.name == self.regression.name)
+        (hunk, *more) = self.narrowing.minimal_hunks or [None]
+        return hunk is not None and not more and any(breaking in line for line in hunk.body if line.startswith("+"))
 
     @property
     def user_command(self) -> str:
         """The command a user would type to run the same hunt by hand."""
-        argv = ["bisector", "run", "--repo", str(self.repo.path), "--good", self.regression.good,
+        argv = [*program(), "run", "--repo", str(self.repo.path), "--good", self.regression.good,
                 "--bad", self.regression.bad, "--c-bin", str(self.c_bin)]
         for name in self.scenarios:
             argv += ["--scenario", name]
@@ -61,7 +73,7 @@ class DemoOutcome:
 def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, seed: int = DEFAULT_SEED,
              console: Console | None = None, *, regression: str = FIRST_REGRESSION,
              cache_dir: Path | None = None, scenarios: list[str] | None = None,
-             compiled: bool = False) -> DemoOutcome:
+             compiled: bool = False, narrow: bool = False) -> DemoOutcome:
     """Generate the port in ``dir``, then hunt one regression; the port and its report stay.
 
     ``dir``: a new or empty folder (default: ``<cache>/demo/nbport``, replaced by the next
@@ -70,7 +82,8 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     first one that detects the hunted regression, so a cold demo at 4096^2 stays within
     minutes on two cores). ``cache_dir``: bisector's cache (default: the user's).
     ``compiled``: the port wraps its kernel in ``torch.compile`` like real ports (off by
-    default: compiling from cold adds minutes to a first demo on two cores).
+    default: compiling from cold adds minutes to a first demo on two cores). ``narrow``: then
+    narrow the culprit to its hunks (`bisector narrow`) and check it names the injected one.
     Raises DemoError for a bad request and BuildError when the C twin cannot be built.
     """
     from simkernel import cref
@@ -95,12 +108,19 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     result = run_bisect(
         repo.path, hunted.good, hunted.bad, report_root=target / "reports" / "bisect", handler=ConsoleHandler(console),
         overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir, scenarios=list(judged)))
+    narrowed = None
+    if narrow and result.culprit == hunted.culprit:
+        from ..narrow.api import narrow_hunted
+
+        narrowed = next(iter(narrow_hunted(result, console=console)), None)
     outcome = DemoOutcome(
         repo=repo, regression=hunted, culprit=result.culprit, candidates=tuple(result.candidates),
         found=result.culprit == hunted.culprit, report_dir=result.report_dir, c_bin=c_bin,
         exit_code=result.exit_code, seconds=time.perf_counter() - started, scenarios=judged,
-        records=tuple(result.records))
+        records=tuple(result.records), narrowing=narrowed)
     _print_verdict(outcome, console)
+    if narrow:
+        _print_narrowing(outcome, console)
     return outcome
 
 
@@ -157,4 +177,18 @@ def _print_verdict(outcome: DemoOutcome, console: Console) -> None:
                   "hunt by hand with:", markup=False)
     console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)
     console.print("on your own port's checkout:", soft_wrap=True)
-    console.print("  bisector run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)
+    console.print(f"  {shlex.join(program())} run --good <known-good sha> --c-bin /path/to/nanoBragg", markup=False)
+
+
+def _print_narrowing(outcome: DemoOutcome, console: Console) -> None:
+    n = outcome.narrowing
+    if n is None:
+        console.print("[red bold]nothing was narrowed: the hunt did not name the injected commit[/red bold]")
+        return
+    places = "; ".join(str(n.places[h.index]) for h in n.minimal_hunks)
+    tally = f"{n.scorings} scorings for {len(n.hunks)} hunks, ddmin's worst case {n.bound}"
+    if outcome.narrowed_right:
+        console.print(f"[green bold]narrow named the injected hunk[/green bold] {places} ({tally})", soft_wrap=True)
+    else:
+        console.print(f"[red bold]narrow named {places or 'nothing'}, not the injected hunk[/red bold] ({tally})",
+                      soft_wrap=True)

@@ -6,6 +6,7 @@ tip that is good again); the demo knows the answer and checks it.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 import time
@@ -17,6 +18,7 @@ from rich.console import Console
 from ..config import ConfigOverrides
 from ..search.windows import PINNED
 from ..hunt.scan import ScanResult
+from ..invocation import program
 from .port_history import DEFAULT_SEED, DemoRepo, Regression, check_request
 from .hunt import _generate
 
@@ -37,6 +39,12 @@ class DemoScanOutcome:
     checks: tuple[WindowCheck, ...]
     seconds: float
     kept: bool
+
+    @property
+    def user_command(self) -> str:
+        """The command a user would type to scan the port by hand, judging as the demo did."""
+        return shlex.join([*program(), "scan", "--repo", str(self.repo.path), "--good", self.repo.first_good[:10],
+                           *self.scan.judge_options])
 
     @property
     def found_all(self) -> bool:
@@ -101,5 +109,4 @@ def _print_checks(outcome: DemoScanOutcome, console: Console) -> None:
                   f"({len(outcome.scan.timeline.windows)} windows in all) in {outcome.seconds:.0f} s")
     if outcome.kept:
         console.print(f"the port stays at {outcome.repo.path}; scan it by hand with:")
-        console.print(f"  bisector scan --repo {outcome.repo.path} --good {outcome.repo.first_good[:10]}",
-                      markup=False)
+        console.print(f"  {outcome.user_command}", soft_wrap=True, markup=False)

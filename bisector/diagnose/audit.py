@@ -27,7 +27,8 @@ from typing import Any
 from ..config import Thresholds
 from ..errors import BisectorError
 from ..report.bundle import new_report_dir
-from ..store.cache import atomic_write
+from ..files import atomic_write
+from ..report.text import table_cell
 
 BENCH_KEYS = {"size", "correlation", "correlation_warm", "correlation_cold", "sum_ratio", "c_time",
               "py_time_warm", "py_time_cold", "speedup_warm", "speedup_cold"}
@@ -38,6 +39,7 @@ _TIME_KEYS = ("timestamp", "time", "date", "created", "started", "start_time")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _STAMP = re.compile(r"(\d{8}T\d{6}Z?|\d{4}-\d{2}-\d{2}[T_ ]?\d{0,2}[:-]?\d{0,2}[:-]?\d{0,2})")
 _FLAG = re.compile(r"^-[A-Za-z_]")
+MAX_DEPTH = 100  # results are a few levels deep; deeper nesting is not a result (and would recurse)
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -127,10 +129,27 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
     if not text.strip():
         return None, "empty file"
     try:
-        return json.loads(text), None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         what = "truncated JSON" if exc.pos >= len(text.rstrip()) else "malformed JSON"
         return None, f"{what} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+    except RecursionError:  # the parser's own limit, near 1,000 levels
+        return None, f"JSON nested deeper than {MAX_DEPTH} levels: not a result"
+    if _depth_exceeds(data, MAX_DEPTH):
+        return None, f"JSON nested deeper than {MAX_DEPTH} levels: not a result"
+    return data, None
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` deep; without recursion, so any depth is safe."""
+    todo = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _records(data: Any) -> tuple[list[dict], str | None]:
@@ -290,7 +309,7 @@ def run_audit(root: Path, *, thresholds: Thresholds = Thresholds(), report_root:
 def artifact_matrix(audit: Audit) -> list[str]:
     t = audit.thresholds
     lines = ["# Artifact matrix", "",
-             f"{len(audit.runs)} runs under `{audit.root}`: {len(audit.of('good'))} good, "
+             f"{len(audit.runs)} runs under {_code(str(audit.root))}: {len(audit.of('good'))} good, "
              f"{len(audit.of('bad'))} bad, {len(audit.of('unknown'))} unknown. Verdicts under the "
              f"thresholds correlation >= {t.min_correlation:g} and |sum ratio - 1| <= {t.max_sum_ratio_error:g}.",
              "", "| path | time stamp | size | correlation | sum ratio | verdict | git sha |",
@@ -300,11 +319,11 @@ def artifact_matrix(audit: Audit) -> list[str]:
         if r.correlation_cold is not None and r.correlation_cold != r.correlation:
             corr += f" (cold {r.correlation_cold:.6f})"
         verdict = r.verdict if r.reason in ("within thresholds", "") else f"{r.verdict}: {r.reason}"
-        lines.append(f"| `{r.source}` | {r.stamp or '-'} | {_cell(r.size)} | {corr} | {_f(r.sum_ratio, '.6f')} | "
-                     f"{_md(verdict)} | {('`' + r.git_sha[:12] + '`') if r.git_sha else 'no provenance'} |")
+        lines.append(f"| {_code(r.source)} | {_cell(r.stamp or '-')} | {_cell(r.size)} | {corr} | {_f(r.sum_ratio, '.6f')} | "
+                     f"{table_cell(verdict)} | {('`' + r.git_sha[:12] + '`') if r.git_sha else 'no provenance'} |")
     if audit.skipped:
         lines += ["", "## Skipped", "", "| file | why |", "|---|---|"]
-        lines += [f"| `{s.path}` | {_md(s.reason)} |" for s in audit.skipped]
+        lines += [f"| {_code(s.path)} | {table_cell(s.reason)} |" for s in audit.skipped]
     return lines
 
 
@@ -351,7 +370,7 @@ def _differences(good: list[Run], bad: list[Run]) -> list[str]:
             note = "separates good from bad" if not set(gv) & set(bv) else ""
         else:
             note = f"recorded in {'good' if gv else 'bad'} runs only"
-        rows.append(f"| {category(key)} | `{key}` | {_counted(gv, len(good))} | {_counted(bv, len(bad))} | {note} |")
+        rows.append(f"| {category(key)} | {_code(key)} | {_counted(gv, len(good))} | {_counted(bv, len(bad))} | {note} |")
     if not rows:
         return ["No recorded parameter differs between good and bad runs: the difference lies in "
                 "something not recorded (see the open questions)."]
@@ -375,7 +394,7 @@ def _values(runs: list[Run], key: str) -> Counter:
 
 
 def _counted(values: Counter, runs: int) -> str:
-    cells = [f"`{_md(str(v))[:60]}`" + (f" x{n}" if n > 1 else "") for v, n in values.most_common()]
+    cells = [_code(str(v)[:60]) + (f" x{n}" if n > 1 else "") for v, n in values.most_common()]
     missing = runs - sum(values.values())
     if missing:
         cells.append(f"not recorded x{missing}")
@@ -400,11 +419,11 @@ def open_questions(audit: Audit) -> list[str]:
     no_sha = [r.source for r in audit.runs if not r.git_sha]
     if no_sha:
         questions.append(f"{len(no_sha)} runs record no git sha (no provenance): which code produced "
-                         f"them? {', '.join(f'`{s}`' for s in no_sha)}")
+                         f"them? {', '.join(_code(s) for s in no_sha)}")
     unknown = [r.source for r in audit.of("unknown")]
     if unknown:
         questions.append(f"{len(unknown)} runs record no correlation, so they have no verdict: "
-                         f"{', '.join(f'`{s}`' for s in unknown)}")
+                         f"{', '.join(_code(s) for s in unknown)}")
     no_ratio = [r.source for r in audit.runs if r.correlation is not None and r.sum_ratio is None]
     if no_ratio:
         questions.append(f"{len(no_ratio)} runs record no sum ratio, judged on correlation alone "
@@ -412,9 +431,9 @@ def open_questions(audit: Audit) -> list[str]:
     split = [r.source for r in audit.runs if r.correlation_cold is not None and r.correlation is not None
              and (r.correlation_cold >= audit.thresholds.min_correlation) != (r.correlation >= audit.thresholds.min_correlation)]
     if split:
-        questions.append(f"warm and cold correlation give different verdicts in {', '.join(f'`{s}`' for s in split)}: "
+        questions.append(f"warm and cold correlation give different verdicts in {', '.join(_code(s) for s in split)}: "
                          "state carried between runs?")
-    no_context = sorted({_md(str(r.folder.name)) for r in audit.runs if not r.commands and not r.context})
+    no_context = sorted({table_cell(str(r.folder.name)) for r in audit.runs if not r.commands and not r.context})
     if no_context:
         questions.append(f"no commands.txt or env.json beside the results in {', '.join(no_context)}: "
                          "their parameters cannot be compared")
@@ -428,8 +447,10 @@ def _f(value: float | None, spec: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "-" if value is None else _md(str(value))
+    return "-" if value is None else table_cell(str(value))
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _code(text: str) -> str:
+    """``text`` as inline code that stays in its table cell, whatever a file name holds."""
+    cell = table_cell(text)
+    return f"`` {cell} ``" if "`" in cell else f"`{cell}`"

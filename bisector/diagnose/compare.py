@@ -14,32 +14,34 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
+from numpy.lib import format as npy
 
 from .. import git
-from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, default_cache_dir, load_config
-from ..errors import BisectorError, ExitCode
+from ..cachedir import default_cache_dir
+from ..config import C_BIN_ENV, Config, ConfigOverrides, Scenario, Thresholds, load_config
+from ..errors import BisectorError, DiagnosisExit
+from ..files import atomic_write
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
+from ..report.writable import writable_folder
 from ..score.metrics import Metrics, compare as compare_metrics, judge
+from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
+from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
-from ..store.cache import Cache, atomic_write, digest
+from ..store.cache import Cache
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
 AGREE = 0
 DISAGREE = 1
-SIDE_FAILED = ExitCode.ABORTED
+SIDE_FAILED = DiagnosisExit.HARNESS
 
 SCENARIO_NAME = "compare"
+MAX_PEAKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,10 @@ class CompareResult:
 def compare_images(candidate: np.ndarray, reference: np.ndarray, thresholds: Thresholds = Thresholds(),
                    *, peaks: int = 20, radius: float = 2.0) -> Comparison:
     """Compare two images of shape (slow, fast); BisectorError when their shapes differ."""
-    import numpy as np
-
     cand, ref = np.asarray(candidate), np.asarray(reference)
+    for name, image in (("candidate", cand), ("reference", ref)):
+        _check_real(image, f"the {name} image")
+    _check_peak_options(peaks, radius)
     if cand.shape != ref.shape:
         raise BisectorError(f"the images differ in size: reference {tuple(ref.shape)}, candidate "
                             f"{tuple(cand.shape)} (slow, fast)",
@@ -130,14 +133,14 @@ def parse_side(text: str, *, role: str) -> Side:
     """"c", "simkernel", an existing .npy/.bin file, or (candidate only) a commit."""
     if text in ("c", "simkernel"):
         return Side(text, label="C program" if text == "c" else "simkernel")
-    path = Path(text).expanduser()
+    path = Path(text)  # as typed: a file named "~x" or "$X" is that file
     if path.suffix in (".npy", ".bin") or path.is_file():
         if not path.is_file():
             raise BisectorError(f"saved image {path} does not exist", hint=f"check the path given to --{role}")
         return Side("file", str(path.resolve()), label=path.name)
-    if role == "ref":
-        raise BisectorError(f"--ref {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
-                            hint="use --ref c, --ref simkernel, or --ref path/to/image.npy")
+    if role == "reference":
+        raise BisectorError(f"--reference {text!r} is not 'c', 'simkernel' or a saved image (.npy/.bin)",
+                            hint="use --reference c, --reference simkernel, or --reference path/to/image.npy")
     return Side("commit", text, label=text)
 
 
@@ -172,10 +175,9 @@ def load_settings(repo: Path | None, config_file: Path | None, overrides: Config
     return Settings(None, cache, overrides.timeout_s or 900.0, c_bin, thresholds)
 
 
-def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
-    """The side's image for ``args`` (shape (slow, fast)); ReferenceFailure/BisectorError on failure."""
-    from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
-
+def side_image(side: Side, args: list[str], settings: Settings, ref_kind: str = "") -> np.ndarray:
+    """The side's image for ``args`` (shape (slow, fast)); ReferenceFailure/BisectorError on
+    failure. ``ref_kind``: the other side's kind, when this one is the candidate."""
     scenario = Scenario(SCENARIO_NAME, tuple(args))
     if side.kind == "file":
         return _load_file(Path(side.value), args)
@@ -186,24 +188,67 @@ def side_image(side: Side, args: list[str], settings: Settings) -> np.ndarray:
         if side.kind == "c":
             if settings.config is not None and settings.config.reference.kind == "c":
                 return open_reference(settings.config, cache).image(scenario)
-            if not settings.c_bin:
-                raise BisectorError("no C program to run for --ref c",
-                                    hint=f"pass --c-bin PATH, set {C_BIN_ENV}, or use --ref simkernel")
-            return CReference(Path(settings.c_bin), cache, settings.timeout_s).image(scenario)
-        return _commit_image(side.value, scenario, settings.config, cache, detector_shape(args))
+            c_bin = Path(settings.c_bin) if settings.c_bin else _twin_with_notice()
+            return CReference(c_bin, cache, settings.timeout_s).image(scenario)
+        return _commit_image(side.value, scenario, settings.config, ref_kind)
     finally:
         cache.close()
 
 
+def _twin_with_notice() -> Path:
+    """--reference c with no C program configured: the C twin, said out loud."""
+    from rich.console import Console
+
+    from ..twin import twin_binary
+
+    binary = twin_binary()
+    Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --reference c uses the "
+                               f"C twin {binary} (same as --c-bin twin)", markup=False, soft_wrap=True)
+    return binary
+
+
+def _check_real(image: np.ndarray, what: str) -> None:
+    """Metrics of complex or text values would be meaningless (a complex image once "agreed")."""
+    if image.dtype.kind not in "biuf":
+        kind = {"c": "complex", "U": "text", "S": "text", "O": "Python object"}.get(image.dtype.kind, str(image.dtype))
+        raise BisectorError(f"{what} holds {kind} values ({image.dtype}), not real intensities",
+                            hint="save the real image, e.g. numpy.save(path, image.real.astype('float32'))")
+
+
+def _check_peak_options(peaks: int, radius: float) -> None:
+    if isinstance(peaks, bool) or not isinstance(peaks, int) or not 1 <= peaks <= MAX_PEAKS:
+        raise BisectorError(f"--peaks must be a whole number from 1 to {MAX_PEAKS}, not {peaks!r}",
+                            hint="e.g. --peaks 20")
+    if not (math.isfinite(radius) and radius > 0):
+        raise BisectorError(f"--radius must be a finite number of pixels > 0, not {radius!r}",
+                            hint="e.g. --radius 2")
+
+
+def _npy_header(path: Path) -> None:
+    """Refuse a .npy whose header asks for what the file cannot hold, before numpy allocates it:
+    a header may claim 99999 x 99999 pixels in a file of a few bytes."""
+    with open(path, "rb") as fh:
+        version = npy.read_magic(fh)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = reader(fh)
+        data_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
+    image = np.empty(0, dtype=dtype)
+    _check_real(image, f"the saved image {path}")
+    if len(shape) != 2:
+        raise BisectorError(f"the saved image {path} has shape {shape}, not (slow, fast)")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > data_bytes:
+        raise BisectorError(f"the saved image {path} claims {shape[0]} x {shape[1]} {dtype} pixels "
+                            f"({needed} bytes) but holds {data_bytes} bytes of data",
+                            hint="the file is truncated or its header is damaged: save the image again")
+
+
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
-    import numpy as np
-
     from simkernel.io import read_floatfile
-
-    from ..score.reference import detector_shape
 
     try:
         if path.suffix == ".npy":
+            _npy_header(path)
             image = np.load(path, allow_pickle=False)
         else:
             image = read_floatfile(path, detector_shape(args))
@@ -212,37 +257,36 @@ def _load_file(path: Path, args: list[str]) -> np.ndarray:
                             hint="a .npy from numpy.save, or a raw float32 .bin of the arguments' detector size")
     if image.ndim != 2:
         raise BisectorError(f"the saved image {path} has shape {image.shape}, not (slow, fast)")
+    _check_real(image, f"the saved image {path}")
     return image
 
 
-def _commit_image(commit: str, scenario: Scenario, config: Config, cache: Cache,
-                  shape: tuple[int, int]) -> np.ndarray:
-    """Run the configured command at ``commit`` on a private export; cached by relevant trees."""
-    from ..score.candidate import export_workspace, run_candidate, run_setup
-    from ..score.scoring import environment_key
+def _commit_image(commit: str, scenario: Scenario, config: Config, ref_kind: str) -> np.ndarray:
+    """A fresh run of the configured command at ``commit``, through the scoring service.
 
-    sha = git.resolve(config.repo, commit)
-    key = "candidate-" + digest({"trees": git.tree_ids(config.repo, sha, list(config.paths)),
-                                 "environment": environment_key(config)})
-    cached = cache.get_reference(key, scenario.args)
-    if cached is not None:
-        return cached
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-compare-"))
-    try:
-        ws = export_workspace(config, sha, scratch)
-        failure = run_setup(config, ws)
-        run = None if failure else run_candidate(config, ws, scenario, shape)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if failure or run.status != "ok":
-        raise BisectorError(f"the port at {sha[:10]} produced no image: {failure or run.reason}",
+    With the configured reference on the other side, the run is also the commit's score
+    (stored under the one score key, so `score`, `run` and `scan` reuse it); the image
+    itself is never cached: candidate images have no place in the reference table.
+    """
+    with ScoringService(config) as service:
+        state = service.commit(commit)
+        with service.session(state, read_cache=False, hold_images=True) as session:
+            if ref_kind == config.reference.kind:
+                result = session.measured(scenario)
+                image, reason = session.images.get(scenario.name), result.reason
+            else:
+                run = session.candidate(scenario)
+                image, reason = run.image, run.reason
+    sha = state.name
+    if image is None:
+        raise BisectorError(f"the port at {sha[:10]} produced no image: {reason}",
                             hint=f"score it with `bisector score {sha[:10]}` to see the full reason",
                             exit_code=SIDE_FAILED)
-    if run.image.ndim != 2:
-        raise BisectorError(f"the port at {sha[:10]} wrote {run.image.size} pixels, expected "
+    shape = detector_shape(scenario.args)
+    if image.ndim != 2:
+        raise BisectorError(f"the port at {sha[:10]} wrote {image.size} pixels, expected "
                             f"{shape[0]} x {shape[1]} (slow, fast)", exit_code=SIDE_FAILED)
-    cache.put_reference(key, scenario.args, run.image)
-    return run.image
+    return image
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -253,26 +297,29 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
                 scenario: str | None = None, report_root: Path | None = None,
                 peaks: int = 20, radius: float = 2.0) -> CompareResult:
     """Both sides' images on ``args`` (or a configured scenario's), compared and reported."""
+    _check_peak_options(peaks, radius)  # before any side runs
     overrides = overrides or ConfigOverrides()
-    ref_side = parse_side(ref, role="ref") if ref else None
+    ref_side = parse_side(ref, role="reference") if ref else None
     cand_side = parse_side(candidate or "HEAD", role="candidate")
     settings = load_settings(repo, config_file, overrides,
                              need_port=cand_side.kind == "commit" or scenario is not None)
-    ref_side = ref_side or parse_side(_default_ref(settings), role="ref")
+    ref_side = ref_side or parse_side(_default_ref(settings), role="reference")
     args = _scenario_args(args, scenario, settings)
     if cand_side.kind == "commit":
         sha = git.resolve(settings.config.repo, cand_side.value)
         cand_side = replace(cand_side, value=sha, label=f"{cand_side.value} ({sha[:10]})"
                             if not sha.startswith(cand_side.value) else sha[:10])
     box = Roi(*roi) if roi else None
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "compare",
+                                  "--report-dir")
     reference = side_image(ref_side, args, settings)
-    image = side_image(cand_side, args, settings)
+    image = side_image(cand_side, args, settings, ref_side.kind)
     whole = compare_images(image, reference, settings.thresholds, peaks=peaks, radius=radius)
     part = None
     if box is not None:
         _check_roi(box, reference.shape)
         part = compare_images(box.cut(image), box.cut(reference), settings.thresholds, peaks=peaks, radius=radius)
-    report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "compare")
+    report_dir = new_report_dir(report_root)
     result = CompareResult(report_dir, whole, part, ref_side, cand_side, list(args), box)
     _write(result, reference, image, box)
     return result
@@ -294,7 +341,7 @@ def _scenario_args(args: list[str], scenario: str | None, settings: Settings) ->
         return list(settings.config.scenarios[scenario].args)
     if not args:
         raise BisectorError("no nanoBragg arguments to run",
-                            hint="bisector compare --ref c --candidate simkernel -- -default_F 100 -cell ... "
+                            hint="bisector compare --reference c --candidate simkernel -- -default_F 100 -cell ... "
                                  "(or --scenario NAME)")
     if "-floatfile" in args:
         raise BisectorError("the arguments must not contain -floatfile", hint="bisector chooses the output file")
@@ -363,9 +410,11 @@ def summary_md(result: CompareResult) -> list[str]:
     lines += [f"| {r.r0:g}-{r.r1:g} | {r.pixels} | {_fmt(r.relative_error, '.3g')} |" for r in w.radial]
     p = w.peaks
     lines += ["", "## Peaks", "",
-              f"The {p.wanted} brightest local maxima of each image ({p.reference_peaks} in the reference, "
-              f"{p.candidate_peaks} in the candidate), paired within {p.radius:g} px: {p.matched} matched, "
-              f"mean distance {_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px.", "",
+              f"{p.matched} of the reference's {p.reference_peaks} brightest peaks (local maxima; "
+              f"{p.wanted} asked) have a peak of the candidate within {p.radius:g} px, mean distance "
+              f"{_fmt(p.mean_distance, '.3f')} px, max {_fmt(p.max_distance, '.3f')} px. Each is paired with "
+              f"at most one of the candidate's {p.candidate_peaks} brightest, a list twice as long so that "
+              "peaks of equal brightness are not lost to a tie at the cut.", "",
               "## Images", ""]
     for info in result.figures:
         lines += figures.explain(info, "the reference", "the candidate") + [""]

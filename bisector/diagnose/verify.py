@@ -1,39 +1,41 @@
 """`bisector verify`: every configured scenario, and the port's own tests, at one commit.
 
-Everything runs in one private checkout of the commit: the whole committed tree exported
-(git archive) into a temporary folder outside the user's checkout, removed afterwards
-whatever happens. No worktree of the user's repository is made, so neither its worktree
-list nor its hooks are involved. The scenarios run with the configured command, then each
-pytest selector with the same Python and environment. Nothing is read from the score cache:
-verifying a fix means running it.
+Everything runs in one private checkout of the commit, made by the scoring service: the
+whole committed tree exported (git archive) into an owned scratch folder outside the user's
+checkout, removed afterwards, and pruned by the next bisector if this one is killed. No
+worktree of the user's repository is made, so neither its worktree list nor its hooks are
+involved. The scenarios are measured and judged by the service (configured command,
+reference, thresholds; full runs, no probe), then each pytest selector runs with the same
+Python and environment. Nothing is read from the score cache: verifying a fix means running
+it (the fresh scores are stored, under the one score key).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
-from ..errors import ReferenceFailure
+from ..errors import BisectorError
+from ..files import atomic_write
+from ..records import ScenarioResult
 from ..report.bundle import new_report_dir
+from ..report.writable import writable_folder
 from ..report.text import last_line
 from ..score import procs
-from ..score.candidate import Workspace, process_env, run_candidate, run_setup
-from ..score.metrics import compare, judge
-from ..score.reference import Reference, detector_shape, reference_for
-from ..store.cache import atomic_write
+from ..score.candidate import Workspace, process_env
+from ..score.scoring import ScoringService
+from ..score.verdict import Verdict
 
 # Exit codes of `bisector verify` (README): 0 every check passes, 1 one fails,
 # 2 bad input, 4 the reference failed.
 ALL_PASS = 0
 SOME_FAIL = 1
-PYTEST_NO_TESTS = 5
+PYTEST_USAGE_ERROR = 4   # pytest's own codes: a path or test that does not exist,
+PYTEST_NO_TESTS = 5      # or a selector that matches nothing
 
 
 @dataclass
@@ -73,23 +75,20 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit or "HEAD")
     names = _scenario_names(config, scenarios)
+    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "verify",
+                                  "--report-dir")
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
-    reference = reference_for(config)
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-verify-"))
-    ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
-                   logs=scratch / "logs")
-    try:
-        for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
-            folder.mkdir(parents=True)
-        git.export(repo, sha, ["."], ws.worktree)  # "." is the whole tree
-        setup_failure = run_setup(config, ws)
-        for name in names:
-            result.checks.append(_scenario_check(config, reference, ws, name, setup_failure))
-        for selector in pytest:
-            result.checks.append(_pytest_check(config, ws, selector))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    result.report_dir = new_report_dir(Path(report_root) if report_root else Path.cwd() / "reports" / "verify")
+    with ScoringService(config) as service:
+        with service.session(service.commit(sha), read_cache=False, export_all=True) as session:
+            ws = session.workspace() if pytest else None
+            for selector in pytest:  # a selector that selects nothing is a typo: say so before scoring
+                _check_selector(config, ws, selector, sha)
+            for name in names:
+                scored = session.judged(config.scenarios[name], use_probes=False)
+                result.checks.append(_scenario_check(scored, session.setup_failure))
+            for selector in pytest:
+                result.checks.append(_pytest_check(config, ws, selector, session.setup_failure))
+    result.report_dir = new_report_dir(report_root)
     atomic_write(result.report_dir / "verify.md", ("\n".join(table_lines(result)) + "\n").encode())
     atomic_write(result.report_dir / "verify.json", (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     return result
@@ -101,25 +100,21 @@ def _scenario_names(config: Config, chosen: list[str] | None) -> list[str]:
     return list(config.scenarios)
 
 
-def _scenario_check(config: Config, reference: Reference, ws: Workspace, name: str,
-                    setup_failure: str | None) -> Check:
-    scenario = config.scenarios[name]
-    start = time.monotonic()
-    # The reference first: a broken reference must stop verify, not fail the commit.
-    ref_image = reference.image(scenario)
+def _scenario_check(scored: ScenarioResult, setup_failure: str | None) -> Check:
+    # A broken reference raised ReferenceFailure in the service already: verify stops (exit 4).
+    if scored.measured:
+        detail = scored.reason
+    elif setup_failure:
+        detail = f"setup failed: {last_line(setup_failure)}"
+    else:
+        detail = last_line(scored.reason)
+    return Check("scenario", scored.name, scored.verdict is Verdict.GOOD, scored.verdict.value, detail,
+                 scored.seconds)
+
+
+def _pytest_check(config: Config, ws: Workspace, selector: str, setup_failure: str | None) -> Check:
     if setup_failure:
-        return Check("scenario", name, False, "skip", f"setup failed: {last_line(setup_failure)}")
-    run = run_candidate(config, ws, scenario, detector_shape(scenario.args))
-    if run.status != "ok":
-        return Check("scenario", name, False, "skip", last_line(run.reason), time.monotonic() - start)
-    metrics = compare(run.image, ref_image)
-    verdict, reason = judge(metrics, config.thresholds)
-    if metrics.reference_problem:
-        raise ReferenceFailure(f"scenario {name!r}: {reason}")
-    return Check("scenario", name, verdict.value == "good", verdict.value, reason, time.monotonic() - start)
-
-
-def _pytest_check(config: Config, ws: Workspace, selector: str) -> Check:
+        return Check("pytest", selector, False, "fail", f"setup failed: {last_line(setup_failure)}")
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", selector]
     proc = procs.run(argv, cwd=ws.worktree, log_dir=ws.logs, label="pytest", timeout_s=config.timeout_s,
                      env=process_env(config, ws))
@@ -127,10 +122,21 @@ def _pytest_check(config: Config, ws: Workspace, selector: str) -> Check:
         return Check("pytest", selector, False, "fail", f"timed out after {config.timeout_s:g} s", proc.seconds)
     if proc.returncode == 0:
         return Check("pytest", selector, True, "pass", _summary_line(proc.output_tail), proc.seconds)
-    if proc.returncode == PYTEST_NO_TESTS:
-        return Check("pytest", selector, False, "fail", "no tests collected: check the selector", proc.seconds)
     return Check("pytest", selector, False, "fail",
                  f"exit {proc.returncode}: {_summary_line(proc.output_tail)}", proc.seconds)
+
+
+def _check_selector(config: Config, ws: Workspace, selector: str, sha: str) -> None:
+    """BisectorError (bad input, exit 2) when ``selector`` collects no test at ``sha``; a
+    collection that fails for the port's own reasons (an import error) is the check's to report."""
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", selector]
+    proc = procs.run(argv, cwd=ws.worktree, log_dir=ws.logs, label="pytest-collect", timeout_s=config.timeout_s,
+                     env=process_env(config, ws))
+    if not proc.timed_out and proc.returncode in (PYTEST_USAGE_ERROR, PYTEST_NO_TESTS):
+        said = _summary_line(proc.output_tail)
+        raise BisectorError(f"--pytest {selector} selects no test at {sha[:10]} (pytest: {said})",
+                            hint="name a test file or test of the port, relative to its root, "
+                                 "e.g. tests/test_geometry.py::test_pix0")
 
 
 def _summary_line(tail: str) -> str:

@@ -17,13 +17,12 @@ import os
 import signal
 import threading
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..score import procs
 from .base import RETRIES, Outcome, failure_text
 from .isolated import TaskCancelled, run_isolated, worker_env
 from .processes import budget_env
@@ -48,7 +47,7 @@ class DaskExecutor:
         self.workers = workers
         self._cluster = None
         # Dask's own spill and lock files go where we remove them on close.
-        self._scratch = Path(tempfile.mkdtemp(prefix="bisector-dask-local-")) if address is None else None
+        self._scratch = procs.owned_tempdir("bisector-dask-local-") if address is None else None
         # One failure a worker's death causes is enough evidence: do not replay it further.
         settings = {"distributed.scheduler.allowed-failures": RETRIES}
         if self._scratch is not None:
@@ -171,7 +170,7 @@ def run_on_worker(fn: Callable[[Any], Any], item: Any, cancel_name: str, timeout
     from distributed import Event
 
     cancel = Event(cancel_name)
-    scratch = Path(tempfile.mkdtemp(prefix="bisector-dask-"))
+    scratch = procs.owned_tempdir("bisector-dask-")
     try:
         return run_isolated(fn, item, scratch=scratch, env=worker_env(dict(os.environ), scratch),
                             timeout_s=timeout_s, cancelled=_poll_every(_CANCEL_POLL_S, cancel.is_set))

@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
+from ..score import procs
 from .base import RETRIES, Outcome, failure_text
-from .isolated import TaskCancelled, TaskFailed, run_isolated, stop_group, worker_env
+from .isolated import STOP_GRACE_S, TaskCancelled, TaskFailed, run_isolated, worker_env
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -41,11 +39,11 @@ class ProcessExecutor:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self.root = Path(tempfile.mkdtemp(prefix="bisector-workers-"))
+        self.root = procs.owned_tempdir("bisector-workers-")
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(workers):
             self._slots.put(slot)
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[procs.Supervised] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bisector-worker")
@@ -72,8 +70,8 @@ class ProcessExecutor:
         self._cancelled.set()
         with self._lock:
             running = list(self._running)
-        for proc in running:
-            stop_group(proc)
+        for worker in running:
+            worker.stop(STOP_GRACE_S)
         self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -111,8 +109,8 @@ class ProcessExecutor:
                 self._running = {p for p in self._running if p.poll() is None}
             self._slots.put(slot)
 
-    def _track(self, proc: subprocess.Popen) -> None:
+    def _track(self, worker: procs.Supervised) -> None:
         with self._lock:
-            self._running.add(proc)
+            self._running.add(worker)
         if self._cancelled.is_set():  # close() ran while this worker was starting
-            stop_group(proc)
+            worker.stop(STOP_GRACE_S)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
-from ..score.scoring import ScenarioResult, ScoreRecord, score_commit
+from ..records import ScenarioResult, ScoreRecord
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .base import Executor, Outcome
 

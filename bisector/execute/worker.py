@@ -2,9 +2,8 @@
 
 Reads a pickled (function, item), calls it, writes a pickled ("ok", value) or
 ("error", traceback text) atomically to RESULT. SIGTERM becomes an interrupt so that the
-scorer's own clean-up (killing its candidate's process group) runs on the way out, and
-on Linux the worker also receives SIGTERM when its parent dies, so a lost parent never
-leaves a candidate running.
+scorer's own clean-up (ending its candidate and everything it started) runs on the way
+out. A lost parent needs nothing here: the supervisor's keeper ends this process's tree.
 """
 
 from __future__ import annotations
@@ -16,15 +15,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import ExitCode
-from .isolated import PARENT_ENV
-
-_PR_SET_PDEATHSIG = 1
+from ..errors import RunExit
 
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
-    _die_with_parent()
     task, result = Path(argv[0]), Path(argv[1])
     try:
         fn, item = pickle.loads(task.read_bytes())
@@ -34,7 +29,7 @@ def main(argv: list[str]) -> int:
             payload = ("error", traceback.format_exc())
         _write(result, pickle.dumps(payload))
     except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
+        return RunExit.INTERRUPTED
     return 0
 
 
@@ -46,20 +41,6 @@ def _write(path: Path, data: bytes) -> None:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt()
-
-
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    parent = os.environ.get(PARENT_ENV)
-    if parent and int(parent) != os.getppid():  # the parent died before prctl took effect
-        raise SystemExit(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

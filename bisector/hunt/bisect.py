@@ -12,29 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
-from ..errors import BisectorError, EndpointError, ExitCode, HarnessAbort, InternalError
+from ..errors import BisectorError, EndpointError, HarnessAbort, RunExit, as_reportable
 from ..execute import Executor, open_executor
 from ..execute.task import score_many
 from ..report.bundle import RunFindings, new_report_dir, write_bundle
+from ..report.pictures import run_pictures
 from ..report.reproduce import reproduce_argv
 from ..report.text import first_reason, scenario_text, shown
 from ..score import procs
-from ..score.candidate import load_kept_image
-from ..score.reference import reference_for
-from ..score.scoring import Phase, ScoreRecord
+from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from ..store.events import EventLog, EventType
 from . import rounds
 from .bisectlog import parse_bisect_log
-from .confirm import Confirmation, confirm_culprit, pictured_runs
+from .confirm import Confirmation, confirm_culprit
 from .handler import HuntHandler, SilentHandler
 from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
@@ -77,13 +74,13 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     crash = CrashFolder()
     try:
         # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
-        with tempfile.TemporaryDirectory(prefix="bisector-images-") as kept, open_executor(executor, jobs) as pool:
+        with procs.scratch_dir("bisector-images-") as kept, open_executor(executor, jobs) as pool:
             return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
                                handler or SilentHandler(), crash, Path(kept), pool, jobs)
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, handler: HuntHandler,
@@ -107,7 +104,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool)
     except GoodTip as tip:
         if bad is not None:
-            raise tip.refusal(repo, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
+            raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
         handler.notice(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                        f"{good_sha[:10]}..{bad_sha[:10]} to find every window")
         # the scan keeps the run's workers: every state is scored up front on them
@@ -117,7 +114,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         return _finish(findings.conclude(
             f"No commit in {good_sha[:10]}..{bad_sha[:10]} touches {', '.join(config.paths)}, "
             "yet the endpoints disagree: the cause lies outside the relevant paths "
-            "(the environment, or a path missing from `paths`).", ExitCode.NO_CULPRIT),
+            "(the environment, or a path missing from `paths`).", RunExit.NO_CULPRIT),
             config, report_root, handler, crash)
 
     outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, handler,
@@ -126,23 +123,24 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         steps = findings.in_phase(Phase.BISECT)
         reason = _abort_reason(steps[-1] if steps else None, output)
         return _finish(findings.conclude(
-            f"The bisection was aborted by the harness, not by a commit: {reason}", ExitCode.ABORTED),
+            f"The bisection was aborted by the harness, not by a commit: {reason}", RunExit.HARNESS),
             config, report_root, handler, crash)
 
     if outcome.culprit is None:
         return _finish(findings.conclude(
             "Skipped (untestable) commits border the culprit: the first bad commit is one of "
             f"{len(outcome.candidates)} candidates listed below; fix the skip cause "
-            "(see bisect_log.md) or score them by hand with `bisector score <sha>`.",
-            ExitCode.FOUND, candidates=outcome.candidates), config, report_root, handler, crash)
+            "(see bisect_log.md) or score each by hand with "
+            f"`{shlex.join(reproduce_argv(repo, 'SHA', config))}` (SHA: a candidate).",
+            RunExit.FOUND, candidates=outcome.candidates), config, report_root, handler, crash)
 
     confirmation = _confirm(config, repo, outcome.culprit, findings.records, kept, handler)
     findings.records += confirmation.reruns
     findings.confirmation = confirmation.to_dict()
-    findings.pictures = _pictures(config, confirmation)
+    findings.pictures = run_pictures(config, confirmation)
     confirmed = confirmation.confirmed
     conclusion = _culprit_conclusion(repo, outcome.culprit, confirmation)
-    return _finish(findings.conclude(conclusion, ExitCode.FOUND if confirmed else ExitCode.NO_CULPRIT,
+    return _finish(findings.conclude(conclusion, RunExit.FOUND if confirmed else RunExit.NO_CULPRIT,
                                      culprit=outcome.culprit, confirmed=confirmed),
                    config, report_root, handler, crash)
 
@@ -235,22 +233,6 @@ def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord
     return confirmation
 
 
-def _pictures(config: Config, confirmation: Confirmation) -> dict:
-    """Reference, parent, culprit and difference images of the first scenario the culprit fails."""
-    parent, culprit = pictured_runs(confirmation)
-    failing = next((sc for sc in culprit.scenarios if sc.verdict is Verdict.BAD and sc.image), None)
-    if failing is None:
-        return {}
-    before = next((sc for sc in (parent.scenarios if parent else []) if sc.name == failing.name and sc.image), None)
-    reference = reference_for(config).image(config.scenarios[failing.name])
-    pictures = {"reference": reference, "culprit": load_kept_image(failing.image)}
-    if before:
-        pictures["parent"] = load_kept_image(before.image)
-    if pictures["culprit"].shape == reference.shape:
-        pictures["difference"] = pictures["culprit"].astype(np.float64) - reference
-    return pictures
-
-
 def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) -> str:
     ci = git.commit_info(repo, culprit)
     subject, author = shown(ci.subject), shown(ci.author)
@@ -280,13 +262,22 @@ def _abort_reason(last: ScoreRecord | None, output: str) -> str:
 
 def _finish(findings: RunFindings, config: Config, report_root: Path, handler: HuntHandler,
             crash: CrashFolder) -> BisectResult:
+    """The verdict first (to the handler, then results.json), the decoration after: a report
+    folder that fills up loses figures and Markdown, never the culprit."""
     findings.reproduce = reproduce_argv(findings.repo, findings.culprit, config)
-    report_dir = new_report_dir(report_root)
-    crash.path = report_dir
-    write_bundle(findings, report_dir)
     result = BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
-                        report_dir=report_dir, records=findings.records, walk=findings.walk,
-                        conclusion=findings.conclusion, exit_code=findings.exit_code,
-                        confirmation=findings.confirmation, repo=findings.repo, reproduce=findings.reproduce)
+                          report_dir=None, records=findings.records, walk=findings.walk,
+                          conclusion=findings.conclusion, exit_code=findings.exit_code,
+                          confirmation=findings.confirmation, repo=findings.repo, reproduce=findings.reproduce)
     handler.finished(result)
+    try:
+        result.report_dir = new_report_dir(report_root)
+        crash.path = result.report_dir
+        write_bundle(findings, result.report_dir)
+    except OSError as exc:
+        raise HarnessAbort(f"cannot write the report under {report_root}: {exc.strerror or exc}"
+                           f"{f' ({exc.filename})' if exc.filename else ''}; the verdict above stands "
+                           f"(exit {int(findings.exit_code)} had the report been written)",
+                           hint="free space there, or pass --report-dir with another folder") from None
+    handler.report_written(result.report_dir)
     return result

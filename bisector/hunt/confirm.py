@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..records import Phase, ScoreRecord
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 
 Announce = Callable[[str, ScoreRecord], None]  # (label, record) after each re-run

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..score.scoring import ScoreRecord
+    from ..records import ScoreRecord
     from ..store.events import Event
 
 
@@ -48,7 +49,11 @@ class HuntHandler(Protocol):
                        config: Config) -> ContextManager[StepDisplay]: ...
 
     def finished(self, result: Any) -> None:
-        """The result of the hunt (BisectResult, ScanResult or NightlyResult), report written."""
+        """The result of the hunt (BisectResult, ScanResult or NightlyResult), said before
+        anything optional is written."""
+
+    def report_written(self, path: Path) -> None:
+        """Where the report bundle of a run went."""
 
 
 class _NoDisplay:
@@ -86,4 +91,7 @@ class SilentHandler:
         yield _NoDisplay()
 
     def finished(self, result: Any) -> None:
+        pass
+
+    def report_written(self, path: Path) -> None:
         pass

@@ -10,24 +10,24 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..score.scoring import ScoreRecord, environment_key, score_commit
-from ..store.cache import Cache
+from ..records import ScoreRecord
+from ..score.scoring import ScoringService
 
 
 class CachePeek:
-    """Which commits have every judged scenario in the score cache (scoring them then runs nothing).
-
-    It asks the cache with the key score/scoring.py writes (relevant trees, scenario args,
-    pinned reference key, environment); a key that stops matching only costs speed.
-    """
+    """Which commits have every judged scenario in the score cache (scoring them then runs
+    nothing): asked through the scoring service, with the one key it scores under."""
 
     def __init__(self, config: Config):
         self.config = config
-        self.environment = environment_key(config)
 
     def settle(self, commits: list[str]) -> list[tuple[str, ScoreRecord]]:
         """(commit, its record read from the cache) for each commit whose scores are all there."""
-        return [(sha, score_commit(self.config, sha)) for sha in self.cached(commits)]
+        hits = self.cached(commits)
+        if not hits:
+            return []
+        with ScoringService(self.config) as service:
+            return [(sha, service.score(sha)) for sha in hits]
 
     def cached(self, commits: list[str]) -> list[str]:
         """The commits of ``commits`` that scoring would read from the cache alone."""
@@ -35,16 +35,5 @@ class CachePeek:
             return []
         paths = list(self.config.paths)
         trees = git.tree_ids_many(Path(self.config.repo), commits, paths)
-        cache = Cache(self.config.cache_dir)
-        try:
-            return [sha for sha in commits if self._cached(cache, dict(zip(paths, trees[sha])))]
-        finally:
-            cache.close()
-
-    def _cached(self, cache: Cache, trees: dict) -> bool:
-        for name in self.config.judge:
-            parts = {"trees": trees, "args": list(self.config.scenarios[name].args),
-                     "reference": self.config.reference.pinned_key, "environment": self.environment}
-            if cache.get_score(parts) is None:
-                return False
-        return True
+        with ScoringService(self.config) as service:
+            return [sha for sha in commits if service.all_cached(dict(zip(paths, trees[sha])))]

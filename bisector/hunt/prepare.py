@@ -7,13 +7,13 @@ expensive work.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..errors import ConfigError, GitError
+from ..errors import GitError
+from ..report.writable import writable_folder
 from ..score.reference import pin_reference, reference_for
 from ..store.cache import Cache
 from .handler import HuntHandler
@@ -92,19 +92,4 @@ def _needed_scenarios(config: Config) -> list[str]:
 
 def writable_report_root(report_root: Path | None) -> Path:
     """The folder report bundles go to, checked now: a hunt must not end unable to report."""
-    root = (Path(report_root) if report_root else Path.cwd() / "reports" / "bisect").absolute()
-    created = [p for p in (root, *root.parents) if not p.exists()]
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"cannot write reports to {root}: {exc.strerror or exc}",
-                          hint="pass --report-dir with a folder you can write to") from None
-    finally:
-        for folder in created:  # made again when the report is written; a refused hunt leaves none
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-    return root
+    return writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "bisect", "--report-dir")

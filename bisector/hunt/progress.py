@@ -1,8 +1,17 @@
-"""What the user sees while a bisection runs in other processes (see store/events.py)."""
+"""What the user sees while a bisection runs in other processes (see store/events.py), and
+while anything long runs: a spinner on a terminal, a heartbeat line in a log.
+
+A CI log shows no spinner, so a 40 s step would leave it silent; there a line saying what runs
+and for how long is printed every HEARTBEAT_S seconds instead.
+"""
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.text import Text
@@ -10,6 +19,33 @@ from rich.text import Text
 from ..report.text import score_line, shown
 from ..store.events import Event, EventType
 from .eta import HuntClock, duration
+
+
+HEARTBEAT_S = 30.0
+
+
+@contextmanager
+def activity(console: Console, what: str, interval_s: float = HEARTBEAT_S) -> Iterator[None]:
+    """``console.status(what)`` on a terminal; elsewhere a line every ``interval_s`` seconds
+    ("... scoring state 3/27: 1a2b3c4d5e, 1m30s so far") while the block runs."""
+    if console.is_terminal:
+        with console.status(Text(what)):
+            yield
+        return
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(interval_s):
+            console.print(Text(f"  ... {what}, {duration(time.monotonic() - started)} so far"))
+
+    thread = threading.Thread(target=beat, name="bisector-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def steps_left(relevant_commits: int) -> int:
@@ -34,6 +70,7 @@ class BisectDisplay:
         self._shown_second = -1
         self._entries: int | None = None
         self._hinted = False
+        self._last_beat = time.monotonic()
 
     def __enter__(self) -> "BisectDisplay":
         self._status = self.console.status(f"bisecting: about {self.estimate} steps")
@@ -48,6 +85,7 @@ class BisectDisplay:
         if event.type is EventType.STEP_START:
             self.step += 1
             self.clock.start_step()
+            self._last_beat = time.monotonic()
             self._entries = self._compile_entries()
             self._show(self._scoring(event.commit, subject).plain)
         elif event.type is EventType.SCENARIO_START:
@@ -58,7 +96,7 @@ class BisectDisplay:
             fresh = any(not run.get("cached") for run in event.record.runs)
             self.clock.end_step(event.record.seconds, fresh,
                                 None if added is None or self._entries is None else added - self._entries)
-            self.console.print(score_line(self.step, event.record, subject))
+            self.console.print(score_line(self.step, event.record, subject, self.console.width))
             self._hint()
 
     def _show(self, line: str) -> None:
@@ -76,7 +114,12 @@ class BisectDisplay:
         remaining = self.clock.remaining()
         eta = f", hunt done in about {duration(remaining)}" if remaining is not None else ""
         # A Text, not a markup string: the subject is shown as written.
-        self._status.update(Text(f"{self._line} - {duration(elapsed)}{eta}"))
+        line = Text(f"{self._line} - {duration(elapsed)}{eta}")
+        if self.console.is_terminal:
+            self._status.update(line)
+        elif time.monotonic() - self._last_beat >= HEARTBEAT_S:  # a log has no spinner
+            self._last_beat = time.monotonic()
+            self.console.print(Text("  ... ").append(line))
 
     def _compile_entries(self) -> int | None:
         config = self._config

@@ -18,7 +18,7 @@ from ..config import Config
 from ..execute.base import Executor
 from ..execute.task import score_as_completed
 from ..report.text import first_reason
-from ..score.scoring import Phase, ScoreRecord
+from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from .handler import HuntHandler
 from .peek import CachePeek

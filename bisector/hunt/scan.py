@@ -16,13 +16,16 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
-from ..errors import BisectorError, ConfigError, EndpointError, ExitCode, HarnessAbort, InternalError
+from ..errors import BisectorError, ConfigError, EndpointError, HarnessAbort, ScanExit, as_reportable
 from ..execute import Executor, open_executor
 from ..report.bundle import new_report_dir
 from ..report.text import first_reason
 from ..report.timeline import write_scan_bundle
 from ..execute.task import score_many
-from ..score.scoring import Phase, ScoreRecord, score_commit
+from ..invocation import program
+from ..records import Phase, ScoreRecord
+from ..report.reproduce import judge_argv
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .handler import HuntHandler, SilentHandler
 from .peek import CachePeek
@@ -31,9 +34,9 @@ from ..report.reproduce import reproduce_argv
 from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
 # Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
-WINDOWS_PINNED = ExitCode.FOUND        # at least one window's break pinned to one commit and confirmed
-NOT_PINNED = ExitCode.NO_CULPRIT       # windows found, none pinned and confirmed
-NO_BAD_STATE = ExitCode.NO_BAD_STATE   # no scored state is bad
+WINDOWS_PINNED = ScanExit.PINNED       # at least one window's break pinned to one commit and confirmed
+NOT_PINNED = ScanExit.NOT_PINNED      # windows found, none pinned and confirmed
+NO_BAD_STATE = ScanExit.NO_BAD_STATE  # no scored state is bad
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class ScanResult:
     confirmations: dict[str, Confirmation] = field(default_factory=dict)   # commit -> confirmation
     full_records: dict[str, ScoreRecord] = field(default_factory=dict)     # commit -> full-size record
     reproduce: dict[str, list[str]] = field(default_factory=dict)          # commit -> `bisector score` argv
+    judge_options: tuple[str, ...] = ()        # what a printed command needs to judge the same way
     seconds: float = 0.0
     conclusion: str = ""
     exit_code: int = NOT_PINNED
@@ -106,11 +110,10 @@ class ScanResult:
 class GoodTip(EndpointError):
     """The bad endpoint is good: the history may hold windows that a bisection cannot see."""
 
-    def refusal(self, repo: Path, good: str, bad: str, states: int) -> EndpointError:
+    def refusal(self, config: Config, good: str, bad: str, states: int) -> EndpointError:
         """The refusal `run` gives for an explicit good --bad: the evidence and the scan to run."""
-        argv = ["bisector", "scan", "--good", good, "--bad", bad]
-        if Path(repo).resolve() != Path.cwd().resolve():
-            argv[2:2] = ["--repo", str(repo)]
+        argv = [*program(), "scan", "--repo", str(config.repo), "--good", good, "--bad", bad,
+                *judge_argv(Path(config.repo), config)]
         return EndpointError(self.message,
                              hint=f"the tip may be good again after one or more fixed windows: "
                                   f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
@@ -140,7 +143,7 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
     except BisectorError:
         raise
     except Exception as exc:
-        raise InternalError.from_exception(exc, crash.path) from None
+        raise as_reportable(exc, crash.path) from None
 
 
 def scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
@@ -183,6 +186,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     handler.progress(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
                   f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
                   + (f", budget {budget} new scorings (cached states are free)" if budget is not None else ""))
+    position = {sha: i + 1 for i, sha in enumerate(commits)}  # where a state lies in the history
     first_of = {}
     for run in runs:
         first_of.setdefault(run.key, run.first)
@@ -204,7 +208,8 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                f"{first_reason(record)}")
         if not all(sc.cached for sc in record.scenarios):
             fresh_seconds.append(record.seconds)
-        handler.step_scored(f"{len(records)}/{distinct}", record, git.commit_info(repo, sha).subject,
+        handler.step_scored(f"state {len(records)}/{distinct} (commit {position[sha]} of {len(commits)})",
+                            record, git.commit_info(repo, sha).subject,
                             _remaining(len(records), distinct, fresh_seconds))
         return record.verdict
 
@@ -215,7 +220,8 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
                                     "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
                         commits=commits, runs=runs, timeline=timeline(runs, found.verdicts),
                         records=records, judged_order=found.judged_keys,
-                        fresh_states=len(fresh_seconds), budget=budget)
+                        fresh_states=len(fresh_seconds), budget=budget,
+                        judge_options=tuple(judge_argv(repo, config)))
     if confirm:
         _confirm_transitions(config, result, handler)
     result.exit_code, result.conclusion = _conclude(result)
@@ -224,12 +230,11 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
 
 
 def _remaining(done: int, total: int, fresh_seconds: list[float]) -> str:
-    """How many states remain and, from the states run so far, about how long they take."""
+    """About how long the states left take, from the states run so far ("" when unknown)."""
     left = max(total - done, 0)
-    eta = ""
     if left and fresh_seconds:
-        eta = f", about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
-    return f"{left} states left{eta}"
+        return f"about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
+    return ""
 
 
 def _duration(seconds: float) -> str:

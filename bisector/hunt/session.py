@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -109,38 +108,14 @@ class PrivateBisect:
             reader.join(timeout=5)
             poll()
         except BaseException:
-            _kill_group(proc)
+            # The scorer turns SIGTERM into an interrupt and ends its candidate on the way
+            # out: give it that time, then end whatever is left of the group.
+            procs.stop_group(proc, grace_s=10.0)
             raise
         return proc.returncode, b"".join(output).decode(errors="replace")
 
     def log(self) -> str:
         return git.bisect_log(self.worktree)
-
-
-def _kill_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """Stop git bisect run and every scorer it started, and wait until they are gone.
-
-    The scorer turns SIGTERM into an interrupt and kills its candidate's own process
-    group on the way out, so we give it time to do that before resorting to SIGKILL.
-    """
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        proc.poll()
-        try:
-            os.killpg(proc.pid, 0)  # is anyone of the group left?
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
 
 
 class _signals_deferred:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config
-from ..errors import ConfigError, ExitCode, as_reportable, error_lines, exit_code_of
+from ..errors import ConfigError, ScoreExit, as_reportable, error_lines, exit_code_of
 from ..report.text import record_lines
 from ..score import procs
 from ..store.events import Event, EventLog, EventType
@@ -41,11 +41,12 @@ def owner_gone() -> bool:
 
 
 def run_step(pinned: Path, repo: Path, events: Path) -> int:
-    from ..score.scoring import Phase, score_commit
+    from ..records import Phase
+    from ..score.scoring import score_commit
 
     if owner_gone():
         print("bisector: the bisector run that started this bisection is gone; stopping", file=sys.stderr)
-        return ExitCode.BISECT_ABORT
+        return ScoreExit.ABORT
 
     config = load_pinned(pinned)
     sha = commit_under_test(repo)
@@ -67,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS")
         return run_step(Path(argv[0]), Path(argv[1]), Path(argv[2]))
     except KeyboardInterrupt as exc:
-        return exit_code_of(exc)
+        return exit_code_of(exc, ScoreExit)
     except BaseException as exc:  # noqa: BLE001 - anything else must abort, never read as "bad"
         print("\n".join(error_lines(as_reportable(exc))), file=sys.stderr)
-        return exit_code_of(exc, bisect_protocol=True)
+        return exit_code_of(exc, ScoreExit)
 
 
 def _raise_interrupt(signum, frame):

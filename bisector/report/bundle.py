@@ -6,7 +6,8 @@ reports/bisect/<STAMP>/
   culprit_summary.md  the culprit, what it changed, metrics before and after
   commands.txt        one command that reproduces the verdict
   env.json, results.json
-  comparison.png      reference, parent and culprit on one scale; difference; zoom (report/figures.py)
+  comparison.png      reference, parent and culprit on one scale; difference; zoom (report/figures.py),
+                      for the scenario the culprit fails worst; comparison-<scenario>.png for each other
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import git
-from ..errors import ExitCode
+from ..errors import RunExit
 from ..hunt.walk import GitWalk
-from ..score.scoring import Phase, ScoreRecord
+from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from . import figures
 from .text import last_line, scenario_text, shown
 
 if TYPE_CHECKING:  # numpy is imported where images are made, not by every command
-    import numpy as np
+    from .pictures import ScenarioPictures
 
 
 @dataclass
@@ -46,9 +47,9 @@ class RunFindings:
     candidates: list[str] = field(default_factory=list)
     conclusion: str = ""                # one paragraph a person can act on
     confirmed: bool | None = None
-    exit_code: int = ExitCode.NO_CULPRIT
+    exit_code: int = RunExit.NO_CULPRIT
     reproduce: list[str] = field(default_factory=list)   # argv of the reproducing command
-    pictures: dict[str, np.ndarray] = field(default_factory=dict)  # name -> image
+    pictures: list[ScenarioPictures] = field(default_factory=list)  # per failing scenario, worst first
     confirmation: dict = field(default_factory=dict)  # which runs confirm each side (hunt/confirm.py)
 
     def conclude(self, conclusion: str, exit_code: int, *, culprit: str | None = None,
@@ -80,38 +81,46 @@ def new_report_dir(root: Path) -> Path:
 
 
 def write_bundle(findings: RunFindings, report_dir: Path) -> Path:
+    """Results first (results.json, commands.txt, env.json), then Markdown, then the figure:
+    whatever stops the writing (a full disk) takes the decoration, not the verdict."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "results.json").write_text(json.dumps(_results(findings), indent=2, default=str) + "\n")
+    (report_dir / "commands.txt").write_text(shlex.join(findings.reproduce) + "\n" if findings.reproduce else "")
+    (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
     info = _commit_infos(findings)
     (report_dir / "git_walk.md").write_text(_git_walk_md(findings, info))
     (report_dir / "bisect_log.md").write_text(_bisect_log_md(findings, info))
-    figure = _comparison_figure(findings, info, report_dir)
-    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, figure))
-    (report_dir / "commands.txt").write_text(shlex.join(findings.reproduce) + "\n" if findings.reproduce else "")
-    (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
-    (report_dir / "results.json").write_text(json.dumps(_results(findings), indent=2, default=str) + "\n")
+    (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info))
+    drawn = _comparison_figures(findings, info, report_dir)
+    if drawn:  # the summary again, now embedding the figures
+        (report_dir / "culprit_summary.md").write_text(_culprit_md(findings, info, drawn))
     return report_dir
 
 
-def _comparison_figure(f: RunFindings, info: dict, report_dir: Path) -> figures.FigureInfo | None:
-    """One figure of the reference, parent and culprit images of the failing scenario."""
-    if not f.culprit or "reference" not in f.pictures or "culprit" not in f.pictures:
-        return None
+def _comparison_figures(f: RunFindings, info: dict, report_dir: Path) -> list[tuple[str, figures.FigureInfo]]:
+    """One figure per failing scenario, worst first: the reference, parent and culprit images."""
+    if not f.culprit:
+        return []
     confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
     culprit = confirm.get(f.culprit)
     parent_sha = (git.parents(f.repo, f.culprit) or [None])[0]
-    parent = confirm.get(parent_sha)
-    name = next((sc.name for sc in (culprit.scenarios if culprit else []) if sc.image), "?")
-    panels = [figures.Panel("reference", f"reference ({_reference_label(f)})", f.pictures["reference"])]
-    if "parent" in f.pictures and parent_sha:
-        panels.append(figures.Panel("parent", f"parent {parent_sha[:10]}", f.pictures["parent"]))
-    panels.append(figures.Panel("culprit", f"culprit {info[f.culprit].short}", f.pictures["culprit"]))
-    caption = [f"culprit {f.culprit[:10]}: {_scenario_metrics(culprit, name)}"]
-    if parent:
-        caption.append(f"parent  {parent_sha[:10]}: {_scenario_metrics(parent, name)}")
-    subject = shown(info[f.culprit].subject)
-    title = f"scenario {name}: culprit {f.culprit[:10]} ({subject[:60]}) vs reference"
-    return figures.comparison_figure(report_dir / "comparison.png", panels, title=title, caption=caption,
-                                     difference_of=("culprit", "reference"))
+    parent = confirm.get(parent_sha) or _evidence(f, "parent")
+    drawn = []
+    for n, pictures in enumerate(f.pictures):
+        name = pictures.scenario
+        parent_label = f"parent {parent_sha[:10]}" if parent_sha else "parent"
+        panels = [figures.Panel("reference", f"reference ({_reference_label(f)})", pictures.reference),
+                  figures.Panel("parent", parent_label, pictures.parent, note=pictures.parent_note),
+                  figures.Panel("culprit", f"culprit {info[f.culprit].short}", pictures.culprit)]
+        caption = [f"culprit {f.culprit[:10]}: {_scenario_metrics(culprit, name)}"]
+        if parent and parent_sha:
+            caption.append(f"parent  {parent_sha[:10]}: {_scenario_metrics(parent, name)}")
+        subject = shown(info[f.culprit].subject)
+        title = f"scenario {name}: culprit {f.culprit[:10]} ({subject[:60]}) vs reference"
+        path = report_dir / ("comparison.png" if n == 0 else f"comparison-{name}.png")
+        drawn.append((name, figures.comparison_figure(path, panels, title=title, caption=caption,
+                                                      difference_of=("culprit", "reference"))))
+    return drawn
 
 
 def _reference_label(f: RunFindings) -> str:
@@ -206,7 +215,7 @@ def _bisect_log_md(f: RunFindings, info: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _culprit_md(f: RunFindings, info: dict, figure: figures.FigureInfo | None = None) -> str:
+def _culprit_md(f: RunFindings, info: dict, drawn: list[tuple[str, figures.FigureInfo]] = ()) -> str:
     lines = ["# Culprit", ""]
     if not f.culprit:
         lines += [f.conclusion, ""]
@@ -232,9 +241,11 @@ def _culprit_md(f: RunFindings, info: dict, figure: figures.FigureInfo | None = 
         "", "## Diffstat", "", "```", shown(git.diffstat(f.repo, f.culprit)), "```", "",
         "## Conclusion", "", f.conclusion, "",
     ]
-    if figure is not None:
-        lines += ["## Images", "", *figures.explain(figure, "the reference", "the culprit",
-                                                        ("the parent",) if "parent" in f.pictures else ()), ""]
+    if drawn:
+        lines += ["## Images", "", "One figure per scenario the culprit fails, the worst first.", ""]
+    for name, figure in drawn:
+        lines += [f"### Scenario {name}", "",
+                  *figures.explain(figure, "the reference", "the culprit", ("the parent",)), ""]
     return "\n".join(lines)
 
 

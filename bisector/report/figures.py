@@ -44,11 +44,13 @@ DIFFERENCE_CMAP = "RdBu_r"
 @dataclass(frozen=True)
 class Panel:
     """One image to show: ``name`` is its role (reference, parent, culprit, candidate),
-    ``label`` the panel title (names the commit or program). Shape (slow, fast)."""
+    ``label`` the panel title (names the commit or program). Shape (slow, fast). Without an
+    image the panel shows ``note`` (why there is none) instead of staying empty."""
 
     name: str
     label: str
-    image: np.ndarray
+    image: np.ndarray | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     from a larger frame; axes are labelled in detector pixels."""
     import numpy as np
 
-    images = {p.name: np.asarray(p.image) for p in panels}
+    images = {p.name: np.asarray(p.image) for p in panels if p.image is not None}
     shown_images = {name: reduce_for_display(img, DISPLAY_SIDE, signed=_has_negative(img))
                     for name, img in images.items()}
     diff = shown_diff = zoom = None
@@ -114,8 +116,11 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
     shown = None
     for i, panel in enumerate(panels):
         ax = fig.add_subplot(grid[0, i])
-        shown = _show(ax, shown_images[panel.name], panel.label,
-                      INTENSITY_CMAP, norm, _extent(images[panel.name].shape, origin))
+        if panel.image is None:
+            _note(ax, panel.label, panel.note)
+        else:
+            shown = _show(ax, shown_images[panel.name], panel.label,
+                          INTENSITY_CMAP, norm, _extent(images[panel.name].shape, origin))
         boxes.append((panel.name, ax))
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[0, cols]))
     bar.set_label("photons / pixel" + (" (log)" if log_scale else ""))
@@ -181,6 +186,19 @@ def _show(ax, image, label, cmap, norm, extent):
     ax.set_ylabel("slow (pixel)", fontsize=7)
     ax.tick_params(labelsize=6)
     return shown
+
+
+def _note(ax, label: str, note: str) -> None:
+    """A panel without an image: its title and why there is no image, wrapped to fit."""
+    import textwrap
+
+    ax.set_title(label, fontsize=9)
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(note or "no image", 34)), ha="center", va="center",
+            fontsize=8, color="dimgrey", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("lightgrey")
 
 
 def _outline(ax, zoom: Zoom, origin: tuple[int, int]) -> None:
@@ -262,7 +280,7 @@ def largest_disagreement(diff: np.ndarray) -> Zoom | None:
 def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str) -> FigureInfo:
     import io
 
-    from ..store.cache import atomic_write
+    from ..files import atomic_write
 
     # Boxes from the grid layout (fixed before drawing), so the figure is drawn only once.
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())

@@ -1,63 +1,18 @@
-"""PNG renderings of detector images for the report: log-scaled intensity, signed differences.
-
-Rows are the slow index, columns the fast index (the float file's order), so the PNG
-shows the detector as nanoBragg's own PGM does.
+"""Detector images reduced for display: each block keeps its extreme, so one bright pixel
+(a Bragg spot, a one-pixel difference) survives the reduction. Rows are the slow index,
+columns the fast index (the float file's order).
 """
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from ..store.cache import atomic_write
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Intensities span many decades (Bragg peaks over a weak background): show 3 of them.
-_LOG_DECADES = 3
-# A 4096^2 detector is more pixels than a screen shows and tens of MB as PNG: larger images
-# are reduced to at most this many pixels per side before rendering.
+# A 4096^2 detector is more pixels than a screen shows: larger images are reduced to at
+# most this many pixels per side before drawing.
 MAX_SIDE = 1024
-
-
-def intensity_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 (slow, fast, 3) grey levels: log scale over the top 3 decades, 0 -> black, max -> white."""
-    import numpy as np
-
-    img = _finite_2d(image)
-    top = img.max(initial=0.0)
-    if top <= 0:
-        grey = np.zeros(img.shape)
-    else:
-        floor = top * 10.0 ** -_LOG_DECADES
-        grey = np.log1p(np.clip(img, 0, None) / floor) / np.log1p(top / floor)
-    level = np.round(255 * grey).astype(np.uint8)
-    return np.repeat(level[:, :, None], 3, axis=2)
-
-
-def difference_rgb(diff: np.ndarray) -> np.ndarray:
-    """uint8 (slow, fast, 3): white at 0, red for positive, blue for negative, linear in |diff|."""
-    import numpy as np
-
-    d = _finite_2d(diff)
-    scale = np.abs(d).max(initial=0.0)
-    t = d / scale if scale > 0 else np.zeros(d.shape)
-    rgb = np.stack([1 - np.clip(-t, 0, 1), 1 - np.abs(t), 1 - np.clip(t, 0, 1)], axis=2)
-    return np.round(255 * rgb).astype(np.uint8)
-
-
-def save_png(path: Path, image: np.ndarray, *, signed: bool = False) -> Path:
-    """Write ``image`` (2-D) as a PNG; ``signed`` selects the difference colouring."""
-    from PIL import Image
-
-    small = reduce_for_display(image)
-    rgb = difference_rgb(small) if signed else intensity_rgb(small)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buf, format="PNG")
-    atomic_write(Path(path), buf.getvalue())
-    return Path(path)
 
 
 def reduce_for_display(image: np.ndarray, max_side: int = MAX_SIDE, *, signed: bool = True) -> np.ndarray:

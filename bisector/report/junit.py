@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failure", "skipped", "error"
@@ -17,6 +17,7 @@ class Case:
     seconds: float = 0.0
     message: str = ""    # one line, shown in the dashboard's list
     text: str = ""       # the full evidence: metrics, culprit, report
+    properties: dict[str, str] = field(default_factory=dict)   # e.g. new: whether the failure is news
 
 
 def junit_xml(suite: str, cases: list[Case]) -> str:
@@ -28,6 +29,10 @@ def junit_xml(suite: str, cases: list[Case]) -> str:
     for case in cases:
         element = ET.SubElement(node, "testcase", name=case.name, classname=case.classname,
                                 time=f"{case.seconds:.3f}")
+        if case.properties:
+            listed = ET.SubElement(element, "properties")
+            for name, value in case.properties.items():
+                ET.SubElement(listed, "property", name=name, value=value)
         if case.status != PASSED:
             detail = ET.SubElement(element, case.status, message=case.message)
             detail.text = case.text

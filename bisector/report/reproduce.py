@@ -11,13 +11,20 @@ from pathlib import Path
 
 from ..config import Config, Thresholds, load_config
 from ..errors import ConfigError
+from ..invocation import program
 
 
 def reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
     if not commit:
         return []
     # --full: judged as the report's numbers were, fresh and on every full scenario (no probe)
-    argv = ["bisector", "score", commit, "--repo", str(repo), "--no-cache", "--full"]
+    return [*program(), "score", commit, "--repo", str(repo), "--no-cache", "--full", *judge_argv(repo, config)]
+
+
+def judge_argv(repo: Path, config: Config) -> list[str]:
+    """The options that make score, run and scan judge as ``config`` does (every printed
+    command carries them): the configuration file, scenarios, reference and thresholds."""
+    argv: list[str] = []
     config_file = _explicit_config_file(repo, config)
     if config_file:
         argv += ["--config", config_file]

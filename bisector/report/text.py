@@ -16,7 +16,7 @@ from ..score.verdict import Verdict
 if TYPE_CHECKING:  # rich is imported by the console paths only, not by the scoring step
     from rich.text import Text
 
-    from ..score.scoring import ScenarioResult, ScoreRecord
+    from ..records import ScenarioResult, ScoreRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _COLOURS = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow"}
@@ -25,6 +25,12 @@ _COLOURS = {Verdict.GOOD: "green", Verdict.BAD: "red", Verdict.SKIP: "yellow"}
 def shown(text: str | None) -> str:
     """``text`` with control characters (escape sequences, bells) written as ``\\xNN``."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
+
+
+def table_cell(text: str) -> str:
+    """``text`` safe in one cell of a Markdown table: line breaks become spaces, ``|`` is
+    escaped, control characters are shown as ``\\xNN``."""
+    return shown(re.sub(r"\r\n|[\r\n]", " ", text)).replace("|", "\\|")
 
 
 def scenario_text(sc: ScenarioResult) -> str:
@@ -36,16 +42,44 @@ def scenario_text(sc: ScenarioResult) -> str:
     return f"{sc.name}: {sc.verdict.value} ({last_line(sc.reason) or 'no image'})"
 
 
-def score_line(label: int | str, record: ScoreRecord, subject: str = "") -> Text:
-    """The line for one scored commit: label, sha, verdict, scenarios, subject."""
+def score_line(label: int | str, record: ScoreRecord, subject: str = "", width: int | None = None) -> Text:
+    """The line for one scored commit: label, sha, verdict, each scenario's metrics, subject.
+
+    With a ``width`` (the terminal's), scenarios that do not fit go on indented continuation
+    lines and the subject is shortened to what is left: the sha, verdict and metrics are never cut.
+    """
     from rich.text import Text
 
-    scenarios = "; ".join(scenario_text(sc) + (" cached" if sc.cached else "") for sc in record.scenarios)
     line = Text(f"  [{label}] {record.commit[:10]} ")
     line.append(f"{record.verdict.value:>5}", style=_COLOURS.get(record.verdict, "magenta"))
-    line.append(f"  {shown(scenarios)}  ")
-    line.append(shown(subject)[:60], style="dim")
+    cached = bool(record.scenarios) and all(sc.cached for sc in record.scenarios)
+    chunks = [shown(_scenario_brief(sc, show_cached=not cached)) for sc in record.scenarios]
+    if cached:
+        chunks.append("(cached)")
+    column = len(line.plain)
+    for chunk in chunks:
+        if width is not None and column + 2 + len(chunk) > width and column > 8:
+            line.append("\n      ")
+            column = 6
+        else:
+            line.append("  ")
+            column += 2
+        line.append(chunk)
+        column += len(chunk)
+    room = 60 if width is None else min(60, width - column - 2)
+    if subject and room >= 12:
+        text = shown(subject)
+        line.append("  ")
+        line.append(text if len(text) <= room else text[: room - 1] + "…", style="dim")
     return line
+
+
+def _scenario_brief(sc: ScenarioResult, show_cached: bool) -> str:
+    """``small 0.941524/1.5223 bad``: a scenario's correlation / sum ratio and verdict."""
+    flags = (", probe" if sc.via_probe else "") + (", cached" if sc.cached and show_cached else "")
+    if sc.measured:
+        return f"{sc.name} {sc.correlation:.6f}/{sc.sum_ratio:.4f} {sc.verdict.value}{flags}"
+    return f"{sc.name} {sc.verdict.value}{flags} ({last_line(sc.reason, 50) or 'no image'})"
 
 
 def record_lines(record: ScoreRecord) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import git
+from ..invocation import program
 from ..search.windows import PINNED, Transition, Window
 from .bundle import environment
 from .text import scenario_text, shown
@@ -51,6 +52,7 @@ class Plot:
     untestable: list[tuple[float, float]]       # hatched: start x, end x
     x_end: float
     unscored: list[tuple[float, float]] = field(default_factory=list)   # dotted: left by a budget
+    xticks: list[tuple[float, str]] | None = None   # x, label (default: matplotlib's)
 
 
 def write_scan_bundle(result: ScanResult, report_dir: Path) -> Path:
@@ -125,11 +127,8 @@ def timeline_dict(result: ScanResult) -> dict:
 def _rehunt_argv(result: ScanResult, w: Window) -> list[str]:
     if not (w.start and w.start.kind == PINNED):
         return []
-    argv = ["bisector", "run", "--repo", str(result.repo), "--good", result.runs[w.start.before].last,
-            "--bad", w.start.commits[0]]
-    for name in result.judge:
-        argv += ["--scenario", name]
-    return argv
+    return [*program(), "run", "--repo", str(result.repo), "--good", result.runs[w.start.before].last,
+            "--bad", w.start.commits[0], *result.judge_options]
 
 
 # -- markdown --------------------------------------------------------------------------------
@@ -293,6 +292,9 @@ def figure(plot: Plot):
                        label="unscored (budget): may hide a window" if n == 0 and ax is top else None)
         ax.set_xlim(0, max(plot.x_end, 1))
         ax.grid(True, alpha=0.3)
+        _plain_log_ticks(ax)
+    if plot.xticks:
+        bottom.set_xticks([x for x, _ in plot.xticks], [label for _, label in plot.xticks])
     for start, stop, label in plot.windows:
         top.annotate(label, xy=(start, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
                      textcoords="offset points", fontsize=8, color="tab:red")
@@ -300,6 +302,14 @@ def figure(plot: Plot):
     top.legend(loc="best", fontsize=8, ncols=2, framealpha=0.9)
     bottom.legend(loc="best", fontsize=8, framealpha=0.9)
     return fig
+
+
+def _plain_log_ticks(ax) -> None:
+    """Log-axis tick labels as plain numbers (1.01, 0.001), never 1.01x10^0."""
+    from matplotlib.ticker import LogFormatter
+
+    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def _extend(values: list[float]) -> list[float]:

@@ -24,7 +24,7 @@ from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
 from . import procs
-from .compile_cache import candidate_compile_env
+from .compile_cache import candidate_compile_env, prepare_tmpdir
 
 @dataclass(frozen=True)
 class Workspace:
@@ -43,23 +43,30 @@ class CandidateRun:
 
     status "ok": ``image`` holds the float image, shape (slow, fast) when its size was
     right, else the flat array read from the file (compare() then judges it BAD);
-    status "skip": the commit could not be measured, ``reason`` says why.
+    status "skip": the commit could not be measured, ``reason`` says why; ``lasting`` is
+    False when another try may measure it (a timeout, a failed setup, the machine's fault).
     """
 
     status: str
     image: np.ndarray | None
     reason: str
     seconds: float
-    timed_out: bool = False
+    lasting: bool = True
 
 
-def export_workspace(config: Config, commit: str, scratch: Path) -> Workspace:
-    """Materialise the relevant and extra paths of ``commit`` under ``scratch`` (git archive)."""
+def export_workspace(config: Config, rev: str, scratch: Path, *, repo: Path | None = None,
+                     paths: list[str] | None = None) -> Workspace:
+    """Materialise ``paths`` (default: the relevant and extra paths; "." is the whole tree) of
+    ``rev`` (a commit or a tree object of ``repo``, default ``config.repo``) under ``scratch``
+    (git archive)."""
     ws = Workspace(worktree=scratch / "worktree", tmp=scratch / "tmp", outputs=scratch / "out",
                    logs=scratch / "logs")
     for folder in (ws.worktree, ws.tmp, ws.outputs, ws.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    git.export(config.repo, commit, list(dict.fromkeys([*config.paths, *config.extra_paths])), ws.worktree)
+    prepare_tmpdir(config, ws.tmp)
+    if paths is None:
+        paths = list(dict.fromkeys([*config.paths, *config.extra_paths]))
+    git.export(repo or config.repo, rev, paths, ws.worktree)
     return ws
 
 
@@ -125,14 +132,14 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
     result = procs.run(argv, cwd=ws.worktree, env=process_env(config, ws), timeout_s=config.timeout_s,
                        log_dir=ws.logs, label=f"run-{procs.safe_label(scenario.name)}")
     if result.timed_out:
-        return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, True)
+        return CandidateRun("skip", None, f"timeout after {config.timeout_s:g}s", result.seconds, lasting=False)
     if result.returncode != 0:
         return CandidateRun("skip", None, f"exit status {result.returncode}: {result.output_tail}",
                             result.seconds)
     if not out.is_file():
         return CandidateRun("skip", None, f"no output: {out.name} was not written. {result.output_tail}".strip(),
                             result.seconds)
-    import numpy as np
+    import numpy as np  # only a run that produced an image pays for numpy
     from simkernel.io import read_floatfile
 
     try:
@@ -145,6 +152,6 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
 
 def load_kept_image(path: str | Path) -> np.ndarray:
     """An image saved by ``score_commit(..., keep_images=...)`` (ScenarioResult.image)."""
-    import numpy as np
+    import numpy as np  # only the report's pictures load numpy here
 
     return np.load(path, allow_pickle=False)

@@ -15,6 +15,16 @@ is also keyed by the torch version of the candidate environment, so an upgrade n
 looks at older entries. Entries are written to a temporary name and renamed into place, so
 two runs compiling at once never read half an entry.
 
+Inductor keeps one more content-addressed artifact outside ``TORCHINDUCTOR_CACHE_DIR``: its
+precompiled C++ headers, under ``$TMPDIR/torchinductor_<user>/precompiled_headers`` whatever
+that variable says. A fresh TMPDIR per run meant rebuilding them with g++ in every candidate:
+a warm compiled run cost as much as a cold one (measured: ~55-65 s against ~19 s with them
+shared, the eager run 15 s, on a loaded 2-core machine). No variable moves them, so each
+candidate's private TMPDIR gets ``torchinductor_<user>`` as a link into the shared folder
+(:func:`prepare_tmpdir`): the TMPDIR stays private, only that folder is shared. Safe for the
+same reason: a header's file name is a hash of the compile command, the preprocessed header
+text and the compiler's version, so a different compiler or flag builds another file.
+
 ``eager``: ``TORCH_COMPILE_DISABLE=1`` (PyTorch's own switch) turns ``torch.compile`` into a
 no-op in any port. Runs are then as fast as eager code, but a regression that lives only
 in the compiled code (an Inductor bug, a fused-kernel precision change) goes unseen, so it
@@ -23,9 +33,11 @@ is off by default.
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..config import Config
@@ -53,6 +65,28 @@ def candidate_compile_env(config: Config, environ: Mapping[str, str] | None = No
     return env
 
 
+def prepare_tmpdir(config: Config, tmp: Path) -> None:
+    """Link the folder Inductor derives from TMPDIR (and no variable moves) into the shared
+    cache, so a candidate's private TMPDIR reuses the precompiled headers of earlier runs."""
+    if not config.compile_cache:
+        return
+    shared = cache_root(config) / "inductor-tmpdir"
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        (tmp / f"torchinductor_{_inductor_user()}").symlink_to(shared, target_is_directory=True)
+    except OSError:
+        pass  # an unshared folder only costs speed: the run makes its own
+
+
+def _inductor_user() -> str:
+    """The user name Inductor puts in its folder's name (the same rule as torch's)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid_{os.getuid()}"
+    return re.sub(r'[\\/:*?"<>|]', "_", user)
+
+
 def cache_root(config: Config) -> Path:
     """The shared compile-cache folder of the candidate environment's torch version."""
     return Path(config.cache_dir) / "compile" / f"torch-{_safe(torch_version())}"
@@ -61,8 +95,6 @@ def cache_root(config: Config) -> Path:
 def torch_version() -> str:
     """The torch version candidates run with (they run with this interpreter), from metadata:
     importing torch here would cost seconds per step."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("torch")
     except PackageNotFoundError:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
-    import numpy as np
+    import numpy as np  # on first use: a cached scoring step never loads numpy
 
 from .verdict import Verdict
 
@@ -57,7 +57,7 @@ _NAN = float("nan")
 
 def compare(image: np.ndarray, reference: np.ndarray) -> Metrics:
     """Metrics of ``image`` against ``reference`` (both any float dtype, compared in float64)."""
-    import numpy as np
+    import numpy as np  # on first use: a cached scoring step never loads numpy
 
     img = np.asarray(image)
     ref = np.asarray(reference)
@@ -100,7 +100,7 @@ class _PairStats:
     @classmethod
     def of(cls, a: np.ndarray, b: np.ndarray) -> "_PairStats":
         """Two passes: float64 means, then centred sums block by block (no cancellation)."""
-        import numpy as np
+        import numpy as np  # on first use: a cached scoring step never loads numpy
 
         x, y = np.asarray(a).ravel(), np.asarray(b).ravel()
         n = x.size
@@ -120,7 +120,7 @@ class _PairStats:
 
 
 def _image_problem(img: np.ndarray, what: str) -> str | None:
-    import numpy as np
+    import numpy as np  # on first use: a cached scoring step never loads numpy
 
     if img.size == 0:
         return f"{what} is empty"

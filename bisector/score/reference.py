@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import shlex
 import shutil
@@ -91,7 +92,7 @@ class CReference(Reference):
                          hint="run that command by hand; check the scenario's args and the C program")
             if not out.is_file():
                 raise ReferenceFailure(f"the C reference wrote no float image: {command}")
-            from simkernel.io import read_floatfile
+            from simkernel.io import read_floatfile  # brings numpy: only a computed image needs it
 
             try:
                 return read_floatfile(out, shape)
@@ -111,7 +112,7 @@ class SimkernelReference(Reference):
     def _compute(self, scenario: Scenario) -> np.ndarray:
         shape = self._shape(scenario)
         try:
-            import simkernel
+            import simkernel  # torch, seconds to import: only when an image must be computed
             import torch
             cfg = simkernel.parse_args(list(scenario.args))
             image = simkernel.simulate(cfg, dtype=torch.float64).detach().cpu().numpy()
@@ -145,8 +146,6 @@ def simkernel_fingerprint() -> str:
     and a cache hit must stay cheap. Hashing the sources also means that any edit to the
     kernel, not only a version bump, invalidates the images it made.
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("simkernel")
     if spec is None or not spec.submodule_search_locations:
         raise ReferenceFailure("simkernel is not installed", hint="pip install -e . in bisector's checkout")

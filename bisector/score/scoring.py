@@ -1,21 +1,28 @@
-"""Score one commit: reference image, candidate image, metrics, verdict (with a cache).
+"""The scoring service: for a commit, or a tree that is no commit, its cache key, its
+images and its verdict.
 
-Only temporary exports of the commit are used (git archive), so the user's working tree,
-index and HEAD are never touched. Every failure is mapped on purpose: the commit cannot
-be measured -> SKIP; the reference or bisector itself fails -> ABORT (a bug of ours names
-the crash log that holds its traceback), never an accidental "bad".
+Every command that judges code goes through :class:`ScoringService` (``score_commit`` is
+the thin function over it that hunts use): the score-cache key is built by one function,
+:func:`score_key`, so a state scored by ``run``, ``scan``, ``nightly``, ``compare`` or
+``verify`` is one cache entry. Reference images live in the reference table; a candidate's
+image never does.
+
+Only private exports are used (git archive into owned scratch folders, which the next
+bisector prunes if this one is killed), so the user's working tree, index and HEAD are
+never touched. Every failure is mapped on purpose: the state cannot be measured -> SKIP;
+the reference or bisector itself fails -> ABORT (a bug of ours names the crash log that
+holds its traceback), never an accidental "bad".
 """
 
 from __future__ import annotations
 
-import enum
-import json
 import math
-import shutil
 import os
+import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,116 +31,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
     import numpy as np
 
-    from ..store.events import Event
-
 from .. import git
-from ..store.cache import Cache
-from . import procs
-from .candidate import Workspace, export_workspace, run_candidate, run_setup
 from ..config import Config, Scenario
-from ..errors import ReferenceFailure, as_reportable
+from ..errors import ConfigError, MachineFault, ReferenceFailure, as_reportable
+from ..records import ScenarioResult, ScoreRecord
+from ..store.cache import Cache
+from ..store.events import Event, EventType
+from . import procs
+from .candidate import CandidateRun, Workspace, export_workspace, run_candidate, run_setup
 from .metrics import Metrics, compare, judge
 from .reference import Reference, detector_shape, open_reference
 from .verdict import Verdict
 
-Log = Callable[["Event"], None]
+Log = Callable[[Event], None]
 
 
-class Phase(enum.Enum):
-    """Why a hunt scored a commit."""
-
-    ENDPOINT = "endpoint"  # the good and bad commits, before bisecting
-    BISECT = "bisect"      # a step of git bisect run
-    CONFIRM = "confirm"    # the fresh re-run of the culprit and its parent
-    SCAN = "scan"          # one state of a scan
-
-
-@dataclass
-class ScenarioResult:
-    """The outcome of one judged scenario; correlation/sum_ratio are None when not measured."""
-
-    name: str
-    verdict: Verdict
-    reason: str
-    correlation: float | None = None
-    sum_ratio: float | None = None
-    max_abs_diff: float | None = None
-    rms_diff: float | None = None
-    seconds: float = 0.0
-    cached: bool = False
-    via_probe: bool = False
-    image: str | None = None  # path of the kept candidate image (.npy), with keep_images
-
-    @property
-    def measured(self) -> bool:
-        """True when the scenario produced an image whose metrics were computed."""
-        return self.correlation is not None and self.sum_ratio is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["verdict"] = self.verdict.value
-        for key in ("correlation", "sum_ratio", "max_abs_diff", "rms_diff"):
-            if isinstance(data[key], float) and not math.isfinite(data[key]):
-                data[key] = None  # JSON has no NaN
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ScenarioResult":
-        known = {f.name for f in fields(cls)}
-        return cls(**{**{k: v for k, v in data.items() if k in known}, "verdict": Verdict(data["verdict"])})
-
-
-@dataclass
-class ScoreRecord:
-    commit: str
-    tree_ids: dict[str, str | None]
-    verdict: Verdict
-    scenarios: list[ScenarioResult] = field(default_factory=list)
-    seconds: float = 0.0
-    reference: str | None = None
-    error: str | None = None  # one-line message when ABORT
-    phase: Phase | None = None  # set by a hunt
-    # every scenario run this scoring made, probes included, in order: {"scenario",
-    # "probe_for", "seconds", "cached"} (what progress and the speed benchmark time)
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    round: int | None = None    # the multisection round that scored it (run --jobs)
-
-    @property
-    def exit_code(self) -> int:
-        return self.verdict.exit_code
-
-    def in_phase(self, phase: Phase) -> "ScoreRecord":
-        return replace(self, phase=phase)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
-                "exit_code": self.exit_code, "scenarios": [s.to_dict() for s in self.scenarios],
-                "seconds": self.seconds, "reference": self.reference, "error": self.error,
-                "runs": self.runs}
-        if self.phase is not None:
-            data["phase"] = self.phase.value
-        if self.round is not None:
-            data["round"] = self.round
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ScoreRecord":
-        """The record ``to_dict`` wrote (ValueError/KeyError/TypeError when it is not one)."""
-        return cls(commit=str(data["commit"]), tree_ids=dict(data.get("tree_ids") or {}),
-                   verdict=Verdict(data["verdict"]),
-                   scenarios=[ScenarioResult.from_dict(s) for s in data.get("scenarios") or []],
-                   seconds=float(data.get("seconds") or 0.0), reference=data.get("reference"),
-                   error=data.get("error"),
-                   phase=Phase(data["phase"]) if data.get("phase") else None,
-                   runs=list(data.get("runs") or []),
-                   round=int(data["round"]) if data.get("round") is not None else None)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+def score_key(trees: dict[str, str | None], args: tuple[str, ...] | list[str], reference_key: str,
+              environment: dict[str, Any]) -> dict[str, Any]:
+    """THE score-cache key: the relevant trees, the scenario's arguments, the reference's key
+    and the environment (:func:`environment_key`). Nothing else builds one."""
+    return {"trees": trees, "args": list(args), "reference": reference_key, "environment": environment}
 
 
 def environment_key(config: Config) -> dict[str, Any]:
-    """What, besides the commit's files, decides the candidate's image.
+    """What, besides the state's files, decides the candidate's image.
 
     Versions are read from package metadata so that torch is never imported here.
     """
@@ -146,78 +67,178 @@ def environment_key(config: Config) -> dict[str, Any]:
 
 
 def _dist_version(name: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version(name)
     except PackageNotFoundError:
         return None
 
 
+@dataclass(frozen=True)
+class State:
+    """What is scored: the files of ``rev`` in ``repo`` (a commit, or a tree object).
+
+    ``name`` is what records carry as their ``commit`` (the commit's sha, or the tree id);
+    ``trees`` the object ids of the relevant paths, which with the environment decide the key.
+    """
+
+    name: str
+    rev: str
+    repo: Path
+    trees: dict[str, str | None]
+
+
 def score_commit(config: Config, commit: str, *, use_cache: bool = True, use_probes: bool = True,
                  keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
-    """Score ``commit`` (any revision of ``config.repo``) on every judged scenario.
+    """Score ``commit`` (any revision of ``config.repo``) on every judged scenario; never
+    raises (a failure is an ABORT record). See :meth:`ScoringService.score`."""
+    with ScoringService(config) as service:
+        return service.score(commit, use_cache=use_cache, use_probes=use_probes,
+                             keep_images=keep_images, log=log)
 
-    ``use_probes``: a scenario's probe may convict the commit without the full run (bisect
-    steps); False judges every scenario on its full run (the good endpoint, confirmations).
-    ``keep_images``: save the images of fresh candidate runs (.npy) there (results read
-    from the cache have none: pass ``use_cache=False`` to be sure to get them).
-    ``log(event)`` is called with a scenario_start and a scenario_end Event per scenario.
+
+class ScoringService:
+    """One configuration's scoring: states, keys, images and verdicts over one cache.
+
+    Commits: ``score("abc123")`` or ``score(service.commit("abc123"))``.
+
+    Trees that are no commit (``bisector narrow`` applies some of a culprit's hunks to its
+    parent): write the tree into an object store the repository can read, e.g. with a private
+    index in a scratch repository that borrows the user's objects (``objects/info/alternates``)::
+
+        GIT_INDEX_FILE=$scratch/index git read-tree PARENT; git apply --cached HUNKS.patch
+        tree=$(GIT_INDEX_FILE=$scratch/index git write-tree)
+
+    then ``score(service.tree(tree, repo=scratch_repo))``. The state is exported with
+    ``git archive`` from that tree and keyed, cached and judged exactly like a commit with
+    the same relevant trees (same thresholds, probes and reference); its record's
+    ``commit`` is the tree id.
     """
-    start = time.monotonic()
-    record = ScoreRecord(commit=commit, tree_ids={}, verdict=Verdict.ABORT)
-    try:
-        with _Scorer(config, use_cache, keep_images, log, use_probes) as scorer:
-            scorer.score(record)
-    except Exception as exc:
-        # A bug of ours aborts with one line; its traceback goes to a crash log.
-        record.verdict, record.error = Verdict.ABORT, str(as_reportable(exc, config.cache_dir))
-    record.seconds = time.monotonic() - start
-    return record
 
-
-class _Scorer:
-    """Holds what one commit's scoring shares: cache, reference, the lazily made export."""
-
-    def __init__(self, config: Config, read_cache: bool, keep_images: Path | None, log: Log | None,
-                 use_probes: bool = True):
+    def __init__(self, config: Config):
         self.config = config
+        self.environment = environment_key(config)
+        self._cache: Cache | None = None
+        self._reference: Reference | None = None
+
+    def __enter__(self) -> "ScoringService":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    # -- what is scored ------------------------------------------------------------------
+
+    def commit(self, rev: str) -> State:
+        """The state of commit ``rev`` of ``config.repo`` (GitError when it is none)."""
+        repo = Path(self.config.repo)
+        sha = git.resolve(repo, rev)
+        return State(sha, sha, repo, git.tree_ids(repo, sha, list(self.config.paths)))
+
+    def tree(self, tree: str, *, repo: Path | None = None) -> State:
+        """The state of tree object ``tree`` (its relevant and extra paths are what runs),
+        read from ``repo`` (default ``config.repo``)."""
+        repo = Path(repo or self.config.repo)
+        trees = git.tree_ids(repo, tree, list(self.config.paths))
+        return State(tree, tree, repo, trees)
+
+    # -- keys and the cache --------------------------------------------------------------
+
+    @property
+    def cache(self) -> Cache:
+        if self._cache is None:
+            self._cache = Cache(self.config.cache_dir)
+        return self._cache
+
+    @property
+    def reference(self) -> Reference:
+        """The configured reference (a C program to build is built first, once)."""
+        if self._reference is None:
+            self._reference = open_reference(self.config, self.cache)
+        return self._reference
+
+    def key(self, trees: dict[str, str | None], scenario: Scenario) -> dict[str, Any]:
+        return score_key(trees, scenario.args, self.reference.key, self.environment)
+
+    def all_cached(self, trees: dict[str, str | None]) -> bool:
+        """True when every judged scenario of the state with ``trees`` has a cached score
+        (scoring it then runs nothing; a probe's entry alone does not count)."""
+        return all(self.cache.get_score(self.key(trees, self.config.scenarios[name])) is not None
+                   for name in self.config.judge)
+
+    # -- verdicts ------------------------------------------------------------------------
+
+    def score(self, what: str | State, *, use_cache: bool = True, use_probes: bool = True,
+              keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
+        """Score a commit (a revision) or a :class:`State` on every judged scenario.
+
+        ``use_probes``: a scenario's probe may convict without the full run (bisect steps);
+        False judges every scenario on its full run (the good endpoint, confirmations).
+        ``use_cache=False`` runs everything afresh (results are still stored).
+        ``keep_images``: save the images of fresh candidate runs (.npy) there.
+        ``log(event)`` is called with a scenario_start and a scenario_end Event per scenario.
+        Never raises: a failure of the harness is an ABORT record with a one-line error.
+        """
+        start = time.monotonic()
+        record = ScoreRecord(commit=what if isinstance(what, str) else what.name, tree_ids={},
+                             verdict=Verdict.ABORT)
+        try:
+            state = self.commit(what) if isinstance(what, str) else what
+            record.commit, record.tree_ids = state.name, state.trees
+            record.reference = self.reference.key
+            with self.session(state, read_cache=use_cache, keep_images=keep_images, log=log) as session:
+                record.runs = session.runs
+                for name in self.config.judge:  # one by one: an abort keeps what was judged
+                    record.scenarios.append(session.judged(self.config.scenarios[name], use_probes))
+            record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
+        except Exception as exc:
+            # A bug of ours aborts with one line; its traceback goes to a crash log.
+            record.verdict, record.error = Verdict.ABORT, str(as_reportable(exc, self.config.cache_dir))
+        record.seconds = time.monotonic() - start
+        return record
+
+    def session(self, state: State, *, read_cache: bool = True, keep_images: Path | None = None,
+                log: Log | None = None, export_all: bool = False, hold_images: bool = False) -> "Session":
+        """Measure scenarios of ``state`` one by one (it raises, unlike :meth:`score`); one
+        export serves them all. ``export_all``: the whole tree, not only the relevant and
+        extra paths (verify runs the port's tests there); ``hold_images``: keep fresh
+        candidate images in ``session.images`` (compare draws them)."""
+        return Session(self, state, read_cache=read_cache, keep_images=keep_images, log=log,
+                       export_all=export_all, hold_images=hold_images)
+
+
+class Session:
+    """The scoring of one state: its lazily made export (an owned scratch folder, removed on
+    exit or pruned by the next bisector), the runs made, the images held."""
+
+    def __init__(self, service: ScoringService, state: State, *, read_cache: bool, keep_images: Path | None,
+                 log: Log | None, export_all: bool, hold_images: bool):
+        self.service, self.config, self.state = service, service.config, state
         self.read_cache = read_cache
-        self.use_probes = use_probes
-        self.runs: list[dict[str, Any]] = []
         self.keep_images = Path(keep_images) if keep_images else None
         self.log = log or (lambda event: None)
-        self.cache: Cache | None = None
-        self.reference: Reference | None = None
+        self.export_all = export_all
+        self.images: dict[str, np.ndarray] | None = {} if hold_images else None
+        self.runs: list[dict[str, Any]] = []
         self.scratch: Path | None = None
-        self.workspace: Workspace | None = None
+        self._workspace: Workspace | None = None
         self.setup_failure: str | None = None
-        self.commit = ""
-        self.trees: dict[str, str | None] = {}
 
-    def __enter__(self) -> "_Scorer":
+    def __enter__(self) -> "Session":
         return self
 
     def __exit__(self, *exc_info) -> None:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
-        if self.cache is not None:
-            self.cache.close()
 
-    def score(self, record: ScoreRecord) -> None:
-        self.commit = record.commit = git.resolve(self.config.repo, record.commit)
-        self.trees = record.tree_ids = git.tree_ids(self.config.repo, self.commit, list(self.config.paths))
-        self.cache = Cache(self.config.cache_dir)
-        self.reference = open_reference(self.config, self.cache)
-        record.reference = self.reference.key
-        self.env_key = environment_key(self.config)
-        record.runs = self.runs
-        for name in self.config.judge:
-            record.scenarios.append(self._judged(self.config.scenarios[name]))
-        record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
-
-    def _judged(self, scenario: Scenario) -> ScenarioResult:
-        if scenario.probe and self.use_probes:
-            probe = self._measured(self.config.scenarios[scenario.probe], probe_for=scenario.name)
+    def judged(self, scenario: Scenario, use_probes: bool = True) -> ScenarioResult:
+        """The scenario's verdict; with ``use_probes`` its probe may convict first."""
+        if scenario.probe and use_probes:
+            probe = self.measured(self.config.scenarios[scenario.probe], probe_for=scenario.name)
             if _clearly_bad(probe, scenario.probe_margin, self.config.thresholds.max_sum_ratio_error):
                 return ScenarioResult(
                     name=scenario.name, verdict=Verdict.BAD, via_probe=True,
@@ -227,27 +248,45 @@ class _Scorer:
                     correlation=probe.correlation, sum_ratio=probe.sum_ratio,
                     max_abs_diff=probe.max_abs_diff, rms_diff=probe.rms_diff,
                     seconds=probe.seconds, cached=probe.cached, image=probe.image)
-        return self._measured(scenario)
+        return self.measured(scenario)
 
-    def _measured(self, scenario: Scenario, probe_for: str | None = None) -> ScenarioResult:
-        from ..store.events import Event, EventType
-
-        self.log(Event(EventType.SCENARIO_START, self.commit, scenario=scenario.name, probe_for=probe_for))
+    def measured(self, scenario: Scenario, probe_for: str | None = None) -> ScenarioResult:
+        """``scenario`` measured against the reference: from the cache, else run (and stored)."""
+        self.log(Event(EventType.SCENARIO_START, self.state.name, scenario=scenario.name, probe_for=probe_for))
         start = time.monotonic()
-        parts = {"trees": self.trees, "args": list(scenario.args), "reference": self.reference.key,
-                 "environment": self.env_key}
-        result = self._from_cache(scenario, parts) if self.read_cache else None
+        key = self.service.key(self.state.trees, scenario)
+        result = self._from_cache(scenario, key) if self.read_cache else None
         if result is None:
-            result = self._run(scenario, parts)
+            result = self._run(scenario, key)
             result.seconds = time.monotonic() - start
         self.runs.append({"scenario": scenario.name, "probe_for": probe_for, "seconds": result.seconds,
                           "cached": result.cached})
-        self.log(Event(EventType.SCENARIO_END, self.commit, scenario=scenario.name, probe_for=probe_for,
+        self.log(Event(EventType.SCENARIO_END, self.state.name, scenario=scenario.name, probe_for=probe_for,
                        result=result))
         return result
 
-    def _from_cache(self, scenario: Scenario, parts: dict) -> ScenarioResult | None:
-        payload = self.cache.get_score(parts)
+    def candidate(self, scenario: Scenario) -> CandidateRun:
+        """One fresh run of the port on ``scenario``, judged against nothing (compare with
+        another reference than the configured one); nothing is stored."""
+        try:
+            shape = detector_shape(scenario.args)
+        except ValueError as exc:
+            raise ConfigError(f"cannot tell the image size of scenario {scenario.name!r}: {exc}",
+                              hint="check its -detpixels/-detsize arguments")
+        return self._candidate(scenario, shape)
+
+    def workspace(self) -> Workspace:
+        """The export of the state (made on first use; its setup has run)."""
+        if self._workspace is None:
+            self.scratch = procs.owned_tempdir("bisector-verify-" if self.export_all else "bisector-score-")
+            self._workspace = export_workspace(self.config, self.state.rev, self.scratch, repo=self.state.repo,
+                                               paths=["."] if self.export_all else None)
+            self.setup_failure = run_setup(self.config, self._workspace)
+        return self._workspace
+
+    def _from_cache(self, scenario: Scenario, key: dict) -> ScenarioResult | None:
+        cache = self.service.cache
+        payload = cache.get_score(key)
         if payload is None:
             return None
         try:
@@ -257,38 +296,48 @@ class _Scorer:
             metrics = Metrics.from_dict(payload["metrics"])
             seconds = float(payload["seconds"])
         except (KeyError, TypeError, ValueError):
-            self.cache.delete_score(parts)  # damaged entry: recompute rather than trust it
+            cache.delete_score(key)  # damaged entry: recompute rather than trust it
             return None
         return self._result(scenario, metrics, seconds, cached=True)
 
-    def _run(self, scenario: Scenario, parts: dict) -> ScenarioResult:
+    def _run(self, scenario: Scenario, key: dict) -> ScenarioResult:
         # The reference first: when it is broken the bisection must stop before blaming anyone.
-        reference = self.reference.image(scenario)
+        reference = self.service.reference.image(scenario)
         shape = detector_shape(scenario.args)
         if tuple(reference.shape) != shape:
             raise ReferenceFailure(f"reference image of scenario {scenario.name!r} has shape "
                                    f"{tuple(reference.shape)}, expected {shape} from its args")
-        try:
-            ws = self._workspace()
-            if self.setup_failure:
-                return ScenarioResult(scenario.name, Verdict.SKIP, self.setup_failure)
-            run = run_candidate(self.config, ws, scenario, shape)
-        except OSError as exc:
-            # The machine, or the candidate itself (it may delete its own folders), got in
-            # the way of measuring this commit: skip it, do not stop the whole hunt.
-            return ScenarioResult(scenario.name, Verdict.SKIP, f"could not run the candidate: {exc}")
+        run = self._candidate(scenario, shape)
+        cache = self.service.cache
         if run.status == "skip":
-            if not run.timed_out:  # a timeout may pass on a quieter machine: do not remember it
-                self.cache.put_score(parts, {"status": "skip", "reason": run.reason, "seconds": run.seconds})
+            if run.lasting:  # a timeout may pass on a quieter machine: do not remember it
+                cache.put_score(key, {"status": "skip", "reason": run.reason, "seconds": run.seconds})
             return ScenarioResult(scenario.name, Verdict.SKIP, run.reason)
         metrics = compare(run.image, reference)
         if metrics.reference_problem is None:
-            self.cache.put_score(parts, {"status": "measured", "metrics": metrics.to_dict(),
-                                         "seconds": run.seconds})
+            cache.put_score(key, {"status": "measured", "metrics": metrics.to_dict(), "seconds": run.seconds})
         result = self._result(scenario, metrics, run.seconds, cached=False)
         if self.keep_images is not None:
             result.image = str(self._keep(scenario, run.image))
+        if self.images is not None:
+            self.images[scenario.name] = run.image
         return result
+
+    def _candidate(self, scenario: Scenario, shape: tuple[int, int]) -> CandidateRun:
+        try:
+            ws = self.workspace()
+            if self.setup_failure:
+                return CandidateRun("skip", None, self.setup_failure, 0.0, lasting=False)
+            return run_candidate(self.config, ws, scenario, shape)
+        except OSError as exc:
+            # A full or failing disk is the machine's fault, not the state's: stop the hunt
+            # (exit 4) rather than skip every state after it.
+            fault = MachineFault.of(exc)
+            if fault is not None:
+                raise fault from None
+            # The candidate itself (it may delete its own folders) got in the way of
+            # measuring this state: skip it, do not stop the whole hunt.
+            return CandidateRun("skip", None, f"could not run the candidate: {exc}", 0.0, lasting=False)
 
     def _result(self, scenario: Scenario, metrics: Metrics, seconds: float, cached: bool) -> ScenarioResult:
         verdict, reason = judge(metrics, self.config.thresholds)
@@ -298,19 +347,12 @@ class _Scorer:
                               sum_ratio=metrics.sum_ratio, max_abs_diff=metrics.max_abs_diff,
                               rms_diff=metrics.rms_diff, seconds=seconds, cached=cached)
 
-    def _workspace(self) -> Workspace:
-        if self.workspace is None:
-            self.scratch = procs.owned_tempdir("bisector-score-")
-            self.workspace = export_workspace(self.config, self.commit, self.scratch)
-            self.setup_failure = run_setup(self.config, self.workspace)
-        return self.workspace
-
     def _keep(self, scenario: Scenario, image: np.ndarray) -> Path:
         """Save the candidate's image; the reference image stays in the cache, under its key."""
-        import numpy as np
+        import numpy as np  # only a run that keeps images pays for numpy here
 
         self.keep_images.mkdir(parents=True, exist_ok=True)
-        path = self.keep_images / f"{self.commit[:12]}-{procs.safe_label(scenario.name)}.npy"
+        path = self.keep_images / f"{self.state.name[:12]}-{procs.safe_label(scenario.name)}.npy"
         np.save(path, image)
         return path
 

@@ -1,14 +1,14 @@
 """The verdicts of a scored commit and the exit codes git bisect expects for them.
 
 git's numbers (0 good, 1 bad, 125 skip, 128 or more aborts the whole bisection) are
-bisector.errors.ExitCode's, like every other exit code.
+bisector.errors.ScoreExit's, like every other exit code.
 """
 
 from __future__ import annotations
 
 import enum
 
-from ..errors import ExitCode
+from ..errors import ScoreExit
 
 
 class Verdict(enum.Enum):
@@ -33,6 +33,6 @@ class Verdict(enum.Enum):
         return max(verdicts, key=_SEVERITY.__getitem__)
 
 
-_EXIT_CODES = {Verdict.GOOD: ExitCode.GOOD, Verdict.BAD: ExitCode.BAD, Verdict.SKIP: ExitCode.SKIP,
-               Verdict.ABORT: ExitCode.BISECT_ABORT}
+_EXIT_CODES = {Verdict.GOOD: ScoreExit.GOOD, Verdict.BAD: ScoreExit.BAD, Verdict.SKIP: ScoreExit.SKIP,
+               Verdict.ABORT: ScoreExit.ABORT}
 _SEVERITY = {Verdict.GOOD: 0, Verdict.SKIP: 1, Verdict.BAD: 2, Verdict.ABORT: 3}

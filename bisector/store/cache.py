@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_write
+
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images load it
@@ -34,7 +36,7 @@ if TYPE_CHECKING:  # numpy costs ~0.15 s to import: only paths that touch images
 DB_NAME = "cache.sqlite3"
 # Everything of ours in the cache folder, which may be shared with other files: only
 # these names are ever removed by `bisector cache clear`.
-_FOLDERS = ("images", "bin", "demo")
+_FOLDERS = ("images", "bin", "compile", "demo")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reference_images (
     key TEXT PRIMARY KEY, parts TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -43,34 +45,39 @@ CREATE TABLE IF NOT EXISTS scores (
     key TEXT PRIMARY KEY, parts TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL);
 """
 _BUSY_TIMEOUT_MS = 30_000
+# PRAGMA user_version of the layout above; a cache written by a newer bisector is left alone.
+SCHEMA_VERSION = 1
+
+
+class _NewerSchema(Exception):
+    """The database was laid out by a newer bisector: neither read nor written."""
+
+
+def _check_schema(conn: sqlite3.Connection) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise _NewerSchema(f"{DB_NAME} has schema version {version}, newer than this bisector's "
+                           f"{SCHEMA_VERSION}; upgrade bisector or use another cache_dir")
+    return version
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # one process creates, the others wait and find it made
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def digest(parts: Any) -> str:
     """A stable key for JSON-serialisable ``parts`` (dict order does not matter)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; these files are for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 class Cache:
@@ -175,30 +182,34 @@ class Cache:
         try:
             self.images.mkdir(parents=True, exist_ok=True)
             conn = self._open_writable()
+        except _NewerSchema as exc:
+            self._degrade(f"cache {self.directory} cannot be used ({exc})")
+            return None
         except (OSError, sqlite3.Error) as exc:
-            problem = exc
+            problem: Exception = exc
         else:
             try:
-                self._check_writable()
+                self._check_writable(conn)
                 return conn
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:
                 conn.close()
                 problem = exc
         try:  # a read-only cache still answers what it holds
             conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True,
                                    timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            _check_schema(conn)
             conn.execute("SELECT count(*) FROM scores").fetchone()
             self._degrade(f"cache {self.directory} is read-only ({problem})")
             return conn
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error, _NewerSchema):
             self._degrade(f"cache {self.directory} cannot be used ({problem})")
             return None
 
     def _open_writable(self) -> sqlite3.Connection:
         try:
             return self._connect()
-        except sqlite3.OperationalError:
-            raise  # read-only, locked, cannot open: not a damaged file, leave it alone
+        except (sqlite3.OperationalError, _NewerSchema):
+            raise  # read-only, locked, cannot open, or not ours to change: leave it alone
         except sqlite3.DatabaseError:
             # Not a database (truncated or overwritten): keep it for inspection, start afresh.
             aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}-{os.getpid()}")
@@ -207,13 +218,20 @@ class Cache:
                 Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
             return self._connect()
 
-    def _check_writable(self) -> None:
-        """Raise OSError unless the database file and the images folder take writes.
+    def _check_writable(self, conn: sqlite3.Connection) -> None:
+        """Raise unless the database and the images folder take writes.
 
-        sqlite opens a read-only database file without complaint (writes then fail, or go to
-        its WAL only), so this is asked up front, by trying, which also holds for root.
+        sqlite opens a database file it may not write without complaint, so this is asked
+        up front by trying, which also holds for root. The database is asked through its own
+        connection: opening and closing the file ourselves would drop every POSIX lock this
+        process holds on it, and another process's checkpoint would then delete a WAL our
+        other connections still use (a corrupt cache after every hunt).
         """
-        os.close(os.open(self.db_path, os.O_RDWR))
+        conn.execute("BEGIN IMMEDIATE")
+        try:  # a write that changes nothing, rolled back
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            conn.execute("ROLLBACK")
         fd, probe = tempfile.mkstemp(dir=self.images, prefix=".probe-")
         os.close(fd)
         os.unlink(probe)
@@ -228,11 +246,14 @@ class Cache:
         conn = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                # once per database: switching the mode needs every other connection gone
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
+            if _check_schema(conn) < SCHEMA_VERSION:
+                _create_schema(conn)
             conn.execute("SELECT count(*) FROM scores").fetchone()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, _NewerSchema):
             conn.close()
             raise
         return conn
@@ -290,10 +311,11 @@ def _narrowed(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class CacheInfo:
     directory: Path
-    total_bytes: int
+    total_bytes: int        # everything listed here, the C twin's builds and compile caches included
     reference_images: int
     scores: int
-    built_programs: int
+    built_programs: int     # C programs built from a port's source, and the C twin's builds
+    compile_bytes: int      # torch.compile caches shared by candidate runs
     demo_bytes: int
     oldest: float | None  # creation time of the oldest entry (seconds since the epoch)
     notice: str | None    # why the cache is read-only or unusable
@@ -310,23 +332,26 @@ def info(directory: Path) -> CacheInfo:
     elif directory.exists():
         notice = f"{directory} is not a folder"
     times = [oldest for _, oldest in entries.values() if oldest is not None]
-    programs = [p for p in (directory / "bin").glob("*/*") if p.is_file()]
-    return CacheInfo(directory=directory, total_bytes=_size(directory),
+    builds = _build_folders(directory)
+    return CacheInfo(directory=directory,
+                     total_bytes=_size(directory) + sum(_size(b) for b in _twin_builds()),
                      reference_images=entries.get("reference_images", (0, None))[0],
-                     scores=entries.get("scores", (0, None))[0], built_programs=len(programs),
-                     demo_bytes=_size(directory / "demo"), oldest=min(times) if times else None,
-                     notice=notice)
+                     scores=entries.get("scores", (0, None))[0],
+                     built_programs=sum(1 for b in builds for p in b.iterdir() if p.is_file()),
+                     compile_bytes=_size(directory / "compile"), demo_bytes=_size(directory / "demo"),
+                     oldest=min(times) if times else None, notice=notice)
 
 
-def clear(directory: Path, older_than_s: float | None = None) -> int:
+def clear(directory: Path, older_than_s: float | None = None, *, twin: bool = False) -> int:
     """Remove cached entries (all, or those created more than ``older_than_s`` ago); how many
-    entries, built programs and demo folders went. Only bisector's own names in
-    ``directory`` are touched. Raises OSError when the cache cannot be written."""
+    entries, built programs, compile caches and demo folders went. Only bisector's own names
+    in ``directory`` are touched, and with ``twin`` the C twin's builds (a per-user folder
+    that every cache folder uses). Raises OSError when the cache cannot be written."""
     directory = Path(directory)
     if not directory.is_dir():
         return 0
     if older_than_s is None:
-        return _clear_all(directory)
+        return _clear_all(directory, twin)
     cutoff = time.time() - older_than_s
     cache = Cache(directory)
     try:
@@ -339,24 +364,40 @@ def clear(directory: Path, older_than_s: float | None = None) -> int:
     for path in cache.images.glob("*.npy"):
         if path.name not in kept and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
-    for folder in [*(directory / "bin").glob("*"), directory / "demo"]:
+    builds = _build_folders(directory) if twin else list((directory / "bin").glob("*"))
+    for folder in [*builds, *(directory / "compile").glob("*"), directory / "demo"]:
         if folder.is_dir() and folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder)
             removed += 1
     return removed
 
 
-def _clear_all(directory: Path) -> int:
+def _clear_all(directory: Path, twin: bool) -> int:
     before = info(directory)
+    twin_builds = _twin_builds() if twin else []
+    compile_caches = len(list((directory / "compile").glob("*")))
     for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
         (directory / name).unlink(missing_ok=True)
     for pattern in (f"{DB_NAME}.corrupt-*", "crash-*.log"):
         for path in directory.glob(pattern):
             path.unlink()
-    for name in _FOLDERS:
-        if (directory / name).is_dir():
-            shutil.rmtree(directory / name)
-    return before.reference_images + before.scores + before.built_programs + (1 if before.demo_bytes else 0)
+    for folder in [*twin_builds, *(directory / name for name in _FOLDERS)]:
+        if folder.is_dir():
+            shutil.rmtree(folder)
+    programs = before.built_programs - (len(_twin_builds()) if not twin else 0)
+    return (before.reference_images + before.scores + programs + compile_caches
+            + (1 if before.demo_bytes else 0))
+
+
+def _build_folders(directory: Path) -> list[Path]:
+    """One folder per built C program: a port's C reference (``bin/<key>``) or the C twin."""
+    return [p for p in (directory / "bin").glob("*") if p.is_dir()] + _twin_builds()
+
+
+def _twin_builds() -> list[Path]:
+    from simkernel import cref  # here, not at the top: cref imports numpy, which a scoring step defers
+
+    return [p for p in cref.build_root().glob("*") if (p / cref.BINARY_NAME).is_file()]
 
 
 def _size(path: Path) -> int:

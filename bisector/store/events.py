@@ -14,10 +14,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..score.scoring import ScenarioResult, ScoreRecord
+from ..records import ScenarioResult, ScoreRecord
 
 
 class EventType(enum.Enum):
@@ -51,8 +50,6 @@ class Event:
     @classmethod
     def from_dict(cls, data: Any) -> "Event | None":
         """The event ``to_dict`` wrote; None for anything else (it is not evidence)."""
-        from ..score.scoring import ScenarioResult, ScoreRecord
-
         try:
             return cls(type=EventType(data["type"]), commit=str(data["commit"]),
                        scenario=data.get("scenario"), probe_for=data.get("probe_for"),

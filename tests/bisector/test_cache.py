@@ -9,7 +9,8 @@ import textwrap
 
 import numpy as np
 
-from bisector.store.cache import Cache, atomic_write
+from bisector.files import atomic_write
+from bisector.store.cache import Cache
 
 ARGS = ("-default_F", "100", "-detpixels", "8")
 

@@ -1,4 +1,4 @@
-"""The command line is consistent: shared options, --version, honest help, commands it prints work."""
+"""The command line is consistent: one option set, --version, honest help, commands it prints work."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
+from bisector.cli import app, main
+from bisector.cli import options as opt
+from bisector.config import Thresholds
 from portrepo import Change, make_port_repo
 
 
@@ -22,35 +26,99 @@ def bisector(*args: str, cwd: Path, xdg: Path, timeout: float = 300, **extra_env
                           text=True, timeout=timeout)
 
 
-def _long_options(help_text: str) -> set[str]:
-    return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", help_text))
+def _commands(group=None, path=()):
+    """Every command of the typer app, by its path (("run",), ("cache", "clear"), ...)."""
+    group = group or typer.main.get_command(app)
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, path + (name,))
+        else:
+            yield path + (name,), command
 
 
-def test_version(tmp_path):
-    proc = bisector("--version", cwd=tmp_path, xdg=tmp_path)
-    assert proc.returncode == 0 and re.fullmatch(r"bisector \S+\n", proc.stdout), proc.stdout
+def _options(command) -> dict[str, dict]:
+    """The visible options of ``command`` by long name, with everything a user sees of them."""
+    found = {}
+    for param in command.params:
+        if param.param_type_name != "option" or param.hidden:
+            continue
+        names = param.opts + param.secondary_opts
+        found[next(n for n in names if n.startswith("--"))] = {
+            "names": sorted(names), "type": repr(param.type_descriptor.annotation), "multiple": param.multiple,
+            "range": (param.min, param.max), "default": param.default, "required": param.required,
+            "help": param.help, "metavar": param.metavar}
+    return found
 
 
-def test_score_takes_every_judging_option_of_run(tmp_path):
-    run = _long_options(bisector("run", "--help", cwd=tmp_path, xdg=tmp_path).stdout)
-    score_help = bisector("score", "--help", cwd=tmp_path, xdg=tmp_path).stdout
+def _by_name() -> dict[str, dict[str, dict]]:
+    """long option name -> {command: its definition there}."""
+    shared: dict[str, dict[str, dict]] = {}
+    for path, command in _commands():
+        for name, definition in _options(command).items():
+            shared.setdefault(name, {})[" ".join(path)] = definition
+    return shared
+
+
+def test_every_shared_option_is_the_same_everywhere():
+    differing = {}
+    for name, where in _by_name().items():
+        kinds = {repr(sorted(d.items())) for d in where.values()}
+        if len(kinds) > 1 and name not in opt.VARIANTS:
+            differing[name] = where
+    assert differing == {}, "\n".join(f"{name}: {where}" for name, where in differing.items())
+    used_twice = {name for name, where in _by_name().items() if len(where) > 1}
+    assert {"--repo", "--config", "--c-bin", "--reference", "--timeout", "--scenario", "--paths",
+            "--min-correlation", "--max-sum-ratio-error", "--eager", "--paranoid", "--report-dir",
+            "--jobs", "--executor", "--ledger", "--good", "--bad"} <= used_twice
+
+
+def test_each_declared_variant_really_differs_and_says_why():
+    shared = _by_name()
+    for name, why in opt.VARIANTS.items():
+        definitions = {repr(sorted(d.items())) for d in shared[name].values()}
+        assert len(definitions) > 1 and why, name  # else the entry is stale: drop it
+
+
+def test_shared_options_are_declared_only_in_the_options_module():
+    shared = {name for name, where in _by_name().items() if len(where) > 1}
+    for module in Path(opt.__file__).parent.glob("*.py"):
+        if module.name == "options.py":
+            continue
+        declared = set(re.findall(r'typer\.Option\(\s*"(--[a-z-]+)', module.read_text()))
+        assert not declared & shared, f"{module.name} redeclares {declared & shared}: take them from options.py"
+
+
+def test_reference_is_typed_everywhere_but_compare():
+    where = _by_name()["--reference"]
+    assert {cmd for cmd, d in where.items() if "ReferenceKind" in d["type"]} == set(where) - {"compare"}
+
+
+def test_threshold_defaults_in_help_come_from_the_configuration():
+    defaults = Thresholds()
+    options = _by_name()
+    assert f"{defaults.min_correlation:g}" in options["--min-correlation"]["run"]["help"]
+    assert f"{defaults.max_sum_ratio_error:g}" in options["--max-sum-ratio-error"]["run"]["help"]
+
+
+def test_score_takes_every_judging_option_of_run():
+    commands = dict(_commands())
+    run, score = set(_options(commands[("run",)])), set(_options(commands[("score",)]))
     only_run = {"--good", "--bad", "--report-dir", "--keep-worktree",  # about a range, not a commit
-                "--paranoid", "--no-paranoid", "--jobs", "--executor"}
-    assert run - only_run <= _long_options(score_help), run - only_run - _long_options(score_help)
-    assert {"--reference", "--timeout", "--min-correlation", "--max-sum-ratio-error"} <= _long_options(score_help)
-    assert re.search(r"--scenario\s+-s\b", score_help)
+                "--paranoid", "--jobs", "--executor", "--narrow"}
+    assert run - only_run <= score, run - only_run - score
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"]])
-def test_flags_show_no_value_placeholder(tmp_path, command):
-    text = bisector(*command, "--help", cwd=tmp_path, xdg=tmp_path).stdout
+@pytest.mark.parametrize("command", [[], ["run"], ["score"], ["demo"], ["cache", "clear"], ["scan"], ["compare"], ["narrow"]])
+def test_flags_show_no_value_placeholder(capsys, command):
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
     assert "--help" in text and "<bool>" not in text
 
 
-def test_score_repo_that_does_not_exist(tmp_path):
-    proc = bisector("score", "--repo", str(tmp_path / "nowhere"), cwd=tmp_path, xdg=tmp_path)
-    assert proc.returncode == 128, proc.stderr  # git bisect's abort: never "bad"
-    assert f"{tmp_path / 'nowhere'} does not exist" in proc.stderr and "Traceback" not in proc.stderr
+def test_score_repo_that_does_not_exist(tmp_path, capsys):
+    assert main(["score", "--repo", str(tmp_path / "nowhere")]) == 128  # git bisect's abort: never "bad"
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nowhere'} does not exist" in err and "Traceback" not in err
 
 
 @pytest.fixture
@@ -84,10 +152,22 @@ def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_pa
     assert run.stderr.count("report: ") == 1
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("reproduce with: ")]
     argv = shlex.split(line.removeprefix("reproduce with: "))
-    assert argv[:3] == ["bisector", "score", port.culprit]
+    assert Path(argv[0]).name == "bisector" and argv[1:3] == ["score", port.culprit]
     assert "--reference" in argv and argv[argv.index("--reference") + 1] == "simkernel"
     assert argv[argv.index("--min-correlation") + 1] == "0.99"
     # Elsewhere, with a cold cache, and a C program in NB_C_BIN that would otherwise win.
     again = bisector(*argv[1:], "--json", cwd=tmp_path, xdg=tmp_path / "other-xdg", NB_C_BIN=str(c_twin))
     assert again.returncode == 1, again.stderr  # the culprit is bad, as the run said
     assert json.loads(again.stdout)["reference"].startswith("simkernel-")
+
+
+def test_report_dir_means_the_same_for_nightly(tmp_path, monkeypatch):
+    """--report-dir is the folder that gets a new time-stamped report folder, also for nightly."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    port = make_port_repo(tmp_path / "port", history=[Change("docs")])
+    root = tmp_path / "reports"
+    for _ in range(2):
+        assert main(["nightly", "--repo", str(port.path), "--ledger", str(tmp_path / "ledger.sqlite3"),
+                     "--report-dir", str(root)]) == 0
+    nights = sorted(root.iterdir())
+    assert len(nights) == 2 and all((night / "nightly.json").is_file() for night in nights)

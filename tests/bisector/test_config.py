@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bisector.config import (SIMKERNEL_NOTICE, Config, ConfigOverrides, Thresholds, load_config,
-                             with_overrides)
+from bisector.config import SIMKERNEL_NOTICE, Config, ConfigOverrides, Thresholds, load_config
 from bisector.errors import ConfigError
 
 
@@ -119,8 +118,6 @@ args = "-detpixels 4"
     cfg = load_config(repo)
     again = Config.from_json(cfg.to_json())
     assert again == cfg and isinstance(again.repo, Path)
-    stricter = with_overrides(again, ConfigOverrides(min_correlation=0.9999, scenarios=["p"]))
-    assert stricter.thresholds.min_correlation == 0.9999 and stricter.judge == ("p",)
     with pytest.raises(ConfigError, match="pinned configuration"):
         Config.from_json('{"repo": "x"}')
 

@@ -11,6 +11,7 @@ import io
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,17 @@ def _sum_ratio(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --- the generator ----------------------------------------------------------------------
+
+def test_every_report_folder_bisector_writes_is_ignored_in_the_port(demo_repo):
+    for command in ("bisect", "scan", "nightly", "verify", "compare", "audit"):
+        folder = demo_repo.path / "reports" / command / "20261203T000000Z"
+        folder.mkdir(parents=True)
+        (folder / "summary.md").write_text("a report\n")
+    status = subprocess.run(["git", "-C", str(demo_repo.path), "status", "--porcelain", "--untracked-files=all"],
+                            capture_output=True, text=True, check=True).stdout
+    shutil.rmtree(demo_repo.path / "reports")  # the port is shared by this module's tests
+    assert status == ""
+
 
 def test_same_seed_gives_the_same_commits(tmp_path, demo_repo):
     again = generate(tmp_path / "again", commits=200, size=SIZE, seed=SEED)
@@ -275,12 +287,33 @@ def test_the_reproduce_line_after_a_demo_works(hunt, tmp_path):
     outcome, printed = hunt
     line = next(line for line in printed.splitlines() if line.startswith("reproduce with: "))
     argv = shlex.split(line.removeprefix("reproduce with: "))
-    assert argv[:3] == ["bisector", "score", outcome.culprit] and str(outcome.repo.path) in argv
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "bisector", *argv[1:]], env=env, capture_output=True,
-                          text=True, timeout=300)
+    assert Path(argv[0]).name == "bisector" and argv[1:3] == ["score", outcome.culprit]
+    assert str(outcome.repo.path) in argv
+    proc = subprocess.run(argv, env=_without_the_venv_on_path(tmp_path), capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr  # the culprit is bad, as the hunt said
     assert f"{outcome.culprit[:12]}: bad" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_hunt_the_demo_prints_works_when_pasted(hunt, tmp_path):
+    outcome, printed = hunt
+    lines = printed.splitlines()
+    argv = shlex.split(lines[lines.index(next(x for x in lines if x.endswith("hunt by hand with:"))) + 1])
+    assert argv == shlex.split(outcome.user_command) and "--c-bin" in argv
+    proc = subprocess.run([*argv, "--report-dir", str(tmp_path / "reports")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=900, env=_without_the_venv_on_path(tmp_path))
+    assert proc.returncode == 0, proc.stderr  # found and confirmed, as the demo said
+    assert "reproduce with: " in proc.stderr and outcome.culprit in proc.stderr
+
+
+def _without_the_venv_on_path(tmp_path: Path) -> dict[str, str]:
+    """A fresh shell after the README's install: bisector's bin folder is not on PATH."""
+    bin_dir = Path(sys.executable).parent.resolve()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "NB_C_BIN"}
+    env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep) if d and Path(d).resolve() != bin_dir)
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="400")
+    return env
 
 
 @pytest.mark.slow

@@ -70,3 +70,22 @@ def test_zoom_finds_a_single_pixel_in_a_big_image():
     z = largest_disagreement(diff)
     assert z.slow0 <= 917 < z.slow1 and z.fast0 <= 3 < z.fast1
     assert z.slow1 <= 1000 and z.fast1 <= 700 and z.slow1 - z.slow0 == 87
+
+
+def test_a_parent_without_an_image_says_why_instead_of_staying_empty(tmp_path):
+    ref = np.load(GOLDEN).astype(np.float64)
+    note = "no image kept: the parent's state was judged good by bisect run(s) of this hunt, not re-run"
+    info = comparison_figure(tmp_path / "fig.png", [Panel("reference", "reference (C)", ref),
+                                                    Panel("parent", "parent 1234567890", None, note=note),
+                                                    Panel("culprit", "culprit abcdef1234", ref * 1.5)],
+                             title="t", caption=["c"], difference_of=("culprit", "reference"))
+    panels, _, pixels = _panels(info.path)
+    boxes = {p["name"]: p["box"] for p in panels}
+    assert list(boxes)[:3] == ["reference", "parent", "culprit"]
+    left, top, right, bottom = boxes["parent"]
+    parent = pixels[top:bottom, left:right].reshape(-1, 3)
+    # text on white, not an image: mostly white, yet something is written there
+    white = np.all(parent > 240, axis=1).mean()
+    assert 0.8 < white < 1.0
+    left, top, right, bottom = boxes["culprit"]
+    assert np.all(pixels[top:bottom, left:right].reshape(-1, 3) > 240, axis=1).mean() < 0.5

@@ -91,6 +91,9 @@ def test_two_nightlies_at_once_both_land(port, env, tmp_path):
     with Ledger(ledger) as opened:
         nights = opened.nights()
     assert len(nights) == 3 and all(n.outcome == "good" for n in nights)
+    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    db.close()
 
 
 def test_a_night_killed_mid_hunt_leaves_a_ledger_the_next_night_reads(port, env, tmp_path):

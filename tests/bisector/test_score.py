@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bisector.score.candidate import load_kept_image
-from bisector.config import ConfigOverrides, load_config, with_overrides
+from bisector.config import ConfigOverrides, load_config
 from bisector.score.scoring import score_commit
 from bisector.score.verdict import Verdict
 from portrepo import Change, make_port_repo, pyproject_text
@@ -179,7 +179,7 @@ def test_score_commit_api_probe_log_and_internal_errors(tmp_path, c_twin):
     assert kept.verdict is Verdict.BAD and not kept.scenarios[0].via_probe
     assert load_kept_image(kept.scenarios[0].image).shape == (32, 32)
 
-    stricter = with_overrides(cfg, ConfigOverrides(min_correlation=1.0))
+    stricter = load_config(port.path, overrides=ConfigOverrides(cache_dir=tmp_path / "cache", min_correlation=1.0))
     assert score_commit(stricter, port.base).scenarios[0].cached is True
 
     def explode(event):

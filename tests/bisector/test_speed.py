@@ -166,6 +166,14 @@ def test_two_runs_of_the_same_state_share_the_compile_cache(tmp_path, monkeypatc
     # The first run compiled into the shared cache; the second found its entry there.
     assert hits == [0, 1]
     assert files[0] and files[1] == files[0]
+    # Inductor's precompiled headers (kept under TMPDIR whatever TORCHINDUCTOR_CACHE_DIR says)
+    # went to the shared folder through each private TMPDIR's link, so the second run built
+    # none (files[1] == files[0] above), and no TMPDIR holds a folder of its own.
+    headers = cache_root(config) / "inductor-tmpdir" / "precompiled_headers"
+    assert any(p.suffix == ".gch" or p.name.endswith(".h.gch") for p in headers.rglob("*")), \
+        sorted(headers.rglob("*"))
+    for run in ("first", "second"):
+        assert all(p.is_symlink() for p in (tmp_path / run / "tmp").glob("torchinductor_*"))
 
 
 def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_dominates():

@@ -121,3 +121,77 @@ def test_bad_folders_are_one_line_messages(tmp_path, capsys, setup, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+# --- hostile inputs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("depth", [100_000, 500, 101])
+def test_deeply_nested_json_is_skipped_with_its_reason(tmp_path, capsys, depth):
+    root = tmp_path / "reports"
+    _write(root / "ok", "summary.json", {"correlation": 0.99999, "sum_ratio": 1.0})
+    _write(root / "deep", "summary.json", "[" * depth + "]" * depth)
+    # Deep where a run's context is read too: env.json beside a real result.
+    _write(root / "ctx", "summary.json", {"correlation": 0.5, "sum_ratio": 1.0})
+    _write(root / "ctx", "env.json", '{"a": ' + "[" * depth + "]" * depth + "}")
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "2 runs: 1 good, 1 bad" in captured.out and "2 files skipped" in captured.out
+    assert "Traceback" not in captured.err
+    matrix = next((tmp_path / "out").rglob("artifact_matrix.md")).read_text()
+    assert "| `deep/summary.json` | JSON nested deeper than 100 levels: not a result |" in matrix
+    assert "| `ctx/env.json` | JSON nested deeper than 100 levels: not a result |" in matrix
+
+
+def test_only_deeply_nested_json_is_bad_input(tmp_path, capsys):
+    root = tmp_path / "reports"
+    _write(root, "deep.json", "{\"a\": " * 100_000 + "1" + "}" * 100_000)
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "found no benchmark results" in err and "nested deeper than 100 levels" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+def _rows(table_text: str) -> list[list[str]]:
+    """The cells of each Markdown table row, split at unescaped pipes as a renderer does."""
+    import re
+
+    return [re.split(r"(?<!\\)\|", line)[1:-1] for line in table_text.splitlines() if line.startswith("|")]
+
+
+def test_newlines_and_pipes_in_names_stay_inside_their_table_cells(tmp_path, capsys):
+    root = tmp_path / "reports"
+    odd = root / "run|a\nnext line"
+    _write(odd, "summary.json", {"correlation": 0.5, "sum_ratio": 1.0})
+    _write(odd, "commands.txt", "nbport -detpixels 64|128\n")
+    _write(root / "good`run", "summary.json", {"correlation": 0.99999, "sum_ratio": 1.0})
+    _write(root / "good`run", "commands.txt", "nbport -detpixels 64\n")
+    _write(root / "junk\x1b[31m", "x.json", [1])
+    assert main(["audit", str(root), "--report-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    folder = next((tmp_path / "out").iterdir())
+    for name in ("artifact_matrix.md", "param_diff.md"):
+        text = (folder / name).read_text()
+        assert "\x1b" not in text
+        rows = _rows(text)
+        for header, *body in _tables(text):
+            assert all(len(r) == len(header) for r in body), (name, header, body)
+        assert rows
+    matrix = (folder / "artifact_matrix.md").read_text()
+    assert "| `run\\|a next line/summary.json` |" in matrix
+    assert "| `` good`run/summary.json `` |" in matrix
+    assert "`junk\\x1b[31m/x.json`" in matrix
+    assert "`64\\|128`" in (folder / "param_diff.md").read_text()
+
+
+def _tables(text: str) -> list[list[list[str]]]:
+    """Each Markdown table of ``text`` as rows of cells (separator row left out)."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-"):
+                current.append(_rows(line)[0])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables

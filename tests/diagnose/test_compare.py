@@ -51,6 +51,9 @@ def test_c_against_simkernel_agree_and_the_report_is_complete(tmp_path, c_twin, 
     assert len(summary["radial"]) == imagestats.RINGS
     md = (folder / "summary.md").read_text()
     assert "![comparison](comparison.png)" in md and "![comparison](roi.png)" in md
+    peaks = summary["peaks"]  # the counts in words a person reads once: matched of the reference's
+    assert (f"{peaks['matched']} of the reference's {peaks['reference_peaks']} brightest peaks" in md
+            and "in the candidate)" not in md)
     for name in ("comparison.png", "roi.png"):
         _check_figure(folder / name, ["reference", "candidate", "intensity_colorbar", "difference",
                                       "zoom_reference", "zoom_candidate", "zoom_difference",

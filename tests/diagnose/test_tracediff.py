@@ -161,3 +161,91 @@ def test_an_injected_unit_slip_in_a_real_simkernel_trace_is_the_first_divergence
     c_text = _real_trace([str(c_twin)], tmp_path, "C")
     real = diff_traces(parse_trace(c_text), entries, rtol=1e-6)
     assert real.compared == len(entries) and real.divergences == []
+
+
+# --- hostile inputs ---------------------------------------------------------------------------
+
+def _trace_diff(tmp_path, c_text: str, py_text: str, *args: str) -> int:
+    c, py = tmp_path / "c.log", tmp_path / "py.log"
+    c.write_text(c_text)
+    py.write_text(py_text)
+    return main(["trace-diff", str(c), str(py), *args])
+
+
+@pytest.mark.parametrize("c_value, py_value", [("nan 2.0", "0.5 2.0"), ("0.5 2.0", "nan 2.0"),
+                                               ("inf", "1.0"), ("1.0", "-inf")])
+def test_a_nan_or_infinity_on_either_side_diverges(tmp_path, capsys, c_value, py_value):
+    code = _trace_diff(tmp_path, f"TRACE_C: ok 1\nTRACE_C: v {c_value}\n", f"TRACE_PY: ok 1\nTRACE_PY: v {py_value}\n")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "First divergence: v" in out
+    first, second = c_value.split()[0], py_value.split()[0]
+    assert f"{float(first):g} vs {float(second):g}" in out
+
+
+def test_nan_on_both_sides_is_the_same_value():
+    diff = diff_traces(parse_trace("TRACE_C: v nan 1\n"), parse_trace("TRACE_PY: v nan 1\n"))
+    assert diff.divergences == [] and diff.exit_code == 0
+
+
+@pytest.mark.parametrize("option, value", [("--rtol", "nan"), ("--rtol", "-1e-6"), ("--rtol", "inf"),
+                                           ("--atol", "nan"), ("--atol", "-1")])
+def test_a_tolerance_that_is_not_a_finite_non_negative_number_is_bad_input(tmp_path, capsys, option, value):
+    # A 1e10 slip that a NaN tolerance used to hide (every comparison with NaN is false).
+    code = _trace_diff(tmp_path, "TRACE_C: d 0.1\n", "TRACE_PY: d 1e9\n", option, value)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"{option} must be a finite number >= 0" in captured.err
+    assert len(captured.err.strip().splitlines()) <= 2 and "Traceback" not in captured.err  # message + hint
+    assert "diverge" not in captured.out
+
+
+def test_control_characters_in_names_are_escaped_on_the_console(tmp_path, capsys):
+    c_text = "TRACE_C: red\x1b[31mname 1\nTRACE_C: nul\x00name 1\nTRACE_C: a|b 1\nTRACE_C: z 1\n"
+    py_text = "TRACE_PY: red\x1b[31mname 2\nTRACE_PY: nul\x00name 3\nTRACE_PY: a|b 4\nTRACE_PY: z 1\n"
+    assert _trace_diff(tmp_path, c_text, py_text, "--out", str(tmp_path / "diff.md")) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x00" not in out
+    assert "red\\x1b[31mname" in out and "nul\\x00name" in out
+    assert "| a\\|b |" in out  # a `|` in a name stays inside its table cell
+    assert (tmp_path / "diff.md").read_text().strip() == out.strip()
+
+
+def _peak_rss_kb(argv: list[str], cwd) -> tuple[int, int]:
+    """Exit code and peak resident memory (kB) of ``python -m bisector ARGV``, measured by the kernel."""
+    import subprocess
+    import sys
+
+    probe = ("import resource, subprocess, sys; "
+             "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    proc = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "bisector", *argv],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    code, peak = proc.stdout.split()
+    return int(code), int(peak)
+
+
+def test_long_traces_are_read_with_bounded_memory(tmp_path):
+    lines = 300_000
+    c, py = tmp_path / "c.log", tmp_path / "py.log"
+    with open(c, "w") as fc, open(py, "w") as fp:
+        for i in range(lines):
+            fc.write(f"TRACE_C: q{i % 50} {i} {i + 0.5} {i * 2}\n")
+            fp.write(f"TRACE_PY: q{i % 50} {i} {i + 0.5} {i * 2 + (i == lines - 7)}\n")
+    code, peak_kb = _peak_rss_kb(["trace-diff", str(c), str(py)], tmp_path)
+    assert code == 1  # the one slip near the end is found
+    # Holding both logs as entries took ~700 bytes a line (over 400 MB here).
+    assert peak_kb < 200 * 1024, f"peak {peak_kb / 1024:.0f} MB"
+
+
+def test_a_huge_line_is_bad_input_not_memory(tmp_path, capsys):
+    c = tmp_path / "c.log"
+    with open(c, "w") as fh:
+        fh.write("TRACE_C: a 1\nTRACE_C: blob " + "7 " * (20 << 20) + "\n")
+    (tmp_path / "py.log").write_text("TRACE_PY: a 1\n")
+    code, peak_kb = _peak_rss_kb(["trace-diff", str(c), str(tmp_path / "py.log")], tmp_path)
+    assert code == 2
+    assert peak_kb < 200 * 1024, f"peak {peak_kb / 1024:.0f} MB"
+    assert main(["trace-diff", str(c), str(tmp_path / "py.log")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2 of" in err and "is longer than 65536 bytes" in err and "Traceback" not in err

@@ -59,7 +59,7 @@ def test_verify_scores_every_scenario_and_runs_the_port_tests(port, tmp_path, ca
     before = snapshot(port.path)
     scratch_before = set(Path(tempfile.gettempdir()).glob("bisector-verify-*"))
     code = main(["verify", "--repo", str(port.path), "--pytest", "tests/test_port.py",
-                 "--pytest", "tests/test_broken.py", "--pytest", "tests/test_nothing.py",
+                 "--pytest", "tests/test_broken.py",
                  "--report-dir", str(tmp_path / "head")])
     assert code == 1
     folder, data = _json(tmp_path / "head")
@@ -70,9 +70,8 @@ def test_verify_scores_every_scenario_and_runs_the_port_tests(port, tmp_path, ca
     assert "1 passed" in rows[("pytest", "tests/test_port.py")]["detail"]
     assert rows[("pytest", "tests/test_broken.py")]["status"] == "fail"
     assert "1 failed" in rows[("pytest", "tests/test_broken.py")]["detail"]
-    assert not rows[("pytest", "tests/test_nothing.py")]["passed"]
     table = (folder / "verify.md").read_text()
-    assert table.count("| scenario |") == 2 and table.count("| pytest |") == 3 and ": FAIL" in table
+    assert table.count("| scenario |") == 2 and table.count("| pytest |") == 2 and ": FAIL" in table
     assert "| pytest | tests/test_port.py | pass (pass) |" in capsys.readouterr().out
     assert snapshot(port.path) == before
     assert set(Path(tempfile.gettempdir()).glob("bisector-verify-*")) <= scratch_before  # checkout removed
@@ -94,6 +93,18 @@ def test_bad_input_is_a_message(port, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("selector", ["no/such::test", "tests/test_port.py::test_nope", "tests/test_nothing.py"])
+def test_a_pytest_selector_that_selects_nothing_is_bad_input(port, tmp_path, capsys, selector):
+    scratch_before = set(Path(tempfile.gettempdir()).glob("bisector-verify-*"))
+    code = main(["verify", "--repo", str(port.path), "--scenario", "tiny", "--pytest", "tests/test_port.py",
+                 "--pytest", selector, "--report-dir", str(tmp_path / "r")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--pytest {selector} selects no test" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()   # refused before any verdict was written
+    assert set(Path(tempfile.gettempdir()).glob("bisector-verify-*")) <= scratch_before
 
 
 def test_outside_a_repository(tmp_path, capsys):

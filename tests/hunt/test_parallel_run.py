@@ -13,7 +13,7 @@ from bisector.execute import open_executor
 from bisector.hunt.rounds import run_rounds
 from bisector.hunt.session import PrivateBisect
 from bisector.score.reference import pin_reference
-from bisector.score.scoring import Phase
+from bisector.records import Phase
 from rich.console import Console
 from bisector.hunt.bisectlog import parse_bisect_log
 from bisector.search.bisection import expected_rounds
