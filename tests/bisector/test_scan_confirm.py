@@ -34,21 +34,23 @@ def test_scan_reports_full_size_metrics_and_its_reproduce_command_prints_them(tm
     err = capsys.readouterr().err
     assert code == 0, err
 
+    (bundle,) = (tmp_path / "reports").iterdir()
+    timeline = json.loads((bundle / "timeline.json").read_text())
     # The search convicted the culprit's state by its probe ...
-    probe_line = next(line for line in err.splitlines() if culprit[:10] in line and "by its probe" in line)
-    probe_corr = float(SCAN_METRICS.search(probe_line).group(1))
+    (state,) = [s for s in timeline["states"] if s["first"] == culprit]
+    (searched,) = state["scenarios"]
+    assert searched["via_probe"] is True
     # ... but the window is reported with the full-size run's numbers.
     window = err[err.index("window 1"):]
     corr, ratio, verdict, note = SCAN_METRICS.search(window).groups()
     assert verdict == "bad" and "probe" not in note
-    assert float(corr) != pytest.approx(probe_corr, abs=1e-6)
-    (bundle,) = (tmp_path / "reports").iterdir()
-    (reported,) = json.loads((bundle / "timeline.json").read_text())["windows"][0]["metrics"]
+    assert float(corr) != pytest.approx(searched["correlation"], abs=1e-6)
+    (reported,) = timeline["windows"][0]["metrics"]
     assert reported["via_probe"] is False and f"{reported['correlation']:.6f}" == corr
 
     reproduce = next(line for line in window.splitlines() if "reproduce with:" in line)
     argv = shlex.split(reproduce.split("reproduce with:", 1)[1])
-    assert argv[:3] == ["bisector", "score", culprit] and "--full" in argv
+    assert argv[1:3] == ["score", culprit] and "--full" in argv
     assert main(argv[1:]) == 1  # bad, in git bisect's vocabulary
     again = SCORE_METRICS.search(capsys.readouterr().out)
     assert again.groups() == (corr, ratio, "bad")
