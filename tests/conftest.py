@@ -1,15 +1,28 @@
-"""Shared fixtures: test helpers on sys.path, the real C twin, private caches."""
+"""Shared fixtures: test helpers on sys.path, the real C twin, warm private caches, the CLI in-process."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 # Test helper modules (portrepo, repostate) are imported as top-level modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from warmcache import warm_cache_dir, warm_xdg  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_outside_git_or_c_program():
+    """The machine's GIT_DIR & co. (pytest started from a hook) and NB_C_BIN must not reach a test."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("GIT_") or k == "NB_C_BIN"}
+    for name in saved:
+        del os.environ[name]
+    yield
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +33,63 @@ def c_twin() -> Path:
     return cref.binary()
 
 
+# --- warm caches (see warmcache.py) ------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def warm_references(tmp_path_factory) -> Path:
+    """The session's store of reference images (a bisector cache folder holding no scores)."""
+    return tmp_path_factory.mktemp("warm-references")
+
+
 @pytest.fixture
-def score_env(tmp_path) -> dict[str, str]:
-    """Environment for `python -m bisector score` subprocesses: a private, empty cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "NB_C_BIN"}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
-    return env
+def bisector_cache(tmp_path, warm_references) -> Path:
+    """A private bisector cache folder for this test, warm with the session's reference images."""
+    with warm_cache_dir(tmp_path / "bisector-cache", warm_references) as folder:
+        yield folder
+
+
+@pytest.fixture
+def xdg_cache(tmp_path, warm_references, c_twin, monkeypatch) -> Path:
+    """XDG_CACHE_HOME for this test and every process it starts (see warmcache.warm_xdg)."""
+    with warm_xdg(tmp_path / "xdg-cache", warm_references, c_twin) as xdg:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+        yield xdg
+
+
+# --- the command line in-process ---------------------------------------------------------------
+
+@dataclass
+class CliResult:
+    """What `bisector ARGS` printed and returned, as a finished process would show it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def bisector_cli(capfd, monkeypatch):
+    """Run `bisector ARGS` through ``bisector.cli.main`` in this process (no interpreter start):
+    ``bisector_cli(*args, cwd=..., env={...})``. File-descriptor capture, so the output of
+    programs bisector starts is included, as it is in a real process's streams."""
+    from bisector.cli import main
+
+    def call(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+        with monkeypatch.context() as patch:
+            if cwd is not None:
+                patch.chdir(cwd)
+            patch.setenv("COLUMNS", "200")
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            capfd.readouterr()
+            code = main([str(a) for a in args])
+            out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return call
+
+
+@pytest.fixture
+def score_env(xdg_cache) -> dict[str, str]:
+    """Environment for real `bisector score` processes (git bisect run): the test's warm cache."""
+    return dict(os.environ)

@@ -20,7 +20,7 @@ GranularityOption = Annotated[Granularity, typer.Option(
     "--granularity", help="hunks: each hunk of git diff; lines: each run of changed lines within a hunk.")]
 
 
-@app.command(cls=opt.Command)
+@app.command(cls=opt.Command, short_help="The hunks of a culprit that break parity (ddmin).")
 def narrow(
     culprit: Annotated[Optional[str], typer.Argument(
         help="Commit to narrow (default: the confirmed culprit of the last `run` in --report-dir, default "

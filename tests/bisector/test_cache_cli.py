@@ -1,11 +1,14 @@
-"""An unusable cache is a notice, not a failure; `bisector cache info|clear` through the CLI."""
+"""An unusable cache is a notice, not a failure; `bisector cache info|clear` through the CLI.
+
+The cache is the point here: every test starts from a bare XDG_CACHE_HOME of its own (no
+warm reference images), and the command line runs in this process (``bisector.cli.main``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +16,19 @@ import pytest
 from portrepo import Change, make_port_repo
 
 
-def bisector(*args: str, cwd: Path, xdg: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "NB_C_BIN"}
-    env["XDG_CACHE_HOME"] = str(xdg)
-    return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
 @pytest.fixture
-def port(tmp_path, c_twin):
-    return make_port_repo(tmp_path / "port", history=[Change("docs"), Change("regress"), Change("docs")],
-                          reference="c", c_bin=c_twin)
+def bisector(bisector_cli):
+    """`bisector ARGS` in ``cwd`` with XDG_CACHE_HOME=``xdg``."""
+    def run(*args: str, cwd: Path, xdg: Path):
+        return bisector_cli(*args, cwd=cwd, env={"XDG_CACHE_HOME": str(xdg)})
+    return run
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory, c_twin):
+    """Only read by the tests."""
+    return make_port_repo(tmp_path_factory.mktemp("cache-cli") / "port",
+                          history=[Change("docs"), Change("regress"), Change("docs")], reference="c", c_bin=c_twin)
 
 
 def _immutable(paths: list[Path], request) -> None:
@@ -38,7 +43,7 @@ def _immutable(paths: list[Path], request) -> None:
         request.addfinalizer(lambda: subprocess.run(["chattr", "-i", *map(str, paths)]))
 
 
-def test_a_cache_path_that_is_a_file_is_one_notice_and_the_hunt_goes_on(port, tmp_path):
+def test_a_cache_path_that_is_a_file_is_one_notice_and_the_hunt_goes_on(port, tmp_path, bisector):
     xdg = tmp_path / "xdg"
     xdg.mkdir()
     (xdg / "bisector").write_text("not a folder")
@@ -51,7 +56,7 @@ def test_a_cache_path_that_is_a_file_is_one_notice_and_the_hunt_goes_on(port, tm
 
 
 @pytest.mark.parametrize("what", ["folder", "database"])
-def test_a_read_only_cache_still_answers_and_stores_nothing(port, tmp_path, request, what):
+def test_a_read_only_cache_still_answers_and_stores_nothing(port, tmp_path, request, bisector, what):
     xdg = tmp_path / "xdg"
     first = bisector("score", port.shas[1], "--json", cwd=port.path, xdg=xdg)
     assert first.returncode == 1, first.stderr
@@ -70,7 +75,7 @@ def test_a_read_only_cache_still_answers_and_stores_nothing(port, tmp_path, requ
     assert {p: p.stat().st_mtime_ns for p in files if p.is_file()} == before
 
 
-def test_cache_info_and_clear(port, tmp_path):
+def test_cache_info_and_clear(port, tmp_path, bisector):
     xdg = tmp_path / "xdg"
     empty = bisector("cache", "info", cwd=tmp_path, xdg=xdg)
     assert empty.returncode == 0 and str(xdg / "bisector") in empty.stdout and "not created yet" in empty.stdout
@@ -85,13 +90,15 @@ def test_cache_info_and_clear(port, tmp_path):
     kept = bisector("cache", "clear", "--older-than", "1", cwd=tmp_path, xdg=xdg)
     assert kept.returncode == 0 and "removed 0 entries" in kept.stdout
     assert "1 reference images, 2 scores" in bisector("cache", "info", cwd=tmp_path, xdg=xdg).stdout
+    compile_caches = list((xdg / "bisector" / "compile").glob("*"))  # a scoring run makes one (Inductor's)
     cleared = bisector("cache", "clear", cwd=tmp_path, xdg=xdg)
-    assert cleared.returncode == 0 and "removed 3 entries" in cleared.stdout
+    assert cleared.returncode == 0 and f"removed {3 + len(compile_caches)} entries" in cleared.stdout
+    assert not any(p.exists() for p in compile_caches)
     assert "0 reference images, 0 scores" in bisector("cache", "info", cwd=tmp_path, xdg=xdg).stdout
     assert not list((xdg / "bisector" / "images").glob("*.npy"))
 
 
-def test_cache_clear_touches_only_bisectors_files(tmp_path):
+def test_cache_clear_touches_only_bisectors_files(tmp_path, bisector):
     folder = tmp_path / "shared"
     folder.mkdir()
     (folder / "mine.txt").write_text("not bisector's")

@@ -1,13 +1,14 @@
-"""The command line is consistent: one option set, --version, honest help, commands it prints work."""
+"""The command line is consistent: one option set, --version, honest help, commands it prints work.
+
+Everything runs in this process through ``bisector.cli.main`` (no process is the point here).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ from bisector.config import Thresholds
 from portrepo import Change, make_port_repo
 
 
-def bisector(*args: str, cwd: Path, xdg: Path, timeout: float = 300, **extra_env) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "NB_C_BIN"}
-    env.update(XDG_CACHE_HOME=str(xdg), COLUMNS="200", **extra_env)
-    return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+@pytest.fixture
+def bisector(bisector_cli):
+    """`bisector ARGS` in ``cwd`` with XDG_CACHE_HOME=``xdg`` (and any other variables given)."""
+    def run(*args: str, cwd: Path, xdg: Path, **extra_env: str):
+        return bisector_cli(*args, cwd=cwd, env={"XDG_CACHE_HOME": str(xdg), **extra_env})
+    return run
 
 
 def _commands(group=None, path=()):
@@ -126,28 +128,28 @@ def port(tmp_path):
     return make_port_repo(tmp_path / "port", history=[Change("docs"), Change("regress"), Change("docs")])
 
 
-def test_score_warns_when_the_relevant_paths_have_uncommitted_changes(port, tmp_path):
+def test_score_warns_when_the_relevant_paths_have_uncommitted_changes(port, xdg_cache, bisector):
     physics = port.path / "src" / "nbport" / "physics.py"
-    clean = bisector("score", "--reference", "simkernel", cwd=port.path, xdg=tmp_path / "xdg")
+    clean = bisector("score", "--reference", "simkernel", cwd=port.path, xdg=xdg_cache)
     assert clean.returncode == 1 and "uncommitted" not in clean.stderr, clean.stderr
     physics.write_text(physics.read_text() + "\n# an edit\n")
     (port.path / "docs" / "notes.md").write_text("not relevant\n")
-    dirty = bisector("score", "--reference", "simkernel", cwd=port.path, xdg=tmp_path / "xdg")
+    dirty = bisector("score", "--reference", "simkernel", cwd=port.path, xdg=xdg_cache)
     assert dirty.returncode == 1, dirty.stderr
     (warning,) = [line for line in dirty.stderr.splitlines() if "uncommitted" in line]
     assert "src/nbport/physics.py" in warning and "notes.md" not in warning
-    other = bisector("score", port.base, "--reference", "simkernel", cwd=port.path, xdg=tmp_path / "xdg")
+    other = bisector("score", port.base, "--reference", "simkernel", cwd=port.path, xdg=xdg_cache)
     assert other.returncode == 0 and "uncommitted" not in other.stderr  # not HEAD: nothing to warn of
 
 
 @pytest.mark.slow
-def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_path, c_twin):
+def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_path, c_twin, xdg_cache, bisector):
     (port.path / "pyproject.toml").write_text(  # no reference configured: the flag must carry it
         (port.path / "pyproject.toml").read_text().replace('kind = "simkernel"\n', ""))
     subprocess.run(["git", "-C", str(port.path), "commit", "-qam", "no reference"], check=True)
     run = bisector("run", "-g", port.base, "-b", port.shas[1], "--reference", "simkernel",
                    "--min-correlation", "0.99", "--report-dir", str(tmp_path / "r"), cwd=port.path,
-                   xdg=tmp_path / "xdg")
+                   xdg=xdg_cache)
     assert run.returncode == 0, run.stderr
     assert run.stderr.count("report: ") == 1
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("reproduce with: ")]
@@ -161,9 +163,8 @@ def test_the_reproduce_line_after_run_works_and_names_the_reference(port, tmp_pa
     assert json.loads(again.stdout)["reference"].startswith("simkernel-")
 
 
-def test_report_dir_means_the_same_for_nightly(tmp_path, monkeypatch):
+def test_report_dir_means_the_same_for_nightly(tmp_path, xdg_cache):
     """--report-dir is the folder that gets a new time-stamped report folder, also for nightly."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     port = make_port_repo(tmp_path / "port", history=[Change("docs")])
     root = tmp_path / "reports"
     for _ in range(2):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from bisector import git
+from bisector.cli import main
 from portrepo import Change, make_port_repo
 
 # What a rich console would read as markup, bytes that are no UTF-8, and terminal controls.
@@ -16,17 +16,17 @@ CONTROL = b"refactor: \x1b[2J clear screen, bell \x07, [link=x]y[/link]"
 CULPRIT = b"physics: [red]scale[/red] from [/usr/lib] \xe9\x1b[31m"
 
 
-def test_a_hunt_through_commits_with_markup_bytes_and_controls(tmp_path):
+def test_a_hunt_through_commits_with_markup_bytes_and_controls(tmp_path, xdg_cache, capfdbinary, monkeypatch):
     history = [Change("docs", message=MARKUP), Change("refactor", message=CONTROL),
                Change("docs", message=LATIN1), Change("regress", message=CULPRIT),
                Change("docs", message=MARKUP + " again"), Change("refactor", message=LATIN1)]
     port = make_port_repo(tmp_path / "port", history=history)
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1", COLUMNS="200")
-    proc = subprocess.run([sys.executable, "-m", "bisector", "run", "--good", port.base,
-                           "--report-dir", str(tmp_path / "reports")],
-                          cwd=port.path, env=env, capture_output=True, timeout=600)
-    out = (proc.stdout + proc.stderr).decode("utf-8")  # what bisector writes is valid UTF-8
-    assert proc.returncode == 0, out
+    monkeypatch.chdir(port.path)
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["run", "--good", port.base, "--report-dir", str(tmp_path / "reports")])
+    written = capfdbinary.readouterr()  # the bytes that reach the terminal, as a process writes them
+    out = (written.out + written.err).decode("utf-8")  # what bisector writes is valid UTF-8
+    assert code == 0, out
     assert "Traceback" not in out
     assert f"culprit: {port.culprit}" in out
     # The subject is shown as written: markup stays text, bad bytes become U+FFFD,

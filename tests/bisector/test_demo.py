@@ -79,17 +79,17 @@ def _start_render(repo, sha: str, argv_strings: list[str], workdir: Path) -> sub
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _render_commits(repo, shas: dict[str, str], argv: dict[str, str], tmp_path: Path) -> dict:
-    """{label: {scenario: image}} for each commit; all commits render concurrently."""
-    names = list(argv)
-    procs = {label: _start_render(repo, sha, [argv[n] for n in names], tmp_path / label)
+def _render_commits(repo, shas: dict[str, str], argv: dict[str, dict[str, str]], tmp_path: Path) -> dict:
+    """{label: {name: image}} for each commit, rendering ``argv[label]`` ({name: args});
+    all commits render concurrently, one process (one torch import) each."""
+    procs = {label: _start_render(repo, sha, list(argv[label].values()), tmp_path / label)
              for label, sha in shas.items()}
     images = {}
     for label, proc in procs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{label}: {err[-2000:]}"
         images[label] = {}
-        for i, name in enumerate(names):
+        for i, name in enumerate(argv[label]):
             data = np.fromfile(tmp_path / label / f"{i}.bin", dtype="<f4")
             side = math.isqrt(data.size)
             images[label][name] = data.reshape(side, side)
@@ -211,8 +211,19 @@ def test_cli_refuses_an_unknown_regression_before_generating_anything(capsys, tm
 
 # --- the port's numbers -----------------------------------------------------------------
 
-def test_port_at_first_good_matches_the_golden_images(demo_repo, tmp_path):
-    images = _render_commits(demo_repo, {"first_good": demo_repo.first_good}, GOLDEN_ARGS, tmp_path)
+@pytest.fixture(scope="module")
+def rendered(demo_repo, scenarios, tmp_path_factory) -> dict:
+    """{label: {scenario: image}}: the port's own images at first_good, the tip and each
+    regression's culprit; first_good also renders the golden cases."""
+    commits = {"first_good": demo_repo.first_good, "tip": demo_repo.tip,
+               **{r.name: r.culprit for r in demo_repo.regressions}}
+    assert not set(GOLDEN_ARGS) & set(scenarios)
+    argv = {label: {**scenarios, **(GOLDEN_ARGS if label == "first_good" else {})} for label in commits}
+    return _render_commits(demo_repo, commits, argv, tmp_path_factory.mktemp("render"))
+
+
+def test_port_at_first_good_matches_the_golden_images(rendered):
+    images = rendered
     for case in GOLDEN_ARGS:
         golden = np.load(GOLDEN / f"{case}.npy")
         image = images["first_good"][case]
@@ -222,11 +233,8 @@ def test_port_at_first_good_matches_the_golden_images(demo_repo, tmp_path):
         assert np.unravel_index(np.argmax(image), image.shape) == np.unravel_index(np.argmax(golden), golden.shape)
 
 
-def test_each_regression_misses_the_threshold_with_its_own_kind_of_number(
-        demo_repo, scenarios, references, tmp_path):
-    commits = {"first_good": demo_repo.first_good, "tip": demo_repo.tip,
-               **{r.name: r.culprit for r in demo_repo.regressions}}
-    images = _render_commits(demo_repo, commits, scenarios, tmp_path)
+def test_each_regression_misses_the_threshold_with_its_own_kind_of_number(scenarios, references, rendered):
+    images = rendered
 
     def numbers(label, scenario):
         image, ref = images[label][scenario], references[scenario]
@@ -289,6 +297,7 @@ def test_the_reproduce_line_after_a_demo_works(hunt, tmp_path):
     argv = shlex.split(line.removeprefix("reproduce with: "))
     assert Path(argv[0]).name == "bisector" and argv[1:3] == ["score", outcome.culprit]
     assert str(outcome.repo.path) in argv
+    # A real process: the command as printed, pasted into a fresh shell, is the point.
     proc = subprocess.run(argv, env=_without_the_venv_on_path(tmp_path), capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr  # the culprit is bad, as the hunt said

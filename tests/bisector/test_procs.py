@@ -4,6 +4,10 @@ Candidates, setup, the C reference and its build each leave children behind here
 group, and in a session of their own as `setsid` makes); every one must be gone, checked
 by pid, whatever way the run ended. Also: output size does not become memory, a candidate
 that deletes its folders is a skip, and odd scenario names stay inside the scratch folder.
+
+bisector itself runs in this process (``bisector.cli.main``): the processes under test are
+the ones it starts. Two tests start a real `bisector` process, where that process is the
+point: its peak memory as the kernel measures it, and `kill PID` reaching it alone.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from portrepo import scenario_args
 from procwatch import alive, wait_for
@@ -56,9 +63,15 @@ def make_repo(path: Path, candidate: str, *, c_bin: Path, pids: Path, scenario: 
     return path
 
 
-def bisector(*args: str, cwd: Path, tmp: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=_env(tmp),
-                          capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def bisector(bisector_cli, monkeypatch):
+    """`bisector ARGS` in ``cwd``, in this process, with the environment of ``_env(tmp)``."""
+    def run(*args: str, cwd: Path, tmp: Path):
+        env = _env(tmp)
+        # bisector's scratch folders come from tempfile, which read TMPDIR once already.
+        monkeypatch.setattr(tempfile, "tempdir", env["TMPDIR"])
+        return bisector_cli(*args, cwd=cwd, env={k: env[k] for k in ("XDG_CACHE_HOME", "TMPDIR", "PIDS")})
+    return run
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -73,7 +86,7 @@ def spawned(pids: Path) -> list[int]:
     return [int(p) for p in pids.read_text().split()] if pids.exists() else []
 
 
-def test_a_candidates_children_end_with_its_normal_exit(tmp_path, c_twin):
+def test_a_candidates_children_end_with_its_normal_exit(tmp_path, c_twin, bisector):
     pids = tmp_path / "pids"
     repo = make_repo(tmp_path / "repo", SPAWN + "sys.exit(0)\n", c_bin=c_twin, pids=pids)
     proc = bisector("score", "--json", cwd=repo, tmp=tmp_path)
@@ -83,7 +96,7 @@ def test_a_candidates_children_end_with_its_normal_exit(tmp_path, c_twin):
     assert [p for p in spawned(pids) if alive(p)] == []
 
 
-def test_a_timeout_ends_the_candidate_and_all_its_children(tmp_path, c_twin):
+def test_a_timeout_ends_the_candidate_and_all_its_children(tmp_path, c_twin, bisector):
     pids = tmp_path / "pids"
     repo = make_repo(tmp_path / "repo", SPAWN + "import time; time.sleep(300)\n", c_bin=c_twin, pids=pids)
     proc = bisector("score", "--timeout", "3", "--json", cwd=repo, tmp=tmp_path)
@@ -92,7 +105,7 @@ def test_a_timeout_ends_the_candidate_and_all_its_children(tmp_path, c_twin):
     assert len(spawned(pids)) == 2 and [p for p in spawned(pids) if alive(p)] == []
 
 
-def test_setup_children_end_too(tmp_path, c_twin):
+def test_setup_children_end_too(tmp_path, c_twin, bisector):
     pids = tmp_path / "pids"
     repo = make_repo(tmp_path / "repo", "import sys; sys.exit(3)\n", c_bin=c_twin, pids=pids)
     (repo / "src" / "setup.py").write_text(SPAWN)
@@ -105,7 +118,7 @@ def test_setup_children_end_too(tmp_path, c_twin):
     assert len(spawned(pids)) == 2 and [p for p in spawned(pids) if alive(p)] == []
 
 
-def test_a_candidate_that_deletes_its_tmpdir_and_scratch_is_a_skip_not_an_abort(tmp_path, c_twin):
+def test_a_candidate_that_deletes_its_tmpdir_and_scratch_is_a_skip_not_an_abort(tmp_path, c_twin, bisector):
     wipe = ("import os, shutil, sys; tmp = os.environ['TMPDIR']; print('x' * 5000, file=sys.stderr)\n"
             "shutil.rmtree(os.path.dirname(tmp)); sys.exit(1)\n")
     repo = make_repo(tmp_path / "repo", wipe, c_bin=c_twin, pids=tmp_path / "pids")
@@ -117,6 +130,7 @@ def test_a_candidate_that_deletes_its_tmpdir_and_scratch_is_a_skip_not_an_abort(
 
 
 def test_huge_output_costs_no_memory(tmp_path, c_twin):
+    # A real bisector process: its peak memory, as the kernel counts it, is the point.
     megabytes = 400
     loud = ("import sys\nblock = b'y' * (1 << 20)\n"
             f"for _ in range({megabytes // 2}):\n    sys.stdout.buffer.write(block); sys.stderr.buffer.write(block)\n"
@@ -133,7 +147,7 @@ def test_huge_output_costs_no_memory(tmp_path, c_twin):
     assert peak_kb < megabytes * 1024 / 4, f"peak {peak_kb / 1024:.0f} MB for {megabytes} MB of output"
 
 
-def test_a_scenario_name_cannot_reach_outside_the_scratch_folder(tmp_path, c_twin):
+def test_a_scenario_name_cannot_reach_outside_the_scratch_folder(tmp_path, c_twin, bisector):
     # scratch = t/bisector-score-*/: "out/../../../victim" would be tmp_path/victim
     victim = tmp_path / "victim.bin"
     victim.write_text("precious")
@@ -155,7 +169,7 @@ def _c_script(path: Path, body: str) -> Path:
     return path
 
 
-def test_a_hanging_c_reference_is_ended_with_its_children_on_timeout(tmp_path, c_twin):
+def test_a_hanging_c_reference_is_ended_with_its_children_on_timeout(tmp_path, c_twin, bisector):
     pids = tmp_path / "pids"
     hanging = _c_script(tmp_path / "nanoBragg", SPAWN + "import time; time.sleep(300)\n")
     repo = make_repo(tmp_path / "repo", "import sys; sys.exit(0)\n", c_bin=c_twin, pids=pids)
@@ -166,6 +180,7 @@ def test_a_hanging_c_reference_is_ended_with_its_children_on_timeout(tmp_path, c
 
 
 def test_kill_pid_during_the_c_reference_ends_its_children(tmp_path, c_twin):
+    # A real bisector process: `kill PID` must reach it alone.
     pids = tmp_path / "pids"
     hanging = _c_script(tmp_path / "nanoBragg", SPAWN + "import time; time.sleep(300)\n")
     repo = make_repo(tmp_path / "repo", "import sys; sys.exit(0)\n", c_bin=c_twin, pids=pids)
@@ -179,7 +194,7 @@ def test_kill_pid_during_the_c_reference_ends_its_children(tmp_path, c_twin):
     assert [p for p in spawned(pids) if alive(p)] == []
 
 
-def test_the_c_build_leaves_no_process_behind(tmp_path, c_twin):
+def test_the_c_build_leaves_no_process_behind(tmp_path, c_twin, bisector):
     pids = tmp_path / "pids"
     build = tmp_path / "build.py"
     build.write_text(SPAWN + f"import shutil; shutil.copy({str(c_twin)!r}, 'nanoBragg')\n")

@@ -16,6 +16,7 @@ from bisector.config import ConfigOverrides
 from bisector.errors import EndpointError
 from portrepo import Change, make_port_repo
 from repostate import snapshot
+from warmcache import warm_cache_dir
 
 
 def _history(n_docs_between: int = 3) -> list[Change]:
@@ -28,19 +29,28 @@ def _history(n_docs_between: int = 3) -> list[Change]:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("bisector-cache")
+def cache_dir(tmp_path_factory, warm_references):
+    """The module's bisector cache: its hunts share scores, as a user's successive hunts do."""
+    with warm_cache_dir(tmp_path_factory.mktemp("bisector-cache"), warm_references) as folder:
+        yield folder
 
 
 def _overrides(cache_dir, **kw) -> ConfigOverrides:
     return ConfigOverrides(cache_dir=str(cache_dir), **kw)
 
 
-def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
-    port = make_port_repo(tmp_path / "port", history=_history())
+@pytest.fixture(scope="module")
+def found(tmp_path_factory, cache_dir):
+    """One hunt through the docs-heavy history, asserted by the next four tests."""
+    tmp = tmp_path_factory.mktemp("found")
+    port = make_port_repo(tmp / "port", history=_history())
     before = snapshot(port.path)
-    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
-                        report_root=tmp_path / "reports")
+    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir), report_root=tmp / "reports")
+    return port, before, result, tmp
+
+
+def test_run_finds_the_injected_culprit_with_few_scores(found):
+    port, before, result, _ = found
     assert result.culprit == port.culprit
     assert result.confirmed is True and result.exit_code == 0
     relevant = sum(1 for c in _history() if c.kind != "docs")
@@ -48,16 +58,24 @@ def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
     assert result.scored_commits <= math.ceil(math.log2(relevant)) + 3
     assert snapshot(port.path) == before
 
+
+def test_the_report_bundle_names_the_culprit_and_its_change(found):
+    port, _, result, tmp = found
     bundle = result.report_dir
-    assert bundle.parent == tmp_path / "reports"
+    assert bundle.parent == tmp / "reports"
     for name in ("git_walk.md", "bisect_log.md", "culprit_summary.md", "commands.txt",
                  "env.json", "results.json", "comparison.png"):
         assert (bundle / name).is_file(), name
     summary = (bundle / "culprit_summary.md").read_text()
     assert port.culprit in summary and "src/nbport/physics.py" in summary and "nbport.physics" in summary
     assert "![comparison](comparison.png)" in summary
-    results = json.loads((bundle / "results.json").read_text())
-    assert results["culprit"] == port.culprit
+    assert json.loads((bundle / "results.json").read_text())["culprit"] == port.culprit
+
+
+def test_only_the_culprit_is_rerun_when_its_parent_was_scored_fresh(found):
+    port, _, result, _ = found
+    summary = (result.report_dir / "culprit_summary.md").read_text()
+    results = json.loads((result.report_dir / "results.json").read_text())
     # The parent's state was scored fresh in this hunt (a good bisect step): only the
     # culprit is re-run, and the report names the runs that confirm each side.
     confirm = [r for r in results["records"] if r["phase"] == "confirm"]
@@ -71,14 +89,11 @@ def test_run_finds_the_injected_culprit_with_few_scores(tmp_path, cache_dir):
     assert confirm[0]["scenarios"][0]["sum_ratio"] == pytest.approx(1.5, rel=1e-4)
 
 
-def test_reproduce_command_gives_the_same_verdict(tmp_path, cache_dir):
-    port = make_port_repo(tmp_path / "port", history=_history(1))
-    result = run_bisect(port.path, port.base, overrides=_overrides(cache_dir),
-                        report_root=tmp_path / "reports")
+def test_reproduce_command_gives_the_same_verdict(found, xdg_cache, bisector_cli):
+    port, _, result, _ = found
     argv = (result.report_dir / "commands.txt").read_text().split()
     assert Path(argv[0]).name == "bisector" and argv[1] == "score" and port.culprit in argv
-    proc = subprocess.run([sys.executable, "-m", "bisector", *argv[1:]], capture_output=True, text=True,
-                          env=dict(os.environ, XDG_CACHE_HOME=str(cache_dir)))
+    proc = bisector_cli(*argv[1:])  # a cache of its own: no score of the hunt is reused
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
 
@@ -138,10 +153,11 @@ def test_cheap_probe_judges_clearly_bad_commits_and_the_report_says_so(tmp_path,
     assert "(probe)" in (result.report_dir / "bisect_log.md").read_text()
 
 
-def test_two_runs_on_one_repository_at_once_do_not_collide(tmp_path, cache_dir):
+def test_two_runs_on_one_repository_at_once_do_not_collide(tmp_path, xdg_cache):
+    # Two real processes: what is shared is the repository, the cache and the machine.
     port = make_port_repo(tmp_path / "port", history=_history(1))
     before = snapshot(port.path)
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache_dir))
+    env = dict(os.environ, XDG_CACHE_HOME=str(xdg_cache))
     runs = [subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base,
                               "--report-dir", str(tmp_path / f"reports{i}")], cwd=port.path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,5 +1,7 @@
 """Ctrl-C and SIGTERM during `run --jobs`: exit 130, every worker and candidate ended, nothing left.
 
+The interrupted runs are real processes (signals are the point); bad input runs in-process.
+
 The same promises as tests/bisector/test_run_safety.py, with workers hanging in a round.
 """
 
@@ -74,11 +76,9 @@ def test_interrupt_during_a_parallel_round_cleans_up(tmp_path, executor, how):
     (["--jobs", "0"], "--jobs must be at least 1"),
     (["--jobs", "2", "--executor", "threads"], "unknown executor 'threads'"),
 ])
-def test_bad_jobs_or_executor_is_a_clear_error(tmp_path, args, message):
+def test_bad_jobs_or_executor_is_a_clear_error(tmp_path, xdg_cache, bisector_cli, args, message):
     port = make_port_repo(tmp_path / "port", history=[Change("regress")])
     before = snapshot(port.path)
-    proc = subprocess.run([sys.executable, "-m", "bisector", "run", "--good", port.base, *args],
-                          cwd=port.path, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    proc = bisector_cli("run", "--good", port.base, *args, cwd=port.path)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert snapshot(port.path) == before
