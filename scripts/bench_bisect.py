@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bisector.config import ConfigOverrides, load_config
-    from bisector.demo.history import DEFAULT_SEED, generate
+    from bisector.demo.port_history import DEFAULT_SEED, generate
     from simkernel import cref
 
     with tempfile.TemporaryDirectory(prefix="bench-bisect-") as tmp:

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from bisector.config import ConfigOverrides, load_config
-from bisector.demo.history import generate
+from bisector.demo.port_history import generate
 from bisector.score.candidate import export_workspace, run_candidate
 from bisector.score.reference import detector_shape
 

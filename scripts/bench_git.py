@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     opts = parser.parse_args()
 
-    from bisector.demo.history import generate
+    from bisector.demo.port_history import generate
 
     with tempfile.TemporaryDirectory(prefix="bench-git-") as tmp:
         repo = generate(Path(tmp) / "port", commits=opts.commits, size=64)

@@ -14,7 +14,6 @@ ceil(log_(K+1)(N + 1)); wall time gains are bounded by the machine's cores.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time
@@ -33,11 +32,10 @@ def main() -> None:
     parser.add_argument("--scan-states", type=int, default=16, help="relevant commits of the scan history")
     args = parser.parse_args()
 
-    from rich.console import Console
 
     from bisector.api import run_bisect, scan_history
     from bisector.config import ConfigOverrides
-    from bisector.hunt.multisection import expected_rounds
+    from bisector.search.bisection import expected_rounds
     from bisector.records import Phase
     from portrepo import Change, make_port_repo
 
@@ -54,8 +52,7 @@ def main() -> None:
         cache = tmp / f"cache-{k}-{executor or 'default'}"
         start = time.perf_counter()
         result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache)),
-                            report_root=tmp / "reports", jobs=k, executor=executor,
-                            console=Console(file=io.StringIO()))
+                            report_root=tmp / "reports", jobs=k, executor=executor)
         wall = time.perf_counter() - start
         steps = [r for r in result.records if r.phase is Phase.BISECT]
         rounds = max((r.round or 0 for r in steps), default=0) if k > 1 else len(steps)
@@ -81,7 +78,7 @@ def main() -> None:
         start = time.perf_counter()
         result = scan_history(scan_port.path, scan_port.base, report_root=tmp / "scan-reports",
                               overrides=ConfigOverrides(cache_dir=str(tmp / f"scan-cache-{workers}")),
-                              jobs=workers, console=Console(file=io.StringIO()))
+                              jobs=workers)
         scans.append((workers, result.scored_states, len(result.timeline.windows), time.perf_counter() - start))
     print(f"scan: {args.scan_states} relevant commits, one window, {args.size}x{args.size} px")
     print(f"{'workers':>7} {'states scored':>13} {'windows':>7} {'wall s':>7} {'wall/1':>7}")

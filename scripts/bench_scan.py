@@ -63,7 +63,7 @@ def main() -> None:
 
 def _bench(size: int, commits: int) -> dict:
     from bisector.config import ConfigOverrides, load_config
-    from bisector.demo.history import DEFAULT_SEED, generate
+    from bisector.demo.port_history import DEFAULT_SEED, generate
     from simkernel import cref
 
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..demo.history import DEFAULT_SEED
+from ..demo.port_history import DEFAULT_SEED
 from . import app
 from . import options as opt
 from .options import Command

@@ -24,7 +24,7 @@ def history(
     Exit codes: 0 printed, 2 bad input (no ledger, a plot path that cannot be written),
     4 the ledger cannot be read (left as it is), 70 a bug, 130 interrupted.
     """
-    from ..report.history import configured_thresholds, print_history, save_history_plot
+    from ..report.nightly_history import configured_thresholds, print_history, save_history_plot
     from ..report.writable import writable_file
     from ..store.ledger import Ledger, default_path
     from .. import git

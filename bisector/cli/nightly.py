@@ -39,9 +39,10 @@ def nightly(
     unfixed (nothing new), 70 a bug, 130 interrupted.
     """
     from ..hunt.nightly import run_nightly
+    from .console import ConsoleHandler
 
     result = run_nightly(repo or Path("."), branch, good, config_file=config, ledger_path=ledger, out_dir=out,
-                         report_root=report_dir,
+                         report_root=report_dir, handler=ConsoleHandler(),
                          overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                                       min_correlation=min_correlation,
                                                       max_sum_ratio_error=max_sum_ratio_error,

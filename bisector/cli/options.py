@@ -149,6 +149,9 @@ def thresholds_from(min_correlation: float | None, max_sum_ratio_error: float | 
                                 hint=f"the default is {getattr(Thresholds(), key):g}")
     return Thresholds(**{key: value for key, value in given.items() if value is not None})
 
+Full = Annotated[bool, typer.Option(
+    "--full", help="Judge every scenario on its full run, never by its probe (as a hunt confirms a culprit).")]
+
 
 def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
                    scenarios: list[str] | None = None, timeout: float | None = None,

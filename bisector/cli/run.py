@@ -39,13 +39,14 @@ def run(
     again (no --bad) the run goes on as a scan and exits with scan's codes.
     """
     from ..api import run_bisect
+    from .console import ConsoleHandler
 
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                    reference=reference, eager=eager, paranoid=paranoid)
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
-        jobs=jobs, executor=executor, overrides=overrides,
+        jobs=jobs, executor=executor, overrides=overrides, handler=ConsoleHandler(),
     )
     if narrow:
         from ..narrow.api import narrow_hunted

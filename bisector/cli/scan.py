@@ -38,6 +38,7 @@ def scan(
     130 interrupted.
     """
     from ..api import scan_history
+    from .console import ConsoleHandler
     from ..errors import BisectorError
 
     if jobs > 1 and budget is not None:
@@ -48,7 +49,7 @@ def scan(
                                    reference=reference, eager=eager, paranoid=paranoid)
     result = scan_history(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs,
-        executor=executor, overrides=overrides,
+        executor=executor, overrides=overrides, handler=ConsoleHandler(),
     )
     if narrow:
         from ..narrow.api import narrow_hunted

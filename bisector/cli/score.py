@@ -32,6 +32,7 @@ def score(
     eager: opt.Eager = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run the candidate even if a cached score exists.")] = False,
+    full: opt.Full = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
 ) -> None:
     """Score one commit against the reference.
@@ -45,7 +46,8 @@ def score(
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                    reference=reference, eager=eager)
-    record, cfg = score_one(repo, commit, config_file=config, overrides=overrides, use_cache=not no_cache)
+    record, cfg = score_one(repo, commit, config_file=config, overrides=overrides, use_cache=not no_cache,
+                            use_probes=not full)
     for notice in cfg.notices:
         typer.echo(f"bisector: {notice}", err=True)
     typer.echo(record.to_json() if as_json else "\n".join(record_lines(record)))

@@ -1,6 +1,6 @@
 """The embedded demo: a generated PyTorch port with a realistic history, and a hunt through it."""
 
-from .history import (
+from .port_history import (
            DEFAULT_SEED,
            DemoError,
            DemoRepo,

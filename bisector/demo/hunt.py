@@ -19,7 +19,7 @@ from ..invocation import program
 from ..narrow.narrowing import Narrowing
 from ..records import ScoreRecord
 from .changes import REGRESSIONS
-from .history import (
+from .port_history import (
     DEFAULT_SEED,
     DemoError,
     DemoRepo,
@@ -89,6 +89,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     from simkernel import cref
 
     from ..api import run_bisect
+    from ..cli.console import ConsoleHandler
 
     console = console or Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
@@ -105,7 +106,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     console.print(f"hunting [bold]{hunted.name}[/bold] between good {hunted.good[:10]} and bad "
                   f"{hunted.bad[:10]}, judging {', '.join(judged)}")
     result = run_bisect(
-        repo.path, hunted.good, hunted.bad, report_root=target / "reports" / "bisect", console=console,
+        repo.path, hunted.good, hunted.bad, report_root=target / "reports" / "bisect", handler=ConsoleHandler(console),
         overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir, scenarios=list(judged)))
     narrowed = None
     if narrow and result.culprit == hunted.culprit:

@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from ..config import ConfigOverrides
-from ..hunt.scan import PINNED
-from ..hunt.scanner import ScanResult
+from ..search.windows import PINNED
+from ..hunt.scan import ScanResult
 from ..invocation import program
-from .history import DEFAULT_SEED, DemoRepo, Regression, check_request
+from .port_history import DEFAULT_SEED, DemoRepo, Regression, check_request
 from .hunt import _generate
 
 REPORTS_WHEN_NOT_KEPT = Path(tempfile.gettempdir()) / "bisector-demo-reports"
@@ -59,6 +59,7 @@ def run_demo_scan(dir: Path | None = None, commits: int = 1400, size: int = 4096
     from simkernel import cref
 
     from ..api import scan_history
+    from ..cli.console import ConsoleHandler
 
     console = console or Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
@@ -73,7 +74,7 @@ def run_demo_scan(dir: Path | None = None, commits: int = 1400, size: int = 4096
         console.print(f"reference: C twin {c_bin}")
         console.print(f"scanning from the first good commit {repo.first_good[:10]} to the tip {repo.tip[:10]}")
         report_root = target / "reports" / "scan" if keep else REPORTS_WHEN_NOT_KEPT
-        result = scan_history(repo.path, repo.first_good, repo.tip, report_root=report_root, console=console,
+        result = scan_history(repo.path, repo.first_good, repo.tip, report_root=report_root, handler=ConsoleHandler(console),
                               overrides=ConfigOverrides(c_bin=str(c_bin), cache_dir=cache_dir,
                                                         scenarios=list(scenarios) if scenarios else None))
     finally:

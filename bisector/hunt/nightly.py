@@ -19,21 +19,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
 from ..errors import EndpointError, GitError, HarnessAbort, NightlyExit, as_reportable, exit_code_of
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
-from ..report.text import scenario_text, score_line, shown
+from ..report.text import scenario_text, shown
 from ..records import ScenarioResult, ScoreRecord
 from ..report.writable import writable_folder
 from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from ..store.ledger import Ledger, Night, default_path
 from .known import recall
-from .progress import activity
+from .bisect import run_bisect
+from .handler import HuntHandler, SilentHandler
 
 # Exit codes of `bisector nightly` (README, docs/nightly.md): what a scheduler acts on.
 ALL_GOOD = NightlyExit.ALL_GOOD
@@ -92,15 +91,13 @@ class NightlyResult:
 def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, *,
                 config_file: Path | None = None, overrides: ConfigOverrides | None = None,
                 ledger_path: Path | None = None, out_dir: Path | None = None,
-                report_root: Path | None = None, console: Console | None = None) -> NightlyResult:
+                report_root: Path | None = None, handler: HuntHandler | None = None) -> NightlyResult:
     """One night: score the tip of ``branch`` (default HEAD), record it, hunt when it regressed.
 
     The outputs go to ``out_dir`` itself, else to a new time-stamped folder under ``report_root``.
     Raises BisectorError for bad input and an unusable ledger, before the night is recorded;
     after that every failure is the night's outcome (its exit code in the result)."""
-    from ..api import run_bisect
-
-    console = console or Console(stderr=True, soft_wrap=True)
+    handler = handler or SilentHandler()
     started = time.monotonic()
     repo = git.toplevel(Path(repo))
     tip = git.resolve(repo, branch or "HEAD")
@@ -116,14 +113,13 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         out_dir.mkdir(parents=True, exist_ok=True)
         info = git.commit_info(repo, tip)
         night = ledger.begin(name, tip, info.date)
-        console.print(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}",
-                      markup=False)
+        handler.progress(f"night {night}: {name} at {tip[:10]} {shown(info.subject)}; ledger {ledger_path}")
         result = NightlyResult(night=night, branch=name, tip=tip, verdict=None, scenarios=[],
                                exit_code=ALL_GOOD, conclusion="", out_dir=out_dir, ledger=ledger_path)
         try:
-            record = _score_tip(result, config, ledger, info.subject, console)
+            record = _score_tip(result, config, ledger, info.subject, handler)
             _judge_night(result, record, repo, good_sha, ledger, config, config_file, overrides, out_dir,
-                         console, run_bisect)
+                         handler)
         except Exception as exc:  # the night still ends with its outputs and its outcome recorded
             error = as_reportable(exc, out_dir)
             result.exit_code = exit_code_of(error, NightlyExit)
@@ -131,22 +127,22 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
         ledger.finish(night, outcome=result.outcome, exit_code=result.exit_code, culprit=result.culprit,
                       report=str(result.hunt_report) if result.hunt_report else None, note=result.conclusion)
     result.seconds = time.monotonic() - started
-    console.print(result.conclusion, markup=False)
+    handler.finished(result)
     try:
         write_outputs(result, repo)
     except OSError as exc:
         raise HarnessAbort(f"cannot write the night's outputs to {out_dir}: {exc.strerror or exc}; the night's "
                            f"outcome ({result.outcome}, exit {int(result.exit_code)}) is in the ledger {ledger_path}",
                            hint="free space there (or pass --out with another folder)") from None
-    console.print(f"nightly outputs: {out_dir} (nightly.json, junit.xml, summary.md)", markup=False)
+    handler.progress(f"nightly outputs: {out_dir} (nightly.json, junit.xml, summary.md)")
     return result
 
 
-def _score_tip(result: NightlyResult, config, ledger: Ledger, subject: str, console: Console) -> ScoreRecord:
-    with activity(console, f"scoring the tip {result.tip[:10]}"):
+def _score_tip(result: NightlyResult, config, ledger: Ledger, subject: str, handler: HuntHandler) -> ScoreRecord:
+    with handler.busy(f"scoring the tip {result.tip[:10]}"):
         record = score_commit(config, result.tip)
     ledger.record_tip(result.night, record.verdict.value, [sc.to_dict() for sc in record.scenarios])
-    console.print(score_line("tip", record, subject, console.width))
+    handler.endpoint_scored("tip", record, subject)
     result.verdict, result.scenarios = record.verdict, record.scenarios
     return record
 
@@ -162,7 +158,7 @@ def _good_before(repo: Path, good: str, tip: str, branch: str | None) -> str:
 
 
 def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: str | None, ledger: Ledger,
-                 config: Config, config_file, overrides, out_dir: Path, console: Console, run_bisect) -> None:
+                 config: Config, config_file, overrides, out_dir: Path, handler: HuntHandler) -> None:
     verdict = record.verdict
     tip = result.tip
     if verdict is Verdict.GOOD:
@@ -186,8 +182,8 @@ def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: s
         return
     if known is not None:  # a new regression on top of the known one: hunted on its own scenarios
         good, overrides = known.hunt_from, known.narrowed(overrides)
-        console.print(f"{', '.join(known.newly_bad)} newly bad on top of a known regression "
-                      f"({known.describe()})", markup=False)
+        handler.progress(f"{', '.join(known.newly_bad)} newly bad on top of a known regression "
+                         f"({known.describe()})")
     start, passed_over = good, []
     if start is None:
         mine = ledger.good_nights(result.branch)
@@ -205,14 +201,14 @@ def _judge_night(result: NightlyResult, record: ScoreRecord, repo: Path, good: s
                              "the ledger has no good night before it; pass --good with a known-good commit.")
         return
     if passed_over:
-        console.print(f"note: {rewritten}; hunting from the newest good night still in it", markup=False)
+        handler.notice(f"{rewritten}; hunting from the newest good night still in it")
     result.hunted_from = start
     ledger.hunting(result.night, start)
-    console.print(f"the tip regressed: hunting from the last known good commit {start[:10]}", markup=False)
+    handler.progress(f"the tip regressed: hunting from the last known good commit {start[:10]}")
     note = f" Note: {rewritten}." if passed_over else ""
     try:
         hunt = run_bisect(repo, start, tip, config_file=config_file, overrides=overrides,
-                          report_root=out_dir / "hunt", console=console)
+                          report_root=out_dir / "hunt", handler=handler)
     except EndpointError as exc:
         result.exit_code = NOT_PINNED
         result.conclusion = f"{tip[:10]} regressed, but the hunt from {start[:10]} was refused: {exc.message}{note}"

@@ -1,6 +1,6 @@
 """`run --jobs K`: rounds of K concurrent scores in the private repository's bisect.
 
-hunt/multisection.py chooses each round's commits; the executor scores them at once;
+search/bisection.py chooses each round's commits; the executor scores them at once;
 every verdict is then told to git (``git bisect good/bad/skip``) in an order that keeps
 git's own narrowing equal to ours (skips, goods, then bads newest first, because git
 keeps only the last bad it was told), so ``git bisect log`` stays the record, and the
@@ -13,19 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rich.console import Console
-
 from .. import git
 from ..config import Config
 from ..execute.base import Executor
-from ..execute.scoring import score_as_completed
-from ..report.text import first_reason, score_line
+from ..execute.task import score_as_completed
+from ..report.text import first_reason
 from ..records import Phase, ScoreRecord
-from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
+from .handler import HuntHandler
+from .peek import CachePeek
 from .bisectlog import BisectOutcome, parse_bisect_log
-from .multisection import expected_rounds, probes, untested, window
-from .progress import activity
+from ..search.bisection import expected_rounds, least_satisfying, untested, window
 from .session import PrivateBisect
 
 
@@ -38,55 +36,66 @@ class RoundsResult:
     notes: list[str] = field(default_factory=list)
 
 
-def fits(repo: Path, good: str, bad: str, console: Console) -> bool:
+def fits(repo: Path, good: str, bad: str, handler: HuntHandler) -> bool:
     """Evenly spaced probes need a line of commits: merges in the range bisect one at a time."""
     if git.has_merges(repo, good, bad):
-        console.print("note: the range holds merge commits: bisecting one commit at a time "
-                      "(--jobs applies to the endpoints and the confirmation)", markup=False)
+        handler.notice("the range holds merge commits: bisecting one commit at a time "
+                       "(--jobs applies to the endpoints and the confirmation)")
         return False
     return True
 
 
+class _Aborted(Exception):
+    """The harness failed on a commit: the search stops, the hunt reports why."""
+
+
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
-               good: str, bad: str, console: Console) -> RoundsResult:
+               good: str, bad: str, handler: HuntHandler) -> RoundsResult:
+    """The pure search (search/bisection.py) drives; this supplies its scorer and tells git."""
     repo = Path(config.repo)
     commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
     index = {sha: i for i, sha in enumerate(commits)}
-    verdicts: list[Verdict | None] = [None] * len(commits)
-    if commits and commits[-1] == bad:
-        verdicts[-1] = Verdict.BAD  # scored as the endpoint already
+    known = {len(commits) - 1: Verdict.BAD} if commits and commits[-1] == bad else {}  # scored as the endpoint
+    verdicts: list[Verdict | None] = [known.get(i) for i in range(len(commits))]  # what git has been told
     result = RoundsResult()
     subjects = {sha: git.commit_info(repo, sha).subject for sha in commits}
     peek = CachePeek(config)
-    while True:
+
+    def take(pairs, label: str) -> dict[int, Verdict]:
         told: dict[int, Verdict] = {}
-        for sha, record in peek.settle([commits[i] for i in untested(verdicts)]):
-            _take(result, record, verdicts, index[sha], console, subjects[sha], "cached", told)
-        batch = probes(verdicts, jobs)
-        if batch:
-            result.rounds += 1
-            left = expected_rounds(len(untested(verdicts)), jobs)
-            with activity(console, f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
-                                f"on {jobs} workers"):
-                for sha, record in score_as_completed(executor, config, [commits[i] for i in batch]):
-                    _take(result, record, verdicts, index[sha], console, subjects[sha], f"r{result.rounds}", told)
-                    if record.verdict is Verdict.ABORT:
-                        result.abort = first_reason(record)
-                        return result
+        for sha, record in pairs:
+            _take(result, record, verdicts, index[sha], handler, subjects[sha], label, told)
+            if record.verdict is Verdict.ABORT:
+                result.abort = first_reason(record)
+                raise _Aborted
         _tell_git(bisect, commits, verdicts, told, result)
-        if not batch:
-            break
-    result.outcome = parse_bisect_log(bisect.log())
+        return told
+
+    def settle(untested_states: list[int]) -> dict[int, Verdict]:
+        return take(peek.settle([commits[i] for i in untested_states]), "cached")
+
+    def score_round(batch: list[int]) -> dict[int, Verdict]:
+        result.rounds += 1
+        left = expected_rounds(len(untested(verdicts)), jobs)
+        with handler.busy(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
+                            f"on {jobs} workers"):
+            return take(score_as_completed(executor, config, [commits[i] for i in batch]), f"r{result.rounds}")
+
+    try:
+        least_satisfying(len(commits), score_round, jobs, known=known, settle=settle)
+    except _Aborted:
+        return result
+    result.outcome = parse_bisect_log(bisect.log())  # git's log stays the record
     for note in result.notes:
-        console.print(f"note: {note}", markup=False)
+        handler.notice(note)
     return result
 
 
-def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, console: Console,
+def _take(result: RoundsResult, record: ScoreRecord, verdicts, i: int, handler: HuntHandler,
           subject: str, label: str, told: dict[int, Verdict]) -> None:
     record = replace(record.in_phase(Phase.BISECT), round=result.rounds)
     result.steps.append(record)
-    console.print(score_line(label, record, subject, console.width))
+    handler.step_scored(label, record, subject)
     if record.verdict is not Verdict.ABORT:
         verdicts[i] = told[i] = record.verdict
 
@@ -106,20 +115,3 @@ def _tell_git(bisect: PrivateBisect, commits: list[str], verdicts, told: dict[in
     for i in sorted(i for i, v in told.items() if v is Verdict.GOOD and i > hi):
         result.notes.append(f"{commits[i][:10]} scored good after the bad {commits[hi][:10]}: the history "
                             "is not monotonic there; git was not told (it would refuse the pair)")
-
-
-class CachePeek:
-    """Which commits have every judged scenario in the score cache (scoring them then runs
-    nothing): asked through the scoring service, with the one key it scores under."""
-
-    def __init__(self, config: Config):
-        self.config = config
-
-    def settle(self, commits: list[str]) -> list[tuple[str, ScoreRecord]]:
-        if not commits or not self.config.reference.pinned_key:
-            return []
-        paths = list(self.config.paths)
-        trees = git.tree_ids_many(Path(self.config.repo), commits, paths)
-        with ScoringService(self.config) as service:
-            hits = [sha for sha in commits if service.all_cached(dict(zip(paths, trees[sha])))]
-            return [(sha, service.score(sha)) for sha in hits]

@@ -1,245 +1,301 @@
-"""The search behind `bisector scan`: every change of verdict along a history, as pure functions.
+"""`bisector scan` for real: the first-parent history, scored through the cache, confirmed fresh.
 
-The history is a list of :class:`Run` (maximal stretches of first-parent commits whose
-relevant trees are equal, oldest first). Two adjacent runs differ by exactly one commit,
-the first commit of the later run, so once both are judged a change of verdict between
-them is pinned to that commit. ``search`` decides which runs to judge through an injected
-``judge(key) -> Verdict`` (scoring in production, a list lookup in tests); ``timeline``
-turns the verdicts into windows, candidate ranges and stretches left unscored.
-
-Runs that share a tree key (a fix that restores an earlier tree) are judged once.
+:mod:`bisector.search.windows` decides what to judge; this module supplies the judge
+(``score_commit`` on the first commit of a state, through the score cache), prints one
+line per scored state with what remains, and re-runs both sides of every pinned
+transition without the cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import shlex
+import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .. import git
+from ..config import Config, ConfigOverrides, load_config
+from ..errors import BisectorError, ConfigError, EndpointError, HarnessAbort, ScanExit, as_reportable
+from ..execute import Executor, open_executor
+from ..report.bundle import new_report_dir
+from ..report.text import first_reason
+from ..report.timeline import write_scan_bundle
+from ..execute.task import score_many
+from ..invocation import program
+from ..records import Phase, ScoreRecord
+from ..report.reproduce import judge_argv
+from ..score.scoring import score_commit
 from ..score.verdict import Verdict
+from .handler import HuntHandler, SilentHandler
+from .peek import CachePeek
+from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
+from ..report.reproduce import reproduce_argv
+from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
-Judge = Callable[[Hashable], Verdict]
+# Exit codes of `bisector scan` (and of `run` when it continues as a scan; README).
+WINDOWS_PINNED = ScanExit.PINNED       # at least one window's break pinned to one commit and confirmed
+NOT_PINNED = ScanExit.NOT_PINNED      # windows found, none pinned and confirmed
+NO_BAD_STATE = ScanExit.NO_BAD_STATE  # no scored state is bad
 
 
 @dataclass(frozen=True)
-class Run:
-    """A maximal stretch of consecutive first-parent commits with one relevant state."""
+class Confirmation:
+    """A fresh re-run (no cache) of both sides of a pinned transition."""
 
-    key: Hashable                # the relevant tree ids
-    commits: tuple[str, ...]     # oldest first; commits[0] is the commit that made this state
-
-    @property
-    def first(self) -> str:
-        return self.commits[0]
+    commit: str
+    parent: str
+    expected: tuple[Verdict, Verdict]          # verdicts the scan saw: (parent, commit)
+    records: tuple[ScoreRecord, ScoreRecord]   # the fresh score records: (parent, commit)
 
     @property
-    def last(self) -> str:
-        return self.commits[-1]
+    def confirmed(self) -> bool:
+        return (self.records[0].verdict, self.records[1].verdict) == self.expected
 
-
-def runs_of(commits: list[str], keys: dict[str, Hashable]) -> list[Run]:
-    """Group ``commits`` (oldest first) into maximal runs of equal ``keys[commit]``."""
-    runs: list[Run] = []
-    stretch: list[str] = []
-    for sha in commits:
-        if stretch and keys[sha] != keys[stretch[0]]:
-            runs.append(Run(keys[stretch[0]], tuple(stretch)))
-            stretch = []
-        stretch.append(sha)
-    if stretch:
-        runs.append(Run(keys[stretch[0]], tuple(stretch)))
-    return runs
-
-
-def distinct_keys(runs: list[Run]) -> int:
-    return len({r.key for r in runs})
-
-
-# -- the search ------------------------------------------------------------------------------
 
 @dataclass
-class Search:
-    """Verdicts per run index, in the order the search asked for them."""
-
+class ScanResult:
+    repo: Path
+    good: str
+    bad: str
+    paths: tuple[str, ...]
+    judge: tuple[str, ...]                      # judged scenarios
+    thresholds: dict
+    commits: list[str]                          # first-parent, oldest first (good included)
     runs: list[Run]
-    verdicts: dict[int, Verdict] = field(default_factory=dict)
-    judged_keys: list[Hashable] = field(default_factory=list)   # distinct keys, in judging order
+    timeline: Timeline
+    records: dict[Hashable, ScoreRecord]        # run key -> score record
+    judged_order: list[Hashable]
+    fresh_states: int                           # states scored without the cache
+    budget: int | None
+    confirmations: dict[str, Confirmation] = field(default_factory=dict)   # commit -> confirmation
+    full_records: dict[str, ScoreRecord] = field(default_factory=dict)     # commit -> full-size record
+    reproduce: dict[str, list[str]] = field(default_factory=dict)          # commit -> `bisector score` argv
+    judge_options: tuple[str, ...] = ()        # what a printed command needs to judge the same way
+    seconds: float = 0.0
+    conclusion: str = ""
+    exit_code: int = NOT_PINNED
+    report_dir: Path | None = None
 
     @property
-    def complete(self) -> bool:
-        return len(self.verdicts) == len(self.runs)
+    def distinct_states(self) -> int:
+        return distinct_keys(self.runs)
+
+    @property
+    def scored_states(self) -> int:
+        return len(self.judged_order)
+
+    def record_of(self, run_index: int) -> ScoreRecord | None:
+        return self.records.get(self.runs[run_index].key)
+
+    def confirmed(self, t: Transition | None) -> bool | None:
+        """True/False for a pinned transition re-run fresh; None when there is nothing to confirm."""
+        if t is None or t.kind != PINNED or t.commits[0] not in self.confirmations:
+            return None
+        return self.confirmations[t.commits[0]].confirmed
+
+    def window_record(self, w: Window) -> ScoreRecord | None:
+        """The full-size evidence of a window's first bad state: the break's fresh re-run when it
+        was pinned, else a full-size scoring of the state (the search's record may be its probe's)."""
+        first = self.runs[w.first_bad_run].first
+        c = self.confirmations.get(first)
+        if c is not None:
+            return c.records[1]
+        return self.full_records.get(first) or self.record_of(w.first_bad_run)
+
+    def pinned_windows(self) -> list:
+        return [w for w in self.timeline.windows if self.confirmed(w.start)]
 
 
-def search(runs: list[Run], judge: Judge, budget: int | None = None,
-           on_judged: Callable[[int, Verdict], None] | None = None) -> Search:
-    """Judge runs until every one is known or ``budget`` distinct keys were judged.
+class GoodTip(EndpointError):
+    """The bad endpoint is good: the history may hold windows that a bisection cannot see."""
 
-    Order: both ends first; then the middle of a stretch known to hold a change of verdict
-    (a binary search pins it); then the middle of the longest stretch between equal verdicts
-    (it may hide a whole window). Without a budget every run is judged, so no window of any
-    length is missed; with one, the stretches left unjudged are reported, never guessed.
-    An ABORT from ``judge`` is not a verdict about the code: it is raised to the caller
-    by ``judge`` itself.
+    def refusal(self, config: Config, good: str, bad: str, states: int) -> EndpointError:
+        """The refusal `run` gives for an explicit good --bad: the evidence and the scan to run."""
+        argv = [*program(), "scan", "--repo", str(config.repo), "--good", good, "--bad", bad,
+                *judge_argv(Path(config.repo), config)]
+        return EndpointError(self.message,
+                             hint=f"the tip may be good again after one or more fixed windows: "
+                                  f"`{shlex.join(argv)}` scores {states} distinct states and pins every window")
+
+
+def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: Path | None = None,
+                 overrides: ConfigOverrides | None = None, report_root: Path | None = None,
+                 budget: int | None = None, handler: HuntHandler | None = None, jobs: int = 1,
+                 executor: str | None = None) -> ScanResult:
+    """Score every distinct state of good..bad (first parent) and pin every window of broken parity.
+
+    Raises BisectorError (bad input), HarnessAbort/ReferenceFailure (the harness stopped),
+    InternalError (a bug of ours, with its traceback in a crash log in the cache folder).
     """
-    result = Search(runs)
-    memo: dict[Hashable, Verdict] = {}
-    while not result.complete:
-        index = _next_index(result)
-        key = runs[index].key
-        if key not in memo:
-            if budget is not None and len(memo) >= budget:
-                break
-            memo[key] = judge(key)
-            result.judged_keys.append(key)
-        result.verdicts[index] = memo[key]
-        # Every other run with this key is now known for free.
-        for other, run in enumerate(runs):
-            if run.key == key:
-                result.verdicts.setdefault(other, memo[key])
-        if on_judged is not None:
-            on_judged(index, memo[key])
+    handler = handler or SilentHandler()
+    crash = CrashFolder()
+    try:
+        repo = git.toplevel(Path(repo))
+        good_sha, bad_sha = endpoints(repo, good, bad)
+        config = load_config(repo, config_file, overrides)
+        crash.path = config.cache_dir
+        for notice in config.notices:
+            handler.notice(notice)
+        config = prepare_references(build_at(config, good_sha), handler)
+        with open_executor(executor, jobs) as pool:
+            return scan_and_report(config, good_sha, bad_sha, budget, report_root, handler, pool)
+    except BisectorError:
+        raise
+    except Exception as exc:
+        raise as_reportable(exc, crash.path) from None
+
+
+def scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
+                    handler: HuntHandler, pool: Executor | None = None) -> ScanResult:
+    root = writable_report_root(report_root or Path.cwd() / "reports" / "scan")
+    result = scan_range(config, good, bad, budget=budget, handler=handler, executor=pool)
+    result.report_dir = write_scan_bundle(result, new_report_dir(root))
+    handler.finished(result)
     return result
 
 
-def _next_index(result: Search) -> int:
-    n = len(result.runs)
-    for end in (0, n - 1):
-        if end not in result.verdicts:
-            return end
-    gaps = _gaps(result.verdicts, n)
-    changing = [g for g in gaps if g.left is not None and g.right is not None and g.left != g.right]
-    if changing:
-        gap = changing[0]
-    else:
-        gap = max(gaps, key=lambda g: (g.stop - g.start, -g.start))
-    return (gap.start + gap.stop - 1) // 2
+def count_states(repo: Path, good: str, bad: str, paths: list[str]) -> int:
+    return distinct_keys(plan(repo, good, bad, paths)[1])
 
 
-@dataclass(frozen=True)
-class _Gap:
-    start: int                 # first unjudged index
-    stop: int                  # one past the last
-    left: Verdict | None       # nearest good/bad verdict before it (skips looked through)
-    right: Verdict | None
+def plan(repo: Path, good: str, bad: str, paths: list[str]) -> tuple[list[str], list[Run]]:
+    """The first-parent commits of good..bad (good first) grouped into runs of equal relevant trees."""
+    commits = git.first_parent_commits(repo, good, bad)
+    keys = git.tree_ids_many(repo, commits, paths)
+    return commits, runs_of(commits, keys)
 
 
-def _gaps(verdicts: dict[int, Verdict], n: int) -> list[_Gap]:
-    gaps, i = [], 0
-    while i < n:
-        if i in verdicts:
-            i += 1
-            continue
-        j = i
-        while j < n and j not in verdicts:
-            j += 1
-        gaps.append(_Gap(i, j, _decided(verdicts, range(i - 1, -1, -1)), _decided(verdicts, range(j, n))))
-        i = j
-    return gaps
+def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None,
+               handler: HuntHandler | None = None, confirm: bool = True,
+               executor: Executor | None = None) -> ScanResult:
+    """Score the states of good..bad (first parent), find every window, confirm its edges.
+
+    With an ``executor`` of several workers and no budget, every distinct state is scored
+    up front, all at once (without a budget the search judges each of them anyway).
+    """
+    handler = handler or SilentHandler()
+    started = time.monotonic()
+    repo = Path(config.repo)
+    commits, runs = plan(repo, good, bad, list(config.paths))
+    if all(not any(run.key) for run in runs):
+        raise ConfigError(f"the relevant paths ({', '.join(config.paths)}) match no file anywhere in "
+                          f"{good[:10]}..{bad[:10]}: there is nothing to scan",
+                          hint="pass --paths with the folder of the port's source (or set `paths` in the configuration)")
+    distinct = distinct_keys(runs)
+    handler.progress(f"scan {good[:10]}..{bad[:10]}: {len(commits)} first-parent commits, {len(runs)} "
+                  f"stretches of equal {', '.join(config.paths)}, {distinct} distinct states"
+                  + (f", budget {budget} new scorings (cached states are free)" if budget is not None else ""))
+    position = {sha: i + 1 for i, sha in enumerate(commits)}  # where a state lies in the history
+    first_of = {}
+    for run in runs:
+        first_of.setdefault(run.key, run.first)
+    records: dict[Hashable, ScoreRecord] = {}
+    fresh_seconds: list[float] = []
+    ahead: dict[str, ScoreRecord] = {}
+    if executor is not None and executor.workers > 1 and budget is None:
+        states = list(first_of.values())
+        with handler.busy(f"scoring {len(states)} states on {executor.workers} workers"):
+            ahead = dict(zip(states, score_many(executor, config, states)))
+
+    def judge(key: Hashable) -> Verdict:
+        sha = first_of[key]
+        with handler.busy(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
+            record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
+        records[key] = record
+        if record.verdict is Verdict.ABORT:
+            raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "
+                               f"{first_reason(record)}")
+        if not all(sc.cached for sc in record.scenarios):
+            fresh_seconds.append(record.seconds)
+        handler.step_scored(f"state {len(records)}/{distinct} (commit {position[sha]} of {len(commits)})",
+                            record, git.commit_info(repo, sha).subject,
+                            _remaining(len(records), distinct, fresh_seconds))
+        return record.verdict
+
+    cached = set(CachePeek(config).cached(list(first_of.values()))) if budget is not None else set()
+    found = search(runs, judge, budget=budget, free=lambda key: first_of[key] in cached)
+    result = ScanResult(repo=repo, good=good, bad=bad, paths=tuple(config.paths), judge=tuple(config.judge),
+                        thresholds={"min_correlation": config.thresholds.min_correlation,
+                                    "max_sum_ratio_error": config.thresholds.max_sum_ratio_error},
+                        commits=commits, runs=runs, timeline=timeline(runs, found.verdicts),
+                        records=records, judged_order=found.judged_keys,
+                        fresh_states=len(fresh_seconds), budget=budget,
+                        judge_options=tuple(judge_argv(repo, config)))
+    if confirm:
+        _confirm_transitions(config, result, handler)
+    result.exit_code, result.conclusion = _conclude(result)
+    result.seconds = time.monotonic() - started
+    return result
 
 
-def _decided(verdicts: dict[int, Verdict], indices: range) -> Verdict | None:
-    """The first good/bad verdict along ``indices``, stopping at an unjudged run."""
-    for i in indices:
-        v = verdicts.get(i)
-        if v is None:
-            return None
-        if v in (Verdict.GOOD, Verdict.BAD):
-            return v
-    return None
+def _remaining(done: int, total: int, fresh_seconds: list[float]) -> str:
+    """About how long the states left take, from the states run so far ("" when unknown)."""
+    left = max(total - done, 0)
+    if left and fresh_seconds:
+        return f"about {_duration(left * sum(fresh_seconds) / len(fresh_seconds))} left"
+    return ""
 
 
-# -- what the verdicts say -------------------------------------------------------------------
-
-PINNED = "pinned"         # the change is one commit
-RANGE = "range"           # untestable runs border it: one of ``commits``
-UNSCORED = "unscored"     # the budget ran out before the runs between were judged
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """A change of verdict between judged runs ``before`` and ``after`` (indices)."""
-
-    before: int
-    after: int
-    to: Verdict                  # BAD: a break, GOOD: a fix
-    kind: str                    # PINNED, RANGE or UNSCORED
-    commits: tuple[str, ...]     # PINNED: the one commit; RANGE/UNSCORED: every candidate
-
-
-@dataclass(frozen=True)
-class Window:
-    """A stretch of bad runs: ``start`` is None when the range starts bad, ``end`` None when
-    it is still bad at its last commit."""
-
-    start: Transition | None
-    end: Transition | None
-    first_bad_run: int
-    last_bad_run: int
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """Runs ``start``..``stop - 1`` left unjudged between two equal verdicts (may hide a window)."""
-
-    start: int
-    stop: int
-    verdict: Verdict | None
-
-
-@dataclass
-class Timeline:
-    runs: list[Run]
-    verdicts: dict[int, Verdict]
-    windows: list[Window]
-    unscored: list[Stretch]
-    untestable: list[int]        # runs judged SKIP
-
-    @property
-    def bad_runs(self) -> int:
-        return sum(1 for v in self.verdicts.values() if v is Verdict.BAD)
+def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandler) -> None:
+    verdicts = result.timeline.verdicts
+    for window in result.timeline.windows:
+        for t in (window.start, window.end):
+            if t is None or t.kind != PINNED or t.commits[0] in result.confirmations:
+                continue
+            commit = t.commits[0]
+            parent = result.runs[t.before].last  # the commit's first parent on the mainline
+            fresh = []
+            for sha in (parent, commit):
+                # Fresh and at full size: the probe may convict during the search, never here.
+                with handler.busy(f"confirming: fresh full-size re-run of {sha[:10]}"):
+                    fresh.append(score_commit(config, sha, use_cache=False, use_probes=False)
+                                 .in_phase(Phase.CONFIRM))
+            expected = (verdicts[t.before], verdicts[t.after])
+            c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
+            result.confirmations[commit] = c
+            what = "break" if t.to is Verdict.BAD else "fix"
+            handler.confirmed(f"{what} parent", fresh[0], git.commit_info(result.repo, parent).subject)
+            handler.confirmed(what, fresh[1], git.commit_info(result.repo, commit).subject)
+            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on a "
+                             f"fresh full-size re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
+    for window in result.timeline.windows:
+        first = result.runs[window.first_bad_run].first
+        record = result.record_of(window.first_bad_run)
+        if first not in result.confirmations and record and any(sc.via_probe for sc in record.scenarios):
+            with handler.busy(f"full-size metrics of {first[:10]}"):
+                result.full_records[first] = score_commit(config, first, use_probes=False).in_phase(Phase.CONFIRM)
+        result.reproduce[first] = reproduce_argv(result.repo, first, config)
 
 
-def timeline(runs: list[Run], verdicts: dict[int, Verdict]) -> Timeline:
-    """Windows of bad runs, the transitions that bound them, and what was left unjudged."""
-    decided = [i for i in sorted(verdicts) if verdicts[i] in (Verdict.GOOD, Verdict.BAD)]
-    transitions = []
-    unscored = []
-    for a, b in zip(decided, decided[1:]):
-        between = range(a + 1, b)
-        if verdicts[a] != verdicts[b]:
-            transitions.append(_transition(runs, verdicts, a, b))
-        elif any(i not in verdicts for i in between):
-            unscored.append(Stretch(a + 1, b, verdicts[a]))
-    if decided:
-        for start, stop in ((0, decided[0]), (decided[-1] + 1, len(runs))):
-            if any(i not in verdicts for i in range(start, stop)):
-                unscored.append(Stretch(start, stop, None))
-    windows = _windows(verdicts, decided, transitions)
-    untestable = [i for i in sorted(verdicts) if verdicts[i] is Verdict.SKIP]
-    return Timeline(runs, dict(verdicts), windows, sorted(unscored, key=lambda s: s.start), untestable)
+def _conclude(result: ScanResult) -> tuple[int, str]:
+    tl = result.timeline
+    gaps = _what_is_not_known(result)
+    if not tl.windows:
+        if gaps:
+            return NO_BAD_STATE, f"No scored state in the range is bad, but parity is not established: {gaps}."
+        return NO_BAD_STATE, "No scored state in the range is bad: parity holds along the history."
+    pinned = result.pinned_windows()
+    text = (f"{len(tl.windows)} window(s) of broken parity; {len(pinned)} pinned to one commit and "
+            f"confirmed by a fresh re-run.")
+    if gaps:
+        text += f" Not known: {gaps}; they may hide more windows (see timeline.md)."
+    return (WINDOWS_PINNED if pinned else NOT_PINNED), text
 
 
-def _transition(runs: list[Run], verdicts: dict[int, Verdict], a: int, b: int) -> Transition:
-    to = verdicts[b]
-    if b == a + 1:
-        return Transition(a, b, to, PINNED, (runs[b].first,))
-    # The change is the first commit of one of the runs a+1..b.
-    candidates = tuple(runs[i].first for i in range(a + 1, b + 1))
-    kind = RANGE if all(i in verdicts for i in range(a + 1, b)) else UNSCORED
-    return Transition(a, b, to, kind, candidates)
-
-
-def _windows(verdicts: dict[int, Verdict], decided: list[int], transitions: list[Transition]) -> list[Window]:
-    windows = []
-    if not decided:
-        return windows
-    opening: Transition | None = None
-    first_bad = decided[0] if verdicts[decided[0]] is Verdict.BAD else None
-    for t in transitions:
-        if t.to is Verdict.BAD:
-            opening, first_bad = t, t.after
-        elif first_bad is not None:
-            windows.append(Window(opening, t, first_bad, t.before))
-            opening, first_bad = None, None
-    if first_bad is not None:
-        windows.append(Window(opening, None, first_bad, decided[-1]))
-    return windows
+def _what_is_not_known(result: ScanResult) -> str:
+    """The distinct states the scan could not judge (untestable) or did not (the budget), in words."""
+    tl = result.timeline
+    untestable = len({result.runs[i].key for i in tl.untestable})
+    unscored = len({result.runs[i].key for s in tl.unscored for i in range(s.start, s.stop)} - {
+        result.runs[i].key for i in tl.verdicts})
+    parts = []
+    if untestable:
+        parts.append(f"{untestable} of {result.distinct_states} distinct states were untestable")
+    if unscored:
+        parts.append(f"{unscored} states in {len(tl.unscored)} stretches were left unscored by the budget")
+    return " and ".join(parts)

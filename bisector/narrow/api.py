@@ -29,7 +29,7 @@ from .hunks import GRANULARITIES
 
 if TYPE_CHECKING:
     from ..api import BisectResult
-    from ..hunt.scanner import ScanResult
+    from ..hunt.scan import ScanResult
 
 RUN_REPORTS = Path("reports") / "bisect"
 
@@ -181,7 +181,7 @@ def narrow_hunted(result: "BisectResult | ScanResult", *, settings: Settings = S
     """
     console = console or Console(stderr=True, soft_wrap=True)
     settings.check()
-    from ..hunt.scanner import ScanResult
+    from ..hunt.scan import ScanResult
 
     scan = result if isinstance(result, ScanResult) else result.scan
     try:

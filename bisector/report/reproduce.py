@@ -17,7 +17,8 @@ from ..invocation import program
 def reproduce_argv(repo: Path, commit: str | None, config: Config) -> list[str]:
     if not commit:
         return []
-    return [*program(), "score", commit, "--repo", str(repo), "--no-cache", *judge_argv(repo, config)]
+    # --full: judged as the report's numbers were, fresh and on every full scenario (no probe)
+    return [*program(), "score", commit, "--repo", str(repo), "--no-cache", "--full", *judge_argv(repo, config)]
 
 
 def judge_argv(repo: Path, config: Config) -> list[str]:

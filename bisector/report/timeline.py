@@ -5,7 +5,8 @@ reports/scan/<STAMP>/
                   then one row per state
   timeline.json   the same for machines
   timeline.png    correlation and sum ratio per scenario along the history, windows shaded
-  commands.txt    one `bisector run` per pinned window, to re-hunt it on its own
+  commands.txt    per window: a `bisector run` that re-hunts it, a `bisector score` that re-judges
+                  its first bad state as the report did
   env.json
 """
 
@@ -14,15 +15,18 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import git
-from ..hunt.scan import PINNED, Transition, Window
-from ..hunt.scanner import ScanResult
 from ..invocation import program
+from ..search.windows import PINNED, Transition, Window
 from .bundle import environment
 from .text import scenario_text, shown
+
+if TYPE_CHECKING:  # the scan driver imports this module to write its bundle
+    from ..hunt.scan import ScanResult
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Plot:
     windows: list[tuple[float, float, str]]     # shaded: start x, end x, label
     untestable: list[tuple[float, float]]       # hatched: start x, end x
     x_end: float
+    unscored: list[tuple[float, float]] = field(default_factory=list)   # dotted: left by a budget
     xticks: list[tuple[float, str]] | None = None   # x, label (default: matplotlib's)
 
 
@@ -56,7 +61,8 @@ def write_scan_bundle(result: ScanResult, report_dir: Path) -> Path:
     (report_dir / "timeline.md").write_text(timeline_md(result, infos))
     (report_dir / "timeline.json").write_text(json.dumps(timeline_dict(result), indent=2) + "\n")
     (report_dir / "env.json").write_text(json.dumps(environment(), indent=2) + "\n")
-    commands = [shlex.join(_rehunt_argv(result, w)) for w in result.timeline.windows if _rehunt_argv(result, w)]
+    commands = [shlex.join(argv) for w in result.timeline.windows
+                for argv in (_rehunt_argv(result, w), window_dict(result, w)["reproduce"]) if argv]
     (report_dir / "commands.txt").write_text("".join(c + "\n" for c in commands))
     save_plot(scan_plot(result), report_dir / "timeline.png")
     return report_dir
@@ -77,7 +83,8 @@ def window_dict(result: ScanResult, w: Window) -> dict:
         "fix": w.end.commits[0] if w.end and w.end.kind == PINNED else None,
         "fix_candidates": list(w.end.commits) if w.end and w.end.kind != PINNED else [],
         "fixed": _transition_dict(result, w.end),
-        "metrics": _scenarios(result.record_of(w.first_bad_run)),
+        "metrics": _scenarios(result.window_record(w)),   # full size, never a probe's
+        "reproduce": result.reproduce.get(runs[w.first_bad_run].first, []),
     }
 
 
@@ -165,7 +172,7 @@ def timeline_md(result: ScanResult, infos: dict[str, git.CommitInfo]) -> str:
         "", "## Windows", "",
     ]
     windows = [window_dict(result, w) for w in result.timeline.windows]
-    firsts = [result.record_of(w.first_bad_run) for w in result.timeline.windows]
+    firsts = [result.window_record(w) for w in result.timeline.windows]
     if windows:
         lines += ["| # | first bad | last bad | fixed by | metrics at the first bad state | break confirmed | fix confirmed |",
                   "|---|---|---|---|---|---|---|"]
@@ -231,15 +238,27 @@ def scan_plot(result: ScanResult) -> Plot:
         label = w.start.commits[0][:7] if w.start and w.start.kind == PINNED else "?"
         windows.append((start, stop, label))
     skips = [(position[result.runs[i].first], position[result.runs[i].last] + 1) for i in result.timeline.untestable]
+    unscored = [(position[result.runs[s.start].first], position[result.runs[s.stop - 1].last] + 1)
+                for s in result.timeline.unscored]
     good = result.good[:10]
     return Plot(title=f"parity along {good}..{result.bad[:10]} (first parent)",
                 xlabel=f"first-parent commits after {good}", series=series,
                 min_correlation=result.thresholds["min_correlation"],
                 max_sum_ratio_error=result.thresholds["max_sum_ratio_error"],
-                windows=windows, untestable=skips, x_end=end)
+                windows=windows, untestable=skips, x_end=end, unscored=unscored)
 
 
 def save_plot(plot: Plot, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = figure(plot)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure(plot: Plot):
     """Two panels on log scales: 1 - correlation (so 0.996 and 0.11 both read) and sum ratio."""
     import matplotlib
 
@@ -268,6 +287,9 @@ def save_plot(plot: Plot, path: Path) -> Path:
         for n, (start, stop) in enumerate(plot.untestable):
             ax.axvspan(start, stop, facecolor="none", edgecolor="grey", hatch="//", linewidth=0,
                        label="untestable" if n == 0 and ax is top else None)
+        for n, (start, stop) in enumerate(plot.unscored):
+            ax.axvspan(start, stop, facecolor="none", edgecolor="tab:blue", hatch="..", linewidth=0,
+                       label="unscored (budget): may hide a window" if n == 0 and ax is top else None)
         ax.set_xlim(0, max(plot.x_end, 1))
         ax.grid(True, alpha=0.3)
         _plain_log_ticks(ax)
@@ -279,10 +301,7 @@ def save_plot(plot: Plot, path: Path) -> Path:
     top.set_title(plot.title)
     top.legend(loc="best", fontsize=8, ncols=2, framealpha=0.9)
     bottom.legend(loc="best", fontsize=8, framealpha=0.9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _plain_log_ticks(ax) -> None:
@@ -327,9 +346,12 @@ def print_timeline(console, result: ScanResult) -> None:
                       .append(f"({_confirmed_word(d['break'])})", style="dim"))
         console.print(Text(f"  last bad {d['last_bad'][:10]}; fixed by {fix}  ")
                       .append(f"({_confirmed_word(d['fixed'])})", style="dim"))
-        record = result.record_of(w.first_bad_run)
+        record = result.window_record(w)
         for sc in record.scenarios if record else []:
             console.print(f"  {shown(scenario_text(sc))}", markup=False)
+        if d["reproduce"]:
+            # never wrapped: it is meant to be copied and pasted
+            console.print(f"  reproduce with: {shlex.join(d['reproduce'])}", markup=False, soft_wrap=True)
     for s in result.timeline.unscored:
         console.print(f"unscored: {s.stop - s.start} states from {result.runs[s.start].first[:10]} "
                       f"to {result.runs[s.stop - 1].last[:10]}", markup=False)

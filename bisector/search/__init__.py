@@ -1,1 +1,1 @@
-"""Pure searches: what to judge next and what the judged verdicts conclude (no git, no scoring)."""
+"""Pure search over verdicts: no git, no processes, no scoring (drivers live in bisector.hunt)."""

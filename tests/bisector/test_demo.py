@@ -23,6 +23,7 @@ from rich.console import Console
 
 from bisector import git
 from bisector.api import run_bisect
+from bisector.cli.console import ConsoleHandler
 from bisector.cli import main as cli_main
 from bisector.config import ConfigOverrides
 from bisector.demo import DemoError, generate, run_demo
@@ -342,7 +343,7 @@ def test_bisect_finds_each_later_regression(hunt, bisect_cache, name, scenario):
     regression = repo.regression(name)
     result = run_bisect(repo.path, regression.good, regression.bad, report_root=repo.path / "reports" / "bisect",
                         overrides=_overrides(bisect_cache, [scenario]),
-                        console=Console(file=io.StringIO()))
+                        handler=ConsoleHandler(Console(file=io.StringIO())))
     assert result.culprit == regression.culprit and result.confirmed
 
 
@@ -352,6 +353,6 @@ def test_bisect_refuses_a_bad_endpoint_that_is_good(hunt, bisect_cache):
     fixed = repo.regression("unit_slip").fix
     with pytest.raises(EndpointError) as refused:
         run_bisect(repo.path, repo.first_good, fixed, report_root=repo.path / "reports" / "bisect",
-                   overrides=_overrides(bisect_cache, ["benchmark"]), console=Console(file=io.StringIO()))
+                   overrides=_overrides(bisect_cache, ["benchmark"]), handler=ConsoleHandler(Console(file=io.StringIO())))
     message = refused.value.message
     assert f"bad endpoint {fixed[:10]} is good" in message and "correlation 1.0000" in message

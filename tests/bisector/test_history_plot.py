@@ -4,7 +4,7 @@ nights labelled with its pinned culprit, the port's configured thresholds."""
 from __future__ import annotations
 
 from bisector.cli import main
-from bisector.report.history import bad_windows, configured_thresholds, night_ticks
+from bisector.report.nightly_history import bad_windows, configured_thresholds, night_ticks
 from bisector.store.ledger import Ledger, Night
 from portrepo import Change, make_port_repo
 

@@ -89,8 +89,10 @@ def test_the_scan_the_refusal_prints_and_the_rehunt_the_scan_writes_work(tmp_pat
     scanned = _run(scan, elsewhere, env)
     assert scanned.returncode == 0, scanned.stderr   # the window pinned and confirmed
     (commands,) = (elsewhere / "reports" / "scan").glob("*/commands.txt")
-    (rehunt,) = [shlex.split(line) for line in commands.read_text().splitlines()]
-    assert rehunt[0] == str(SCRIPT) and rehunt[1] == "run"
+    printed = [shlex.split(line) for line in commands.read_text().splitlines()]
+    (rehunt,) = [argv for argv in printed if argv[1] == "run"]
+    (rejudge,) = [argv for argv in printed if argv[1] == "score"]   # the window's first bad state, --full
+    assert rehunt[0] == rejudge[0] == str(SCRIPT) and "--full" in rejudge
     hunted = _run([*rehunt, "--report-dir", str(tmp_path / "rehunt")], elsewhere, env)
     assert hunted.returncode == 0, hunted.stderr
     assert _printed(r"^reproduce with: (.*)$", hunted.stderr)[2] == port.shas[1]   # the injected break

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +16,9 @@ from bisector.api import run_bisect, scan_history
 from bisector.cli import main
 from bisector.config import ConfigOverrides
 from bisector.errors import EndpointError
-from bisector.hunt.scan import PINNED, RANGE
-from bisector.hunt.scanner import NO_BAD_STATE, WINDOWS_PINNED
+from bisector.search.windows import PINNED, RANGE
+from bisector.hunt.scan import NO_BAD_STATE, WINDOWS_PINNED
+from bisector.report.timeline import figure, scan_plot
 from portrepo import Change, distinct_states, make_port_repo, windows
 from repostate import snapshot
 
@@ -90,13 +96,29 @@ def test_scan_pins_every_window_to_the_injected_commits(port, cache_dir, tmp_pat
     assert [w.start.commits for w in again.timeline.windows] == [w.start.commits for w in result.timeline.windows]
 
 
-def test_a_budget_lists_what_it_left(port, cache_dir, tmp_path):
-    result = scan_history(port.path, port.base, budget=4, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+def test_a_budget_lists_what_it_left(port, tmp_path):
+    result = scan_history(port.path, port.base, budget=4,
+                          overrides=ConfigOverrides(cache_dir=str(tmp_path / "empty-cache")),
                           report_root=tmp_path / "reports")
-    assert result.scored_states <= 4
+    assert result.scored_states == result.fresh_states == 4
     assert result.timeline.unscored or any(
         t.kind != PINNED for w in result.timeline.windows for t in (w.start, w.end) if t)
     assert "unscored" in (result.report_dir / "timeline.md").read_text().lower()
+    assert "parity holds" not in result.conclusion and "left unscored by the budget" in result.conclusion
+    if result.timeline.unscored:
+        plot = scan_plot(result)
+        labels = figure(plot).axes[0].get_legend_handles_labels()[1]
+        assert plot.unscored and any(label.startswith("unscored") for label in labels)
+
+
+def test_a_budget_counts_only_new_scorings(port, cache_dir, tmp_path):
+    # After the full scan above every state is in the cache: a budget of 2 still sees them all.
+    result = scan_history(port.path, port.base, budget=2, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+                          report_root=tmp_path / "reports")
+    assert result.fresh_states == 0 and result.scored_states == distinct_states(port)
+    assert not result.timeline.unscored
+    assert [w.start.commits for w in result.timeline.windows] == [(port.shas[s],) for s, _ in windows(port.states)]
+    assert result.exit_code == WINDOWS_PINNED and "unscored" not in result.conclusion
 
 
 def test_run_on_a_good_tip_goes_on_as_a_scan(port, cache_dir, tmp_path):
@@ -124,6 +146,26 @@ def test_a_range_without_bad_state_has_its_own_exit_code(tmp_path, monkeypatch):
     assert code == NO_BAD_STATE
 
 
+def test_untestable_states_never_read_as_parity(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    port = make_port_repo(tmp_path / "port", history=[Change("break_import"), D, R, D])
+    code = main(["scan", "--repo", str(port.path), "--good", port.base,
+                 "--report-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == NO_BAD_STATE
+    assert "parity holds" not in err
+    assert "parity is not established: 2 of 3 distinct states were untestable" in err
+
+
+def test_paths_that_match_nothing_are_bad_input(port, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    code = main(["scan", "--repo", str(port.path), "--good", port.base, "--paths", "no/such/folder",
+                 "--report-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2 and "match no file" in err and "Traceback" not in err
+    assert "parity" not in err
+
+
 def test_skips_at_a_window_edge_are_a_candidate_range(tmp_path, cache_dir):
     port = make_port_repo(tmp_path / "port", history=[R, Change("break_import"), Change("regress"),
                                                        Change("unbreak"), R, Change("fix"), D])
@@ -146,3 +188,62 @@ def test_scan_with_workers_pins_the_same_windows(port, tmp_path):
         [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
     assert result.scored_states == result.distinct_states == distinct_states(port)
     assert result.fresh_states == result.scored_states  # scored by the workers, not read from a cache
+
+
+SLOT = re.compile(rb"TMPDIR=\S*bisector-workers-[^/]+/slot-\d+")
+
+
+def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path):
+    # Witness from /proc: each item a worker scores runs in a child process of ours whose
+    # TMPDIR is the worker's slot folder. The two endpoints make one pair of such children
+    # alive at once; a scan on the same two workers makes several more pairs.
+    pairs: set[frozenset[int]] = set()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            items = frozenset(pid for pid in _children(os.getpid()) if _in_worker_slot(pid))
+            if len(items) == 2:
+                pairs.add(items)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")),
+                            report_root=tmp_path / "reports", jobs=2)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.exit_code == WINDOWS_PINNED and result.scan is not None
+    assert result.candidates == [port.shas[s] for s, _ in windows(port.states)]
+    assert result.scan.scored_states == distinct_states(port)
+    assert result.scan.fresh_states == result.scan.scored_states - 2  # the run scored both endpoints first
+    assert len(pairs) >= 3, pairs
+
+
+def _children(root: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_bytes()
+        except OSError:
+            continue
+        if int(text[text.rfind(b")") + 2:].split()[1]) == root:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _in_worker_slot(pid: int) -> bool:
+    try:
+        return any(SLOT.match(e) for e in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return False
+
+
+def test_a_library_call_writes_nothing_to_the_terminal(port, cache_dir, tmp_path, capfd):
+    # The drivers report through a handler; without one (a library caller) they stay silent.
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+                          report_root=tmp_path / "reports")
+    assert result.exit_code == WINDOWS_PINNED
+    assert capfd.readouterr() == ("", "")

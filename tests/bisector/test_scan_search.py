@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bisector.hunt.scan import PINNED, RANGE, UNSCORED, Run, distinct_keys, runs_of, search, timeline
+from bisector.search.windows import PINNED, RANGE, UNSCORED, Run, distinct_keys, runs_of, search, timeline
 from bisector.score.verdict import Verdict
 
 G, B, S = Verdict.GOOD, Verdict.BAD, Verdict.SKIP
@@ -123,3 +123,30 @@ def test_a_small_budget_pins_a_single_transition_by_binary_search():
     (window,) = timeline(runs, found.verdicts).windows
     assert window.start.kind == PINNED and window.start.commits == ("c37",)
     assert len(calls) <= 2 + 7  # both ends, then log2(64) halvings
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cached_verdicts_cost_no_budget(seed):
+    # A key already in the cache is free: the budget counts only the others, and once it is
+    # spent every free key is still judged, so what the cache knows is never left unscored.
+    rng = random.Random(seed)
+    n = rng.randint(2, 40)
+    verdicts = [rng.choice([G, G, G, B, B, S]) for _ in range(n)]
+    runs, truth = _runs(verdicts)
+    cached = {i for i in range(n) if rng.random() < 0.5}
+    budget = rng.randint(0, n)
+    judge, calls = _counting(truth)
+    found = search(runs, judge, budget=budget, free=lambda key: key in cached)
+    assert len([k for k in calls if k not in cached]) <= budget
+    assert cached <= set(calls)
+    if budget >= n - len(cached):
+        assert found.complete
+
+
+def test_a_fully_cached_history_is_scanned_whole_on_any_budget():
+    verdicts = [G, B, B, G, G, B, G, S, G]
+    runs, truth = _runs(verdicts)
+    judge, calls = _counting(truth)
+    found = search(runs, judge, budget=1, free=lambda key: True)
+    assert found.complete and sorted(calls) == list(range(len(verdicts)))
+    assert len(timeline(runs, found.verdicts).windows) == 2

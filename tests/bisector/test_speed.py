@@ -208,7 +208,7 @@ def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_
 
 
 def test_demo_port_can_wrap_its_kernel_in_torch_compile(tmp_path):
-    from bisector.demo.history import generate
+    from bisector.demo.port_history import generate
 
     plain = generate(tmp_path / "plain", commits=120, size=32)
     compiled = generate(tmp_path / "compiled", commits=120, size=32, compiled=True)

@@ -13,7 +13,7 @@ import pytest
 
 from bisector.config import ConfigOverrides, load_config
 from bisector.execute import open_executor
-from bisector.execute.scoring import score_many
+from bisector.execute.task import score_many
 from bisector.score.verdict import Verdict
 from portrepo import Change, make_port_repo
 

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from bisector.api import run_bisect
+from bisector.cli.console import ConsoleHandler
 from bisector.config import ConfigOverrides, load_config
 from bisector.execute import open_executor
 from bisector.hunt.rounds import run_rounds
@@ -15,7 +16,7 @@ from bisector.score.reference import pin_reference
 from bisector.records import Phase
 from rich.console import Console
 from bisector.hunt.bisectlog import parse_bisect_log
-from bisector.hunt.multisection import expected_rounds
+from bisector.search.bisection import expected_rounds
 from portrepo import Change, make_port_repo
 from repostate import snapshot
 
@@ -67,7 +68,7 @@ def test_every_verdict_is_told_to_git_and_its_log_names_the_culprit(port, tmp_pa
     console = Console(file=io.StringIO())
     with open_executor("processes", 2) as pool, PrivateBisect(port.path, port.head) as bisect:
         bisect.start(port.head, port.base, list(config.paths))
-        hunt = run_rounds(bisect, config, pool, 2, port.base, port.head, console)
+        hunt = run_rounds(bisect, config, pool, 2, port.base, port.head, ConsoleHandler(console))
         log = parse_bisect_log(bisect.log())
     steps = {r.commit: r.verdict.value for r in hunt.steps}
     assert {sha: v for sha, v in log.verdicts.items() if sha in steps} == steps

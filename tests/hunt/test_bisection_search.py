@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bisector.hunt.multisection import Conclusion, expected_rounds, least_satisfying, probes, window
+from bisector.search.bisection import Conclusion, expected_rounds, least_satisfying, probes, window
 from bisector.score.verdict import Verdict
 
 G, B, S = Verdict.GOOD, Verdict.BAD, Verdict.SKIP
@@ -74,3 +74,16 @@ def test_known_verdicts_are_used_and_bad_verdicts_are_refused():
         least_satisfying(3, lambda idx: {i: Verdict.ABORT for i in idx}, 1)
     with pytest.raises(ValueError):
         probes([None], 0)
+
+
+@given(n=st.integers(1, 200), data=st.data(), k=st.integers(1, 6))
+@settings(max_examples=150, deadline=None)
+def test_settled_states_narrow_for_free_and_never_change_the_answer(n, data, k):
+    # What `run --jobs` reads from the score cache: settled before each round, never probed.
+    first_bad = data.draw(st.integers(0, n))
+    cached = frozenset(data.draw(st.sets(st.integers(0, n - 1), max_size=n)))
+    truth = _truth(n, first_bad, frozenset())
+    search = least_satisfying(n, truth, k, settle=lambda untested: truth([i for i in untested if i in cached]))
+    assert search.conclusion == Conclusion((first_bad,))
+    assert not cached & {i for r in search.rounds for i in r}
+    assert len(search.rounds) <= expected_rounds(n, k)

@@ -84,19 +84,31 @@ def expected_rounds(states: int, k: int) -> int:
 
 
 def least_satisfying(n: int, score: Callable[[list[int]], dict[int, Verdict]], k: int,
-                     known: dict[int, Verdict] | None = None) -> Search:
-    """Run the whole search: ``score(indices)`` returns a verdict per index of one round."""
+                     known: dict[int, Verdict] | None = None,
+                     settle: Callable[[list[int]], dict[int, Verdict]] | None = None) -> Search:
+    """Run the whole search: ``score(indices)`` returns a verdict per index of one round.
+
+    ``settle(untested)``, called before each round, may return verdicts that cost nothing
+    (already in a cache): they narrow the range before the round's probes are chosen.
+    """
     verdicts: list[Verdict | None] = [None] * n
     for i, v in (known or {}).items():
         verdicts[i] = v
     search = Search(Conclusion(()))
-    while (round_ := probes(verdicts, k)):
+    while True:
+        if settle is not None:
+            _take(verdicts, settle(untested(verdicts)))
+        round_ = probes(verdicts, k)
+        if not round_:
+            break
         search.rounds.append(round_)
-        for i, v in score(round_).items():
-            if v not in (Verdict.GOOD, Verdict.BAD, Verdict.SKIP):
-                raise ValueError(f"state {i}: a search verdict is good, bad or skip, not {v}")
-            verdicts[i] = v
+        _take(verdicts, score(round_))
     search.conclusion = conclusion(verdicts)
     return search
 
 
+def _take(verdicts: list, scored: dict[int, Verdict]) -> None:
+    for i, v in scored.items():
+        if v not in (Verdict.GOOD, Verdict.BAD, Verdict.SKIP):
+            raise ValueError(f"state {i}: a search verdict is good, bad or skip, not {v}")
+        verdicts[i] = v
