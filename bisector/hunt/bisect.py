@@ -33,6 +33,7 @@ from . import rounds
 from .bisectlog import parse_bisect_log
 from .confirm import Confirmation, confirm_culprit
 from .handler import HuntHandler, SilentHandler
+from .probing import ProbeLedger
 from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
 from .session import PrivateBisect
@@ -151,11 +152,14 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
     its outcome and output, the steps in ``findings``."""
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
+        probes = ProbeLedger()
+        for record in findings.in_phase(Phase.ENDPOINT):
+            probes.observe(record)
         if jobs > 1 and rounds.fits(repo, good_sha, bad_sha, handler):
-            hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, handler)
+            hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, handler, probes)
             findings.records += hunt.steps
             return hunt.outcome, hunt.abort or ""
-        argv = bisect.pinned_scorer(config.to_json())
+        argv = bisect.pinned_scorer(config.to_json(), probes.to_json())
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}
         with handler.bisect_display(walk.relevant_commits, subjects, findings.records, config) as display:

@@ -22,6 +22,7 @@ from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from .handler import HuntHandler
 from .peek import CachePeek
+from .probing import ProbeLedger
 from .bisectlog import BisectOutcome, parse_bisect_log
 from ..search.bisection import expected_rounds, least_satisfying, untested, window
 from .session import PrivateBisect
@@ -50,8 +51,9 @@ class _Aborted(Exception):
 
 
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
-               good: str, bad: str, handler: HuntHandler) -> RoundsResult:
-    """The pure search (search/bisection.py) drives; this supplies its scorer and tells git."""
+               good: str, bad: str, handler: HuntHandler, probes: ProbeLedger) -> RoundsResult:
+    """The pure search (search/bisection.py) drives; this supplies its scorer and tells git.
+    ``probes``: the evidence so far (the endpoints); each round runs the probes only while they pay."""
     repo = Path(config.repo)
     commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
     index = {sha: i for i, sha in enumerate(commits)}
@@ -64,6 +66,7 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
     def take(pairs, label: str) -> dict[int, Verdict]:
         told: dict[int, Verdict] = {}
         for sha, record in pairs:
+            probes.observe(record)
             _take(result, record, verdicts, index[sha], handler, subjects[sha], label, told)
             if record.verdict is Verdict.ABORT:
                 result.abort = first_reason(record)
@@ -79,7 +82,9 @@ def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: 
         left = expected_rounds(len(untested(verdicts)), jobs)
         with handler.busy(f"round {result.rounds} (about {left} left): scoring {len(batch)} commits "
                             f"on {jobs} workers"):
-            return take(score_as_completed(executor, config, [commits[i] for i in batch]), f"r{result.rounds}")
+            shas = [commits[i] for i in batch]
+            full_only = () if probes.pays() else shas
+            return take(score_as_completed(executor, config, shas, full_only=full_only), f"r{result.rounds}")
 
     try:
         least_satisfying(len(commits), score_round, jobs, known=known, settle=settle)

@@ -29,6 +29,7 @@ from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .handler import HuntHandler, SilentHandler
 from .peek import CachePeek
+from .probing import ProbeLedger
 from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
 from ..report.reproduce import reproduce_argv
 from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
@@ -193,6 +194,7 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     records: dict[Hashable, ScoreRecord] = {}
     fresh_seconds: list[float] = []
     ahead: dict[str, ScoreRecord] = {}
+    probes = ProbeLedger()
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
         with handler.busy(f"scoring {len(states)} states on {executor.workers} workers"):
@@ -201,8 +203,10 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
         with handler.busy(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
-            record = (ahead.pop(sha, None) or score_commit(config, sha)).in_phase(Phase.SCAN)
+            record = ahead.pop(sha, None) or score_commit(config, sha, use_probes=probes.pays())
+            record = record.in_phase(Phase.SCAN)
         records[key] = record
+        probes.observe(record)
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "
                                f"{first_reason(record)}")

@@ -2,7 +2,7 @@
 
 git starts this once per step, so its start-up is bisector's overhead per step: it reads
 the configuration that `run` pinned outside the bisected tree and imports no CLI
-framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS``; exit codes as
+framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES``; exit codes as
 `bisector score` (0 good, 1 bad, 125 skip, 128 abort, 130 interrupted).
 """
 
@@ -40,9 +40,10 @@ def owner_gone() -> bool:
     return marker.endswith(":bisect") and not procs.owner_alive(marker.rpartition(":")[0])
 
 
-def run_step(pinned: Path, repo: Path, events: Path) -> int:
+def run_step(pinned: Path, repo: Path, events: Path, probes: Path) -> int:
     from ..records import Phase
     from ..score.scoring import score_commit
+    from .probing import ProbeLedger
 
     if owner_gone():
         print("bisector: the bisector run that started this bisection is gone; stopping", file=sys.stderr)
@@ -51,8 +52,12 @@ def run_step(pinned: Path, repo: Path, events: Path) -> int:
     config = load_pinned(pinned)
     sha = commit_under_test(repo)
     log = EventLog(events)
+    ledger = ProbeLedger.read(probes)  # the endpoints', then every earlier step's evidence:
+    for event in log.read_all():
+        if event.type is EventType.SCORED and event.record:
+            ledger.observe(event.record)
     log.append(Event(EventType.STEP_START, sha))
-    record = score_commit(config, sha, log=log.append).in_phase(Phase.BISECT)
+    record = score_commit(config, sha, log=log.append, use_probes=ledger.pays()).in_phase(Phase.BISECT)
     log.append(Event(EventType.SCORED, sha, record=record))
     print("\n".join(record_lines(record)), flush=True)
     return record.exit_code
@@ -64,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     # candidate runner, which then kills the candidate's process group (no orphans).
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if len(argv) != 3:
-            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS")
-        return run_step(Path(argv[0]), Path(argv[1]), Path(argv[2]))
+        if len(argv) != 4:
+            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES")
+        return run_step(*map(Path, argv))
     except KeyboardInterrupt as exc:
         return exit_code_of(exc, ScoreExit)
     except BaseException as exc:  # noqa: BLE001 - anything else must abort, never read as "bad"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bisector import git
 from bisector.hunt.session import PrivateBisect
+from bisector.hunt.probing import ProbeLedger
 from repostate import snapshot
 
 
@@ -24,7 +25,7 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
     repo, head = _repo(tmp_path)
     before = snapshot(repo)
     with PrivateBisect(repo, head) as bisect:
-        argv = bisect.pinned_scorer('{"pinned": true}')
+        argv = bisect.pinned_scorer('{"pinned": true}', ProbeLedger().to_json())
         assert argv[1:3] == ["-m", "bisector.hunt.step"]
         assert Path(argv[3]).read_text() == '{"pinned": true}'
         where = subprocess.run([sys.executable, "-c", "import bisector; print(bisector.__file__)"],

@@ -1,0 +1,94 @@
+"""Whether a hunt's next scoring should run the probes, from what this hunt has measured.
+
+A probe can only convict, so on a state that turns out good it is pure cost: the probe runs
+and then the full scenario. Per scored state the probe saves ``full`` when it convicts and
+costs ``probe`` every time, so it pays while ``probe < conviction rate * full``. Both sides
+change from hunt to hunt: a bisection convicts about every other state, a scan of a mostly
+good history rarely; an eager port's 1024^2 probe costs a fifth of a 4096^2 run, a compiled
+port's (compilation dominates) about as much as the full run.
+
+:class:`ProbeLedger` gathers that evidence from the hunt's score records;
+:func:`probe_pays` is the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..records import ScoreRecord
+from ..score.verdict import Verdict
+
+# Judged states before the rule may drop the probe: the first runs of a hunt are the coldest
+# (page cache, compile cache), so one or two of them say little about either cost.
+MIN_TRIALS = 3
+
+
+def probe_pays(probe_seconds: float | None, full_seconds: float | None, trials: int, convictions: int) -> bool:
+    """True while running the probe first is expected to save time.
+
+    ``probe_seconds``/``full_seconds``: the mean cost of a fresh probe run and of a fresh
+    full run (None until measured); ``trials``: judged states that could have been
+    convicted; ``convictions``: how many were (or, judged without a probe, were bad). The
+    conviction rate is estimated with one pseudo-conviction and one pseudo-acquittal, so
+    a few states never make it 0 or 1. Until both costs are known and MIN_TRIALS states
+    were judged, the probe runs (it measures itself).
+    """
+    if trials < MIN_TRIALS or not probe_seconds or not full_seconds:
+        return True
+    rate = (convictions + 1) / (trials + 2)
+    return probe_seconds < rate * full_seconds
+
+
+@dataclass
+class ProbeLedger:
+    """This hunt's evidence about its probes: fresh run times per scenario, convictions."""
+
+    probe_seconds: dict[str, list[float]] = field(default_factory=dict)  # judged scenario -> its probe's runs
+    full_seconds: dict[str, list[float]] = field(default_factory=dict)   # scenario -> its full runs
+    trials: int = 0
+    convictions: int = 0
+
+    def observe(self, record: ScoreRecord) -> None:
+        """Take one scoring's runs and verdict into account."""
+        for run in record.runs:
+            if run.get("cached"):
+                continue  # its cost was paid by another hunt, maybe on another machine
+            if run.get("probe_for"):
+                self.probe_seconds.setdefault(run["probe_for"], []).append(float(run["seconds"]))
+            else:
+                self.full_seconds.setdefault(run["scenario"], []).append(float(run["seconds"]))
+        if record.verdict not in (Verdict.GOOD, Verdict.BAD):
+            return
+        self.trials += 1
+        probed = any(run.get("probe_for") for run in record.runs)
+        convicted = any(sc.via_probe for sc in record.scenarios) if probed else record.verdict is Verdict.BAD
+        self.convictions += convicted  # a bad state judged in full: a probe might have convicted it
+
+    def costs(self) -> tuple[float | None, float | None]:
+        """(probe, full) mean seconds per scoring over the scenarios with both measured."""
+        both = [name for name in self.probe_seconds if self.full_seconds.get(name)]
+        if not both:
+            return None, None
+        return (sum(_mean(self.probe_seconds[n]) for n in both), sum(_mean(self.full_seconds[n]) for n in both))
+
+    def pays(self) -> bool:
+        return probe_pays(*self.costs(), self.trials, self.convictions)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "ProbeLedger":
+        return cls.read_text(Path(path).read_text(encoding="utf-8"))
+
+    @classmethod
+    def read_text(cls, text: str) -> "ProbeLedger":
+        data = json.loads(text)
+        return cls(probe_seconds=data["probe_seconds"], full_seconds=data["full_seconds"],
+                   trials=int(data["trials"]), convictions=int(data["convictions"]))
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)

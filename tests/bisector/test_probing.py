@@ -1,0 +1,75 @@
+"""When a hunt runs its probes: the rule with numbers, and a real scan that stops paying for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from bisector.api import scan_history
+from bisector.config import ConfigOverrides
+from bisector.hunt.probing import MIN_TRIALS, ProbeLedger, probe_pays
+from bisector.records import ScenarioResult, ScoreRecord
+from bisector.score.verdict import Verdict
+from portrepo import Change, make_port_repo, scenario_args
+
+
+def test_the_probe_pays_while_it_costs_less_than_the_time_its_convictions_save():
+    # A bisection (about every other state bad): 8 convictions in 14 -> rate 9/16 = 0.5625.
+    assert probe_pays(2.8, 12.2, trials=14, convictions=8)          # eager: 2.8 < 0.5625 * 12.2 = 6.86
+    assert not probe_pays(20.5, 22.0, trials=14, convictions=8)     # compiled: 20.5 > 12.4
+    # The issue's scan: 20 good states judged, none convicted -> rate 1/22; an eager probe
+    # (2.8 s of a 12.2 s run) would have to cost under 0.55 s.
+    assert not probe_pays(2.8, 12.2, trials=20, convictions=0)
+    assert probe_pays(0.5, 12.2, trials=20, convictions=0)
+    # Right at the break-even point the probe does not pay: 3 of 8 -> rate 0.4, 0.4 * 10 = 4.
+    assert not probe_pays(4.0, 10.0, trials=8, convictions=3)
+    assert probe_pays(3.9, 10.0, trials=8, convictions=3)
+
+
+def test_the_probe_runs_until_its_cost_and_enough_states_are_known():
+    assert probe_pays(None, None, trials=50, convictions=0)          # never measured
+    assert probe_pays(10.0, None, trials=50, convictions=0)          # full size never run fresh
+    assert probe_pays(20.0, 20.0, trials=MIN_TRIALS - 1, convictions=0)
+    assert not probe_pays(20.0, 20.0, trials=MIN_TRIALS, convictions=0)
+
+
+def _record(verdict: Verdict, runs: list[tuple[str, str | None, float, bool]], via_probe: bool = False):
+    return ScoreRecord(commit="c", tree_ids={}, verdict=verdict,
+                       scenarios=[ScenarioResult("full", verdict, "", via_probe=via_probe)],
+                       runs=[{"scenario": s, "probe_for": p, "seconds": t, "cached": c} for s, p, t, c in runs])
+
+
+def test_the_ledger_counts_fresh_costs_and_convictions_from_score_records():
+    ledger = ProbeLedger()
+    ledger.observe(_record(Verdict.GOOD, [("crop", "full", 2.0, False), ("full", None, 10.0, False)]))
+    ledger.observe(_record(Verdict.BAD, [("crop", "full", 4.0, False)], via_probe=True))
+    ledger.observe(_record(Verdict.BAD, [("crop", "full", 99.0, True), ("full", None, 99.0, True)]))  # cached
+    ledger.observe(_record(Verdict.BAD, [("full", None, 14.0, False)]))  # judged in full: counts as convicted
+    ledger.observe(_record(Verdict.SKIP, [("full", None, 1.0, False)]))  # no trial, but a cost
+    assert ledger.costs() == (pytest.approx(3.0), pytest.approx(25.0 / 3))
+    assert (ledger.trials, ledger.convictions) == (4, 2)
+    assert ledger.pays() is probe_pays(3.0, 25.0 / 3, 4, 2) is True   # 3 < 0.5 * 8.33
+    same = ProbeLedger.read_text(ledger.to_json())
+    assert same == ledger
+
+
+def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tmp_path, bisector_cache):
+    # A 16^2 probe of the 32^2 scenario costs about what the full run costs (process start-up
+    # dominates both), and the history is mostly good: once MIN_TRIALS states are judged the
+    # rule says the probe does not pay, and no later state runs it.
+    probe = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
+    history = [Change("refactor")] * 7 + [Change("regress", how="shift"), Change("refactor")]
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=probe)
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
+                          report_root=tmp_path / "reports")
+    assert result.timeline.windows and result.confirmed(result.timeline.windows[0].start)
+
+    replay = ProbeLedger()
+    probed = []
+    for key in result.judged_order:
+        record = result.records[key]
+        runs_probe = any(run["probe_for"] for run in record.runs)
+        assert runs_probe == replay.pays(), f"state {len(probed) + 1}: probe ran {runs_probe}, rule said {replay.pays()}"
+        probed.append(runs_probe)
+        replay.observe(record)
+    assert probed[:MIN_TRIALS] == [True] * MIN_TRIALS
+    assert len(probed) == 10 and not any(probed[MIN_TRIALS:])
