@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
 
 def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree, handler: HuntHandler,
                 crash: CrashFolder, kept: Path, pool: Executor, jobs: int) -> BisectResult:
+    started = time.monotonic()
     procs.prune_orphans()  # what a run killed with SIGKILL left behind
     repo = git.toplevel(Path(repo))
     good_sha, bad_sha = endpoints(repo, good, bad)
@@ -100,7 +102,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
                      f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
     config = prepare_references(build_at(config, good_sha), handler)
-    findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()))
+    findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()), started=started)
     try:
         findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool)
     except GoodTip as tip:
@@ -109,7 +111,8 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
         handler.notice(f"HEAD {bad_sha[:10]} is good again: going on as a scan of "
                        f"{good_sha[:10]}..{bad_sha[:10]} to find every window")
         # the scan keeps the run's workers: every state is scored up front on them
-        return _as_bisect_result(scan_and_report(config, good_sha, bad_sha, None, scan_root, handler, pool), walk)
+        return _as_bisect_result(scan_and_report(config, good_sha, bad_sha, None, scan_root, handler, pool,
+                                                 started=started), walk)
 
     if walk.relevant_commits == 0:
         return _finish(findings.conclude(
@@ -179,7 +182,7 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
 def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
     pinned = [w.start.commits[0] for w in result.pinned_windows()]
     records = list(result.records.values())
-    records += [r for c in result.confirmations.values() for r in c.records]
+    records += [r for c in result.confirmations.values() for r in c.reruns]
     return BisectResult(culprit=pinned[0] if len(pinned) == 1 else None, candidates=pinned,
                         confirmed=bool(pinned) or None, report_dir=result.report_dir, records=records,
                         walk=walk, conclusion=result.conclusion, exit_code=result.exit_code, scan=result,
@@ -269,6 +272,7 @@ def _finish(findings: RunFindings, config: Config, report_root: Path, handler: H
     """The verdict first (to the handler, then results.json), the decoration after: a report
     folder that fills up loses figures and Markdown, never the culprit."""
     findings.reproduce = reproduce_argv(findings.repo, findings.culprit, config)
+    findings.seconds = time.monotonic() - findings.started
     result = BisectResult(culprit=findings.culprit, candidates=findings.candidates, confirmed=findings.confirmed,
                           report_dir=None, records=findings.records, walk=findings.walk,
                           conclusion=findings.conclusion, exit_code=findings.exit_code,

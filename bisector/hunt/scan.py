@@ -20,7 +20,7 @@ from ..errors import BisectorError, ConfigError, EndpointError, HarnessAbort, Sc
 from ..execute import Executor, open_executor
 from ..report.bundle import new_report_dir
 from ..report.text import first_reason
-from ..report.timeline import write_scan_bundle
+from ..report.timeline import save_scan_plot, write_scan_bundle
 from ..execute.task import score_many
 from ..invocation import program
 from ..records import Phase, ScoreRecord
@@ -28,6 +28,7 @@ from ..report.reproduce import judge_argv
 from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .handler import HuntHandler, SilentHandler
+from .confirm import is_fresh_full
 from .peek import CachePeek
 from .probing import ProbeLedger
 from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
@@ -42,7 +43,8 @@ NO_BAD_STATE = ScanExit.NO_BAD_STATE  # no scored state is bad
 
 @dataclass(frozen=True)
 class Confirmation:
-    """A fresh re-run (no cache) of both sides of a pinned transition."""
+    """Fresh full-size evidence (no cache, no probe) on both sides of a pinned transition:
+    the commit re-run, the parent re-run unless the search already judged its state so."""
 
     commit: str
     parent: str
@@ -52,6 +54,11 @@ class Confirmation:
     @property
     def confirmed(self) -> bool:
         return (self.records[0].verdict, self.records[1].verdict) == self.expected
+
+    @property
+    def reruns(self) -> list[ScoreRecord]:
+        """The scorings made to confirm (the parent's may be the search's own)."""
+        return [r for r in self.records if r.phase is Phase.CONFIRM]
 
 
 @dataclass
@@ -131,6 +138,7 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
     """
     handler = handler or SilentHandler()
     crash = CrashFolder()
+    started = time.monotonic()
     try:
         repo = git.toplevel(Path(repo))
         good_sha, bad_sha = endpoints(repo, good, bad)
@@ -140,7 +148,7 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
             handler.notice(notice)
         config = prepare_references(build_at(config, good_sha), handler)
         with open_executor(executor, jobs) as pool:
-            return scan_and_report(config, good_sha, bad_sha, budget, report_root, handler, pool)
+            return scan_and_report(config, good_sha, bad_sha, budget, report_root, handler, pool, started=started)
     except BisectorError:
         raise
     except Exception as exc:
@@ -148,11 +156,14 @@ def scan_history(repo: Path, good: str, bad: str | None = None, *, config_file: 
 
 
 def scan_and_report(config: Config, good: str, bad: str, budget: int | None, report_root: Path | None,
-                    handler: HuntHandler, pool: Executor | None = None) -> ScanResult:
+                    handler: HuntHandler, pool: Executor | None = None, *, started: float | None = None) -> ScanResult:
+    """Scan, write the data of the report, print the verdict, then draw the plot.
+    ``started``: when the hunt began (its references included), for the timing."""
     root = writable_report_root(report_root or Path.cwd() / "reports" / "scan")
-    result = scan_range(config, good, bad, budget=budget, handler=handler, executor=pool)
+    result = scan_range(config, good, bad, budget=budget, handler=handler, executor=pool, started=started)
     result.report_dir = write_scan_bundle(result, new_report_dir(root))
     handler.finished(result)
+    save_scan_plot(result, result.report_dir)
     return result
 
 
@@ -169,14 +180,14 @@ def plan(repo: Path, good: str, bad: str, paths: list[str]) -> tuple[list[str], 
 
 def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None,
                handler: HuntHandler | None = None, confirm: bool = True,
-               executor: Executor | None = None) -> ScanResult:
+               executor: Executor | None = None, started: float | None = None) -> ScanResult:
     """Score the states of good..bad (first parent), find every window, confirm its edges.
 
     With an ``executor`` of several workers and no budget, every distinct state is scored
     up front, all at once (without a budget the search judges each of them anyway).
     """
     handler = handler or SilentHandler()
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     repo = Path(config.repo)
     commits, runs = plan(repo, good, bad, list(config.paths))
     if all(not any(run.key) for run in runs):
@@ -254,7 +265,10 @@ def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandle
             commit = t.commits[0]
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
             fresh = []
-            for sha in (parent, commit):
+            searched = result.record_of(t.before)
+            if searched is not None and is_fresh_full(searched, config):
+                fresh.append(searched)  # the parent's state, judged fresh at full size by this scan
+            for sha in (parent, commit)[len(fresh):]:
                 # Fresh and at full size: the probe may convict during the search, never here.
                 with handler.busy(f"confirming: fresh full-size re-run of {sha[:10]}"):
                     fresh.append(score_commit(config, sha, use_cache=False, use_probes=False)
@@ -263,10 +277,13 @@ def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandle
             c = Confirmation(commit=commit, parent=parent, expected=expected, records=(fresh[0], fresh[1]))
             result.confirmations[commit] = c
             what = "break" if t.to is Verdict.BAD else "fix"
-            handler.confirmed(f"{what} parent", fresh[0], git.commit_info(result.repo, parent).subject)
-            handler.confirmed(what, fresh[1], git.commit_info(result.repo, commit).subject)
-            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on a "
-                             f"fresh full-size re-run (parent {fresh[0].verdict.value}, commit {fresh[1].verdict.value})")
+            for label, sha, record in ((f"{what} parent", parent, fresh[0]), (what, commit, fresh[1])):
+                if record.phase is Phase.CONFIRM:
+                    handler.confirmed(label, record, git.commit_info(result.repo, sha).subject)
+            parent_run = "re-run" if fresh[0].phase is Phase.CONFIRM else "run in this scan"
+            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on fresh "
+                             f"full-size runs (parent {fresh[0].verdict.value}, {parent_run}; commit "
+                             f"{fresh[1].verdict.value}, re-run)")
     for window in result.timeline.windows:
         first = result.runs[window.first_bad_run].first
         record = result.record_of(window.first_bad_run)

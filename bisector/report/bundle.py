@@ -51,6 +51,8 @@ class RunFindings:
     reproduce: list[str] = field(default_factory=list)   # argv of the reproducing command
     pictures: list[ScenarioPictures] = field(default_factory=list)  # per failing scenario, worst first
     confirmation: dict = field(default_factory=dict)  # which runs confirm each side (hunt/confirm.py)
+    started: float = field(default_factory=time.monotonic)  # when the hunt began (time.monotonic)
+    seconds: float = 0.0                # the hunt's wall time up to its verdict
 
     def conclude(self, conclusion: str, exit_code: int, *, culprit: str | None = None,
                  candidates: list[str] | None = None, confirmed: bool | None = None) -> "RunFindings":
@@ -295,7 +297,23 @@ def _results(f: RunFindings) -> dict:
     return {"repo": str(f.repo), "walk": f.walk.to_dict(), "culprit": f.culprit,
             "candidates": f.candidates, "confirmed": f.confirmed, "conclusion": f.conclusion,
             "exit_code": int(f.exit_code), "reproduce": f.reproduce, "config": f.config,
-            "records": [r.to_dict() for r in f.records], "confirmation": f.confirmation}
+            "records": [r.to_dict() for r in f.records], "confirmation": f.confirmation,
+            "timing": timing(f.records, f.seconds)}
+
+
+def timing(records: list[ScoreRecord], seconds: float) -> dict:
+    """The hunt's wall time up to its verdict, each scoring's own time and what is left
+    outside scoring (references, git, the private repository, process start-up).
+
+    Scorings on several workers overlap: their sum may then exceed the wall time, and the
+    time outside scoring is given as 0.
+    """
+    scoring = sum(r.seconds for r in records)
+    return {"seconds": seconds, "scoring_seconds": scoring,
+            "outside_scoring_seconds": max(seconds - scoring, 0.0),
+            "scorings": [{"commit": r.commit, "phase": r.phase.value if r.phase else None,
+                          "seconds": r.seconds, "fresh_runs": sum(not run.get("cached") for run in r.runs)}
+                         for r in records]}
 
 
 def _md(text: str) -> str:

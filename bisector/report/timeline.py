@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .. import git
 from ..invocation import program
 from ..search.windows import PINNED, Transition, Window
-from .bundle import environment
+from .bundle import environment, timing
 from .text import scenario_text, shown
 
 if TYPE_CHECKING:  # the scan driver imports this module to write its bundle
@@ -64,8 +64,12 @@ def write_scan_bundle(result: ScanResult, report_dir: Path) -> Path:
     commands = [shlex.join(argv) for w in result.timeline.windows
                 for argv in (_rehunt_argv(result, w), window_dict(result, w)["reproduce"]) if argv]
     (report_dir / "commands.txt").write_text("".join(c + "\n" for c in commands))
-    save_plot(scan_plot(result), report_dir / "timeline.png")
     return report_dir
+
+
+def save_scan_plot(result: ScanResult, report_dir: Path) -> Path:
+    """timeline.png: drawn once the verdict is out (matplotlib costs seconds to start)."""
+    return save_plot(scan_plot(result), report_dir / "timeline.png")
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -121,7 +125,15 @@ def timeline_dict(result: ScanResult) -> dict:
         "unscored": [{"first": result.runs[s.start].first, "last": result.runs[s.stop - 1].last,
                       "states": s.stop - s.start} for s in result.timeline.unscored],
         "states": states, "conclusion": result.conclusion, "exit_code": result.exit_code,
+        "timing": timing(scorings(result), result.seconds),
     }
+
+
+def scorings(result: ScanResult) -> list:
+    """Every scoring the scan made: the states in judging order, the confirmations' fresh
+    re-runs, the full-size re-scorings of windows convicted by a probe."""
+    return ([result.records[key] for key in result.judged_order]
+            + [r for c in result.confirmations.values() for r in c.reruns] + list(result.full_records.values()))
 
 
 def _rehunt_argv(result: ScanResult, w: Window) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from bisector.api import scan_history
@@ -59,9 +62,21 @@ def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tm
     probe = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
     history = [Change("refactor")] * 7 + [Change("regress", how="shift"), Change("refactor")]
     port = make_port_repo(tmp_path / "port", history=history, extra_toml=probe)
+    started = time.monotonic()
     result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
                           report_root=tmp_path / "reports")
+    wall = time.monotonic() - started
     assert result.timeline.windows and result.confirmed(result.timeline.windows[0].start)
+
+    # timeline.json: each scoring's own time, and the scan's time outside scoring.
+    timing = json.loads((result.report_dir / "timeline.json").read_text())["timing"]
+    fresh = [r for c in result.confirmations.values() for r in c.reruns]
+    assert len(timing["scorings"]) == len(result.judged_order) + len(fresh) + len(result.full_records)
+    assert [s["seconds"] for s in timing["scorings"]] == [result.records[k].seconds for k in result.judged_order] + [
+        r.seconds for r in fresh] + [r.seconds for r in result.full_records.values()]
+    assert timing["scoring_seconds"] == pytest.approx(sum(s["seconds"] for s in timing["scorings"]))
+    assert 0 < timing["scoring_seconds"] < timing["seconds"] < wall
+    assert timing["outside_scoring_seconds"] == pytest.approx(timing["seconds"] - timing["scoring_seconds"])
 
     replay = ProbeLedger()
     probed = []

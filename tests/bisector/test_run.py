@@ -72,6 +72,18 @@ def test_the_report_bundle_names_the_culprit_and_its_change(found):
     assert json.loads((bundle / "results.json").read_text())["culprit"] == port.culprit
 
 
+def test_results_json_times_each_scoring_and_the_hunt_outside_scoring(found):
+    _, _, result, _ = found
+    timing = json.loads((result.report_dir / "results.json").read_text())["timing"]
+    assert [(s["commit"], s["phase"], s["seconds"]) for s in timing["scorings"]] == [
+        (r.commit, r.phase.value, r.seconds) for r in result.records]
+    assert all(s["seconds"] > 0 for s in timing["scorings"])
+    assert timing["scoring_seconds"] == pytest.approx(sum(r.seconds for r in result.records))
+    # One scoring at a time: the hunt's wall time holds every scoring and some overhead.
+    assert timing["seconds"] > timing["scoring_seconds"] > 0
+    assert timing["outside_scoring_seconds"] == pytest.approx(timing["seconds"] - timing["scoring_seconds"])
+
+
 def test_only_the_culprit_is_rerun_when_its_parent_was_scored_fresh(found):
     port, _, result, _ = found
     summary = (result.report_dir / "culprit_summary.md").read_text()
