@@ -51,9 +51,10 @@ class _Aborted(Exception):
 
 
 def run_rounds(bisect: PrivateBisect, config: Config, executor: Executor, jobs: int,
-               good: str, bad: str, handler: HuntHandler, probes: ProbeLedger) -> RoundsResult:
+               good: str, bad: str, handler: HuntHandler, probes: ProbeLedger | None = None) -> RoundsResult:
     """The pure search (search/bisection.py) drives; this supplies its scorer and tells git.
-    ``probes``: the evidence so far (the endpoints); each round runs the probes only while they pay."""
+    ``probes``: the evidence so far (the endpoints'); each round runs the probes only while they pay."""
+    probes = probes or ProbeLedger()
     repo = Path(config.repo)
     commits = list(reversed(git.rev_list(repo, good, bad, list(config.paths))))
     index = {sha: i for i, sha in enumerate(commits)}

@@ -312,8 +312,7 @@ def timing(records: list[ScoreRecord], seconds: float) -> dict:
     return {"seconds": seconds, "scoring_seconds": scoring,
             "outside_scoring_seconds": max(seconds - scoring, 0.0),
             "scorings": [{"commit": r.commit, "phase": r.phase.value if r.phase else None,
-                          "seconds": r.seconds, "fresh_runs": sum(not run.get("cached") for run in r.runs)}
-                         for r in records]}
+                          "verdict": r.verdict.value, "seconds": r.seconds, "runs": r.runs} for r in records]}
 
 
 def _md(text: str) -> str:
