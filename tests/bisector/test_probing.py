@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from bisector.api import scan_history
+from bisector.api import run_bisect, scan_history
 from bisector.config import ConfigOverrides
 from bisector.hunt.probing import MIN_TRIALS, ProbeLedger, probe_pays
-from bisector.records import ScenarioResult, ScoreRecord
+from bisector.records import Phase, ScenarioResult, ScoreRecord
 from bisector.score.verdict import Verdict
 from portrepo import Change, make_port_repo, scenario_args
 
@@ -55,13 +55,43 @@ def test_the_ledger_counts_fresh_costs_and_convictions_from_score_records():
     assert same == ledger
 
 
+PROBE = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
+
+
+def _replayed(records: list[ScoreRecord], ledger: ProbeLedger) -> list[bool]:
+    """Whether each scoring ran a probe, checked against the rule on the evidence before it."""
+    probed = []
+    for record in records:
+        ran = any(run["probe_for"] for run in record.runs)
+        assert ran == ledger.pays(), f"scoring {len(probed) + 1}: probe ran {ran}, the rule said {ledger.pays()}"
+        probed.append(ran)
+        ledger.observe(record)
+    return probed
+
+
+def test_each_git_bisect_step_decides_from_the_endpoints_and_the_steps_before_it(tmp_path, bisector_cache):
+    # Sequential `git bisect run`: every step is its own process; the evidence reaches it
+    # through the pinned probes.json (endpoints) and the event log (earlier steps).
+    history = [Change("refactor")] * 12 + [Change("regress", how="shift")] + [Change("refactor")] * 3
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
+    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit and result.confirmed
+    ledger = ProbeLedger()
+    for record in (r for r in result.records if r.phase is Phase.ENDPOINT):
+        ledger.observe(record)
+    steps = [r for r in result.records if r.phase is Phase.BISECT]
+    probed = _replayed(steps, ledger)
+    # The probe costs what the full run costs: once enough states are judged it stops.
+    assert len(probed) >= 3 and probed[0] and not probed[-1]
+
+
 def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tmp_path, bisector_cache):
     # A 16^2 probe of the 32^2 scenario costs about what the full run costs (process start-up
     # dominates both), and the history is mostly good: once MIN_TRIALS states are judged the
     # rule says the probe does not pay, and no later state runs it.
-    probe = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
     history = [Change("refactor")] * 7 + [Change("regress", how="shift"), Change("refactor")]
-    port = make_port_repo(tmp_path / "port", history=history, extra_toml=probe)
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
     started = time.monotonic()
     result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
                           report_root=tmp_path / "reports")
@@ -78,13 +108,6 @@ def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tm
     assert 0 < timing["scoring_seconds"] < timing["seconds"] < wall
     assert timing["outside_scoring_seconds"] == pytest.approx(timing["seconds"] - timing["scoring_seconds"])
 
-    replay = ProbeLedger()
-    probed = []
-    for key in result.judged_order:
-        record = result.records[key]
-        runs_probe = any(run["probe_for"] for run in record.runs)
-        assert runs_probe == replay.pays(), f"state {len(probed) + 1}: probe ran {runs_probe}, rule said {replay.pays()}"
-        probed.append(runs_probe)
-        replay.observe(record)
+    probed = _replayed([result.records[key] for key in result.judged_order], ProbeLedger())
     assert probed[:MIN_TRIALS] == [True] * MIN_TRIALS
     assert len(probed) == 10 and not any(probed[MIN_TRIALS:])
