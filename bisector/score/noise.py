@@ -94,14 +94,17 @@ def decide(samples: list[tuple[float, float]], min_correlation: float,
 
 def near(sample: tuple[float, float], min_correlation: float, max_sum_ratio_error: float,
          margin: float) -> bool:
-    """True when one run lies within ``margin`` (a fraction of the allowed distance from
-    perfect) of either threshold, where noise could flip its verdict."""
+    """True when noise could flip one run's verdict: a metric lies within ``margin`` (a
+    fraction of the allowed distance from perfect) of its threshold and no metric is bad
+    beyond the margin (a run that far off is bad however the other metric moves)."""
     corr, ratio = sample
     if not (math.isfinite(corr) and math.isfinite(ratio)):
         return False  # an unusable image is no borderline value
     allowed_corr = 1 - min_correlation
-    return (abs((1 - corr) - allowed_corr) <= margin * allowed_corr
-            or abs(abs(ratio - 1) - max_sum_ratio_error) <= margin * max_sum_ratio_error)
+    # how far past its threshold each metric is, in units of the allowed distance (> 0: bad side)
+    past = [((1 - corr) - allowed_corr) / allowed_corr,
+            (abs(ratio - 1) - max_sum_ratio_error) / max_sum_ratio_error]
+    return all(p <= margin for p in past) and any(abs(p) <= margin for p in past)
 
 
 def wants_another(samples: list[tuple[float, float]], min_correlation: float, max_sum_ratio_error: float,

@@ -64,6 +64,8 @@ def test_near_means_within_the_margin_of_the_allowed_distance():
     assert near((0.99999, 1.003), THR, ERR, 0.5)
     assert not near((0.99999, 1.002), THR, ERR, 0.5)
     assert not near((0.9994, 1.0), THR, ERR, 0.0)
+    # a sum ratio far off decides alone: a borderline correlation cannot save the run
+    assert not near((0.9994, 1.5), THR, ERR, 0.5)
 
 
 def test_a_run_far_from_the_thresholds_is_final_and_a_near_one_is_repeated():
