@@ -106,10 +106,11 @@ def timeline_dict(result: ScanResult) -> dict:
     states = []
     for i, run in enumerate(result.runs):
         verdict = result.timeline.verdicts.get(i)
-        record = result.record_of(i) if verdict is not None else None
+        record = result.record_of(i)  # an untestable state's too: an unresolved noisy one has runs
         states.append({"index": i, "first": run.first, "last": run.last, "commits": len(run.commits),
                        "position": position[run.first], "tree_ids": list(run.key),
                        "verdict": verdict.value if verdict else None,
+                       "flaky": bool(record) and any(sc.flaky for sc in record.scenarios),
                        "scenarios": _scenarios(record)})
     return {
         "repo": str(result.repo), "good": result.good, "bad": result.bad, "paths": list(result.paths),

@@ -86,3 +86,17 @@ def test_declared_repeats_and_a_seed(tmp_path, xdg_cache, bisector_cli):
     # seeded: the port read its seed from the variable (it counted no run), and repeated itself
     assert record["seeded"] is True and _runs(noise) == 0
     assert sc["runs"] == 3 and len({tuple(s) for s in sc["samples"]}) == 1
+
+
+def test_a_scan_of_a_noisy_history_names_flaky_states_in_its_timeline(tmp_path, xdg_cache, bisector_cli):
+    noise = Noise(level=0.04, jitter=0.004, counter=tmp_path / "runs")
+    port = make_port_repo(tmp_path / "port", noise=noise, history=[Change("refactor")] * 5)
+    out = bisector_cli("scan", "--good", port.base, "--report-dir", tmp_path / "reports", cwd=port.path)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text  # 0 would mean a window pinned and confirmed: a false blame
+    (timeline,) = (tmp_path / "reports").glob("*/timeline.json")
+    data = json.loads(timeline.read_text())
+    assert not any(w["start"] and w["start"]["confirmed"] for w in data["windows"])
+    flaky = [s for s in data["states"] if s["flaky"]]
+    assert flaky and all(sc["runs"] > 1 for s in flaky for sc in s["scenarios"])
+    assert all(s["verdict"] in ("skip", "good") for s in flaky)  # named, never counted bad
