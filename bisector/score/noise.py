@@ -100,11 +100,16 @@ def near(sample: tuple[float, float], min_correlation: float, max_sum_ratio_erro
     corr, ratio = sample
     if not (math.isfinite(corr) and math.isfinite(ratio)):
         return False  # an unusable image is no borderline value
-    allowed_corr = 1 - min_correlation
-    # how far past its threshold each metric is, in units of the allowed distance (> 0: bad side)
-    past = [((1 - corr) - allowed_corr) / allowed_corr,
-            (abs(ratio - 1) - max_sum_ratio_error) / max_sum_ratio_error]
+    past = [_past(1 - corr, 1 - min_correlation), _past(abs(ratio - 1), max_sum_ratio_error)]
     return all(p <= margin for p in past) and any(abs(p) <= margin for p in past)
+
+
+def _past(distance: float, allowed: float) -> float:
+    """How far past its threshold a metric is, in units of the allowed distance from
+    perfect (> 0: the bad side). Nothing allowed (a threshold of perfection) leaves no margin."""
+    if allowed <= 0:
+        return math.inf if distance > 0 else -math.inf
+    return (distance - allowed) / allowed
 
 
 def wants_another(samples: list[tuple[float, float]], min_correlation: float, max_sum_ratio_error: float,

@@ -64,6 +64,8 @@ def test_near_means_within_the_margin_of_the_allowed_distance():
     assert near((0.99999, 1.003), THR, ERR, 0.5)
     assert not near((0.99999, 1.002), THR, ERR, 0.5)
     assert not near((0.9994, 1.0), THR, ERR, 0.0)
+    # a threshold of perfection leaves no margin to be near
+    assert not near((0.9999, 1.0), 1.0, ERR, 0.5) and not near((1.0, 1.0), 1.0, 0.0, 0.5)
     # a sum ratio far off decides alone: a borderline correlation cannot save the run
     assert not near((0.9994, 1.5), THR, ERR, 0.5)
 
