@@ -19,6 +19,7 @@ from ..hunt.bisect import BisectResult
 from ..hunt.nightly import NightlyResult
 from ..hunt.progress import BisectDisplay, activity
 from ..hunt.scan import ScanResult
+from ..narrow.narrowing import Narrowing
 from ..report.text import score_line, shown
 from ..report.timeline import print_timeline
 
@@ -59,6 +60,17 @@ class ConsoleHandler:
             print_timeline(self.console, result)
         elif isinstance(result, NightlyResult):
             self.console.print(result.conclusion, markup=False)
+        elif isinstance(result, Narrowing):
+            self._narrowing(result)
+
+    def _narrowing(self, n: Narrowing) -> None:
+        self.console.print(f"{len(n.hunks)} hunk(s); * the minimal set:", markup=False)
+        for hunk in n.hunks:
+            mark = "*" if hunk.index in n.minimal and n.search is not None else " "
+            self.console.print(f" {mark} #{hunk.index + 1} {n.places[hunk.index]} (+{hunk.added} -{hunk.removed})",
+                               markup=False)
+        self.console.print(Text(n.conclusion, style="green" if n.isolated else "yellow"))
+        self.console.print(f"narrowed in {n.seconds:.0f} s", markup=False)
 
     def _run_ending(self, result: BisectResult) -> None:
         console = self.console

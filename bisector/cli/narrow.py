@@ -48,10 +48,11 @@ def narrow(
     Exit codes: 0 isolated, 1 not isolated (the hunks interact as a whole, the rest still breaks parity, the budget ran out, or the commit changes no verdict), 2 bad input, 4 harness failure, 70 a bug, 130 interrupted.
     """
     from ..narrow.api import Settings, narrow as narrow_one
+    from .console import ConsoleHandler
 
     result = narrow_one(
         repo, culprit, parent=parent, settings=Settings(budget=budget, granularity=granularity.value),
-        config_file=config, report_root=report_dir,
+        config_file=config, report_root=report_dir, handler=ConsoleHandler(),
         overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                      min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
                                      reference=reference, eager=eager))

@@ -55,5 +55,5 @@ def scan(
     if narrow:
         from ..narrow.api import narrow_hunted
 
-        narrow_hunted(result, config_file=config, overrides=overrides)
+        narrow_hunted(result, config_file=config, overrides=overrides, handler=ConsoleHandler())
     raise typer.Exit(result.exit_code)

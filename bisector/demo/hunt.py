@@ -112,7 +112,7 @@ def run_demo(dir: Path | None = None, commits: int = 1400, size: int = 4096, see
     if narrow and result.culprit == hunted.culprit:
         from ..narrow.api import narrow_hunted
 
-        narrowed = next(iter(narrow_hunted(result, console=console)), None)
+        narrowed = next(iter(narrow_hunted(result, handler=ConsoleHandler(console))), None)
     outcome = DemoOutcome(
         repo=repo, regression=hunted, culprit=result.culprit, candidates=tuple(result.candidates),
         found=result.culprit == hunted.culprit, report_dir=result.report_dir, c_bin=c_bin,

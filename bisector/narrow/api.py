@@ -2,7 +2,7 @@
 
 :mod:`.narrowing` does the search on a pinned configuration; this module finds what to
 narrow (the culprit of the last `run` in the report folder when none is given), pins the
-configuration the way a hunt does, writes the report and prints the outcome.
+configuration the way a hunt does, writes the report, and tells a HuntHandler what happens.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
 from .. import git
 from ..config import Config, ConfigOverrides, load_config, with_overrides
 from ..errors import BisectorError, ConfigError, InternalError
 from ..report import narrow as report
 from ..report.bundle import new_report_dir
-from ..report.text import score_line
 from ..score import procs
 from ..score.reference import pin_reference
+from ..hunt.handler import HuntHandler, SilentHandler
 from ..records import ScoreRecord
 from .narrowing import DEFAULT_BUDGET, Narrowing, narrow_commit
 from .hunks import GRANULARITIES
@@ -52,7 +49,7 @@ class Settings:
 def narrow(repo: Path | None = None, commit: str | None = None, *, parent: str | None = None,
            settings: Settings = Settings(), config_file: Path | None = None,
            overrides: ConfigOverrides | None = None, report_root: Path | None = None,
-           console: Console | None = None) -> Narrowing:
+           handler: HuntHandler | None = None) -> Narrowing:
     """Narrow ``commit`` (default: the confirmed culprit of the newest run bundle under
     ``report_root``, ./reports/bisect) and write its report.
 
@@ -61,7 +58,7 @@ def narrow(repo: Path | None = None, commit: str | None = None, *, parent: str |
     its pinned configuration unless --config, --paths, --c-bin or --reference say
     otherwise; any other commit gets a new folder under ``report_root``.
     """
-    console = console or Console(stderr=True, soft_wrap=True)
+    handler = handler or SilentHandler()
     overrides = overrides or ConfigOverrides()
     settings.check()
     crash = None
@@ -79,13 +76,13 @@ def narrow(repo: Path | None = None, commit: str | None = None, *, parent: str |
         from_run = bundle if bundle is not None and bundle[1].get("culprit") == sha else None
         config = _config(repo, from_run, config_file, overrides, parent or _parent_or_itself(repo, sha))
         crash = config.cache_dir
-        narrowing = narrow_and_show(config, sha, parent=parent, settings=settings, console=console)
+        narrowing = narrow_and_show(config, sha, parent=parent, settings=settings, handler=handler)
         folder = from_run[0] if from_run else new_report_dir(root)
         crash = folder
         report.write_narrowing(narrowing, folder)
         if from_run:
             report.add_to_bundle(folder, "culprit_summary.md", "results.json", [narrowing])
-        console.print(f"report: {folder} (narrow.md, narrow.json, minimal.patch)", markup=False, soft_wrap=True)
+        handler.report_written(folder)
         return narrowing
     except BisectorError:
         raise
@@ -94,35 +91,28 @@ def narrow(repo: Path | None = None, commit: str | None = None, *, parent: str |
 
 
 def narrow_and_show(config: Config, commit: str, *, parent: str | None = None, settings: Settings = Settings(),
-                    console: Console) -> Narrowing:
-    """Narrow with a pinned ``config``, one line per scoring, then the outcome."""
+                    handler: HuntHandler) -> Narrowing:
+    """Narrow with a pinned ``config``: each scoring, then the outcome, told to ``handler``."""
     def announce(text: str, record: ScoreRecord | None) -> None:
         if record is not None and text in ("parent", "commit"):
-            console.print(score_line(text, record, git.commit_info(Path(config.repo), record.commit).subject))
+            handler.step_scored(text, record, git.commit_info(Path(config.repo), record.commit).subject)
         else:
-            console.print(Text(f"  {text}"))
+            handler.progress(f"  {text}")
 
-    console.print(f"narrowing {commit[:10]}: {settings.granularity}, budget {settings.budget} scorings",
-                  markup=False)
+    handler.progress(f"narrowing {commit[:10]}: {settings.granularity}, budget {settings.budget} scorings")
     narrowing = narrow_commit(config, commit, parent=parent, budget=settings.budget,
                               granularity=settings.granularity, announce=announce)
-    console.print(f"{len(narrowing.hunks)} hunk(s) under {', '.join(config.paths)}:", markup=False)
-    for hunk in narrowing.hunks:
-        mark = "*" if hunk.index in narrowing.minimal and narrowing.search is not None else " "
-        console.print(f" {mark} #{hunk.index + 1} {narrowing.places[hunk.index]} (+{hunk.added} -{hunk.removed})",
-                      markup=False)
-    console.print(Text(narrowing.conclusion, style="green" if narrowing.isolated else "yellow"))
-    console.print(f"narrowed in {narrowing.seconds:.0f} s", markup=False)
+    handler.finished(narrowing)
     return narrowing
 
 
-def narrow_windows(config: Config, commits: list[str], settings: Settings, console: Console,
+def narrow_windows(config: Config, commits: list[str], settings: Settings, handler: HuntHandler,
                    folder: Path, markdown: str, results: str) -> list[Narrowing]:
     """Narrow each of ``commits`` (a run's culprit, a scan's breaks and fixes) into ``folder``:
     one sub-folder per commit when there are several, and a section in ``markdown``/``results``."""
     done = []
     for commit in commits:
-        narrowing = narrow_and_show(config, commit, settings=settings, console=console)
+        narrowing = narrow_and_show(config, commit, settings=settings, handler=handler)
         report.write_narrowing(narrowing, folder if len(commits) == 1 else folder / f"narrow-{commit[:10]}")
         done.append(narrowing)
     if done:
@@ -172,36 +162,35 @@ def _last_run(root: Path) -> tuple[Path, dict] | None:
 
 
 def narrow_hunted(result: "BisectResult | ScanResult", *, settings: Settings = Settings(), config_file: Path | None = None,
-                  overrides: ConfigOverrides | None = None, console: Console | None = None) -> list[Narrowing]:
+                  overrides: ConfigOverrides | None = None, handler: HuntHandler | None = None) -> list[Narrowing]:
     """`run --narrow` / `scan --narrow`: narrow what a finished hunt pinned, into its bundle.
 
     ``result``: an ``api.BisectResult`` (its confirmed culprit; or, when it went on as a scan,
     what the scan pinned) or a ``ScanResult`` (every confirmed break and fix). The hunt's exit
     code stands: a narrowing that the harness stops is reported on one line.
     """
-    console = console or Console(stderr=True, soft_wrap=True)
+    handler = handler or SilentHandler()
     settings.check()
     from ..hunt.scan import ScanResult
 
     scan = result if isinstance(result, ScanResult) else result.scan
     try:
         if scan is not None:
-            return _narrow_scan(scan, settings, config_file, overrides, console)
+            return _narrow_scan(scan, settings, config_file, overrides, handler)
         if not (result.culprit and result.confirmed and result.report_dir):
             return []
         data = json.loads((result.report_dir / "results.json").read_text())
         config = _config(Path(data["repo"]), (result.report_dir, data), config_file,
                          overrides or ConfigOverrides(), _parent_or_itself(Path(data["repo"]), result.culprit))
-        console.print()
-        return narrow_windows(config, [result.culprit], settings, console, result.report_dir,
+        return narrow_windows(config, [result.culprit], settings, handler, result.report_dir,
                               "culprit_summary.md", "results.json")
     except BisectorError as exc:
-        console.print(Text(f"narrowing stopped: {exc.message}", style="red"))
+        handler.notice(f"narrowing stopped: {exc.message}")
         return []
 
 
 def _narrow_scan(scan, settings: Settings, config_file: Path | None, overrides: ConfigOverrides | None,
-                 console: Console) -> list[Narrowing]:
+                 handler: HuntHandler) -> list[Narrowing]:
     commits = []
     for window in scan.pinned_windows():
         for t in (window.start, window.end):
@@ -210,6 +199,5 @@ def _narrow_scan(scan, settings: Settings, config_file: Path | None, overrides: 
     if not commits or scan.report_dir is None:
         return []
     config = pinned(Path(scan.repo), config_file, overrides, scan.good)
-    console.print()
-    return narrow_windows(config, list(dict.fromkeys(commits)), settings, console, scan.report_dir,
+    return narrow_windows(config, list(dict.fromkeys(commits)), settings, handler, scan.report_dir,
                           "timeline.md", "timeline.json")
