@@ -101,3 +101,4 @@ def test_a_scan_of_a_noisy_history_names_flaky_states_in_its_timeline(tmp_path, 
     flaky = [s for s in data["states"] if s["flaky"]]
     assert flaky and all(sc["runs"] > 1 for s in flaky for sc in s["scenarios"])
     assert all(s["verdict"] in ("skip", "good") for s in flaky)  # named, never counted bad
+    assert (timeline.parent / "timeline.png").is_file()  # drawn with the ranges of repeated states
