@@ -21,6 +21,7 @@ from typing import Any
 
 from .cachedir import default_cache_dir
 from .errors import ConfigError
+from .score.noise import DEFAULT_MAX_REPEATS, DEFAULT_NOISE_MARGIN
 from .twin import c_program
 
 if sys.version_info >= (3, 11):
@@ -43,9 +44,13 @@ BUILTIN_PROBE_PIXELS = 1024
 SIMKERNEL_NOTICE = "no C binary configured: using simkernel as the known-good baseline"
 C_BIN_ENV = "NB_C_BIN"
 
+# More runs of one state than this is a mistake of configuration, not a measurement.
+MAX_REPEATS = 50
+
 _TOP_KEYS = {"paths", "extra_paths", "package", "command", "setup", "timeout", "env",
              "reference", "thresholds", "scenarios", "scenarios_to_judge", "judge", "cache_dir",
-             "compile_cache", "eager", "paranoid", "default_probe"}
+             "compile_cache", "eager", "paranoid", "default_probe",
+             "repeats", "max_repeats", "noise_margin", "seed", "seed_env", "seed_arg"}
 _REFERENCE_KEYS = {"kind", "c_bin", "build", "build_commit", "binary"}
 _THRESHOLD_KEYS = {"min_correlation", "max_sum_ratio_error"}
 _SCENARIO_KEYS = {"args", "probe", "probe_margin"}
@@ -70,6 +75,28 @@ class Scenario:
     args: tuple[str, ...]
     probe: str | None = None
     probe_margin: float = DEFAULT_PROBE_MARGIN
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How a state is measured when the port is not deterministic (score/noise.py has the rule).
+
+    repeats: runs every state gets at least (1: only states near a threshold are repeated);
+    max_repeats: the limit on runs of one state; margin: how near a threshold (a fraction of
+    the allowed distance from perfect) one run must be to be repeated; seed_env/seed_arg:
+    where the candidate reads the fixed ``seed`` (an environment variable, an argument).
+    """
+
+    repeats: int = 1
+    max_repeats: int = DEFAULT_MAX_REPEATS
+    margin: float = DEFAULT_NOISE_MARGIN
+    seed: int = 0
+    seed_env: str | None = None
+    seed_arg: str | None = None
+
+    @property
+    def seeded(self) -> bool:
+        return bool(self.seed_env or self.seed_arg)
 
 
 @dataclass(frozen=True)
@@ -106,6 +133,7 @@ class ConfigOverrides:
     cache_dir: str | Path | None = None
     eager: bool | None = None
     paranoid: bool | None = None
+    repeats: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +159,7 @@ class Config:
     compile_cache: bool = True
     eager: bool = False
     paranoid: bool = False
+    noise: Noise = field(default_factory=Noise)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -154,7 +183,7 @@ class Config:
                 judge=tuple(data["judge"]), cache_dir=Path(data["cache_dir"]),
                 source=data["source"], notices=tuple(data.get("notices", ())),
                 compile_cache=bool(data.get("compile_cache", True)), eager=bool(data.get("eager", False)),
-                paranoid=bool(data.get("paranoid", False)))
+                paranoid=bool(data.get("paranoid", False)), noise=Noise(**data.get("noise", {})))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"pinned configuration is not valid: {exc}",
                               hint="re-create it with `bisector run` (pinned files are not meant to be edited)")
@@ -215,7 +244,7 @@ def load_config(repo: Path, config_file: Path | None = None,
                   reference=reference, thresholds=thresholds, scenarios=scenarios,
                   judge=judge, cache_dir=cache_dir, source=source, notices=tuple(notices),
                   compile_cache=_flag(table, "compile_cache", True, source), eager=eager,
-                  paranoid=paranoid)
+                  paranoid=paranoid, noise=_noise(table, overrides, source))
 
 
 def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
@@ -346,6 +375,30 @@ def _scenario_name(name: str, source: str) -> str:
         raise ConfigError(f"scenario name {name!r} in {source} is not allowed",
                           hint="use letters, digits, '_', '-' and '.', starting with a letter or digit")
     return name
+
+
+def _noise(table: dict[str, Any], overrides: ConfigOverrides, source: str) -> Noise:
+    repeats = _count(table.get("repeats", 1), "repeats", source)
+    if overrides.repeats is not None:
+        repeats = _count(overrides.repeats, "--repeats", "the command line")
+    max_repeats = max(repeats, _count(table.get("max_repeats", DEFAULT_MAX_REPEATS), "max_repeats", source))
+    margin = table.get("noise_margin", DEFAULT_NOISE_MARGIN)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
+        raise ConfigError(f"noise_margin in {source} must be a number in [0, 1] (a fraction of the "
+                          f"allowed distance from perfect), not {margin!r}")
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed in {source} must be an integer, not {seed!r}")
+    return Noise(repeats=repeats, max_repeats=max_repeats, margin=float(margin), seed=seed,
+                 seed_env=_string(table, "seed_env", source) or None,
+                 seed_arg=_string(table, "seed_arg", source) or None)
+
+
+def _count(value: Any, key: str, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPEATS:
+        raise ConfigError(f"{key} in {source} must be a whole number of runs from 1 to {MAX_REPEATS}, "
+                          f"not {value!r}")
+    return value
 
 
 def _fraction(value: Any, key: str, source: str) -> float:

@@ -40,6 +40,13 @@ class ScenarioResult:
     cached: bool = False
     via_probe: bool = False
     image: str | None = None  # path of the kept candidate image (.npy), with keep_images
+    # Repeated runs (score/noise.py): how many runs the verdict rests on, each run's
+    # [correlation, sum_ratio], per metric {n, mean, min, max, lower, upper}, and whether two
+    # runs judged alone disagree. correlation/sum_ratio are then the means.
+    runs: int = 1
+    samples: list[list[float]] | None = None
+    spread: dict[str, dict[str, float]] | None = None
+    flaky: bool = False
 
     @property
     def measured(self) -> bool:
@@ -50,14 +57,21 @@ class ScenarioResult:
         data = asdict(self)
         data["verdict"] = self.verdict.value
         for key in ("correlation", "sum_ratio", "max_abs_diff", "rms_diff"):
-            if isinstance(data[key], float) and not math.isfinite(data[key]):
-                data[key] = None  # JSON has no NaN
+            data[key] = _json_number(data[key])  # JSON has no NaN
+        if self.samples is not None:
+            data["samples"] = [[_json_number(v) for v in sample] for sample in self.samples]
+        if self.spread is not None:
+            data["spread"] = {m: {k: _json_number(v) for k, v in iv.items()} for m, iv in self.spread.items()}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ScenarioResult":
         known = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in data.items() if k in known}, "verdict": Verdict(data["verdict"])})
+
+
+def _json_number(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 @dataclass
@@ -74,6 +88,7 @@ class ScoreRecord:
     # "probe_for", "seconds", "cached"} (what progress and the speed benchmark time)
     runs: list[dict[str, Any]] = field(default_factory=list)
     round: int | None = None    # the multisection round that scored it (run --jobs)
+    seeded: bool = False        # the candidates were given the configured fixed seed
 
     @property
     def exit_code(self) -> int:
@@ -86,7 +101,7 @@ class ScoreRecord:
         data = {"commit": self.commit, "tree_ids": self.tree_ids, "verdict": self.verdict.value,
                 "exit_code": self.exit_code, "scenarios": [s.to_dict() for s in self.scenarios],
                 "seconds": self.seconds, "reference": self.reference, "error": self.error,
-                "runs": self.runs}
+                "runs": self.runs, "seeded": self.seeded}
         if self.phase is not None:
             data["phase"] = self.phase.value
         if self.round is not None:
@@ -103,7 +118,8 @@ class ScoreRecord:
                    error=data.get("error"),
                    phase=Phase(data["phase"]) if data.get("phase") else None,
                    runs=list(data.get("runs") or []),
-                   round=int(data["round"]) if data.get("round") is not None else None)
+                   round=int(data["round"]) if data.get("round") is not None else None,
+                   seeded=bool(data.get("seeded", False)))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -108,6 +108,23 @@ class PortState:
         return replace(self, hang=False)
 
 
+@dataclass(frozen=True)
+class Noise:
+    """Run-to-run noise of every commit of a port: each run adds ``L * std(image)`` times a
+    zero-sum checkerboard, with ``L = |level + jitter * N(0, 1)|`` drawn from a generator
+    seeded by ``seed`` and the run's number (counted in ``counter``, a file outside the
+    repository), so a test's sequence of runs is reproducible. The correlation with the
+    exact image is then about 1/sqrt(1 + L^2); the sum is unchanged. When the variable
+    ``seed_env`` is set, the run uses it as its whole seed instead (a seeded port repeats
+    itself exactly)."""
+
+    level: float
+    jitter: float
+    counter: Path
+    seed: int = 0
+    seed_env: str = "NBPORT_SEED"
+
+
 @dataclass
 class PortRepo:
     """A generated repository: ``base`` is the good root, ``shas[i]`` the commit of history[i]."""
@@ -140,12 +157,14 @@ def scenario_args(size: int) -> str:
 
 
 def pyproject_text(*, size: int, reference: str = "simkernel", c_bin: Path | None = None,
-                   timeout: float | None = None, extra_toml: str = "") -> str:
+                   timeout: float | None = None, extra_toml: str = "", settings: str = "") -> str:
     """The port's pyproject.toml with a ``[tool.bisector]`` table judging scenario "small"."""
     lines = ['[project]', 'name = "nbport"', 'version = "0.1.0"', '',
              '[tool.bisector]', 'paths = ["src"]']
     if timeout is not None:
         lines.append(f"timeout = {timeout}")
+    if settings:  # more keys of [tool.bisector] itself
+        lines.append(settings.strip())
     lines += ['', '[tool.bisector.reference]', f'kind = "{reference}"']
     if c_bin is not None:
         lines.append(f'c_bin = "{c_bin}"')
@@ -157,19 +176,20 @@ def pyproject_text(*, size: int, reference: str = "simkernel", c_bin: Path | Non
 
 def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
                    reference: str = "simkernel", c_bin: Path | None = None,
-                   timeout: float | None = None, extra_toml: str = "") -> PortRepo:
+                   timeout: float | None = None, extra_toml: str = "", noise: Noise | None = None,
+                   settings: str = "") -> PortRepo:
     """Create a git repository at ``path`` (must not exist or be empty) and check out HEAD.
 
     The root commit holds a correct port, pyproject.toml and docs; then one commit per
     change. ``reference``/``c_bin`` fill ``[tool.bisector.reference]``; ``extra_toml`` is
-    appended verbatim (e.g. more scenarios).
+    appended verbatim (e.g. more scenarios), ``settings`` goes into ``[tool.bisector]``; ``noise`` makes every run of the port noisy.
     """
     path.mkdir(parents=True, exist_ok=True)
     _git(path, "init", "-q", "-b", "main")
     _git(path, "config", "user.name", "Port Author")
     _git(path, "config", "user.email", "port@example.com")
     pyproject = pyproject_text(size=size, reference=reference, c_bin=c_bin,
-                               timeout=timeout, extra_toml=extra_toml)
+                               timeout=timeout, extra_toml=extra_toml, settings=settings)
 
     states = [PortState()]
     for change in history:
@@ -179,7 +199,7 @@ def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
     root_files = {"pyproject.toml": pyproject, "README.md": "# nbport\n",
                   "src/nbport/__init__.py": '"""A tiny nanoBragg port."""\n',
                   "src/nbport/__main__.py": MAIN_SOURCE,
-                  "src/nbport/physics.py": physics_source(states[0]),
+                  "src/nbport/physics.py": physics_source(states[0], noise),
                   "docs/notes.md": docs_source(states[0])}
     stream += _commit(1, None, "Initial port: benchmark scenario in numpy", root_files)
     for i, change in enumerate(history):
@@ -187,8 +207,8 @@ def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
         files = {}
         if after.docs_revision != before.docs_revision:
             files["docs/notes.md"] = docs_source(after)
-        if physics_source(after) != physics_source(before):
-            files["src/nbport/physics.py"] = physics_source(after)
+        if physics_source(after, noise) != physics_source(before, noise):
+            files["src/nbport/physics.py"] = physics_source(after, noise)
         message = change.message or _default_message(change, i)
         if change.kind == "merge":
             stream += _commit(SIDE_MARKS + i, i + 1, f"Side branch {i}: refactor", files,
@@ -281,9 +301,12 @@ def docs_source(state: PortState) -> str:
     return f"# Notes\n\nRevision {state.docs_revision} of the notes on the port.\n"
 
 
-def physics_source(state: PortState) -> str:
+def physics_source(state: PortState, noise: Noise | None = None) -> str:
     text = PHYSICS_TEMPLATE.format(scale=state.scale, shift=state.beam_shift_pixels,
                                    revision=state.revision, edge=state.edge_scale, edge_m=EDGE_M)
+    if noise is not None:
+        text += NOISE_TEMPLATE.format(level=noise.level, jitter=noise.jitter, counter=str(noise.counter),
+                                      seed=noise.seed, seed_env=noise.seed_env)
     if state.hang:
         text = text.replace("def simulate(", f"time.sleep({HANG_SECONDS})\n\n\ndef simulate(", 1)
     if state.broken:
@@ -362,6 +385,34 @@ def simulate(cell_m, n_cells, default_f, wavelength_m, distance_m, pixel_m, spix
     edge = np.abs(fdet[:, 0] - fbeam) > EDGE_M                              # (fast,)
     image[:, edge] *= EDGE_SCALE
     return image * INTENSITY_SCALE
+'''
+
+NOISE_TEMPLATE = '''
+
+NOISE_LEVEL = {level!r}
+NOISE_JITTER = {jitter!r}
+_exact_simulate = simulate
+
+
+def _run_seed():
+    import os
+
+    if os.environ.get({seed_env!r}):
+        return int(os.environ[{seed_env!r}])
+    with open({counter!r}, "a+") as f:  # this run's number: one more than the last
+        f.seek(0)
+        number = len(f.read())
+        f.write(".")
+    return {seed} * 1000003 + number
+
+
+def simulate(*args, **kwargs):
+    image = _exact_simulate(*args, **kwargs)
+    rng = np.random.default_rng(_run_seed())
+    level = abs(NOISE_LEVEL + NOISE_JITTER * rng.standard_normal())
+    s, f = np.indices(image.shape)
+    checkerboard = np.where((s + f) % 2 == 0, 1.0, -1.0)
+    return image + level * image.std() * checkerboard
 '''
 
 MAIN_SOURCE = '''\

@@ -93,6 +93,10 @@ Eager = Annotated[Optional[bool], typer.Option(
 Paranoid = Annotated[Optional[bool], typer.Option(
     "--paranoid/--no-paranoid", help="Confirm each side of a culprit with two fresh runs instead of reusing "
                                      "this hunt's fresh results (config: paranoid).")]
+Repeats = Annotated[Optional[int], typer.Option(
+    "--repeats", metavar="N", min=1,
+    help="The port is noisy: run every state at least N times and judge the runs by the noise rule "
+         "(config: repeats; states near a threshold are repeated anyway, up to max_repeats).")]
 ReportDir = Annotated[Optional[Path], typer.Option(
     "--report-dir", metavar="DIR",
     help="Where reports go: each run adds a time-stamped folder (default: a folder under ./reports).")]
@@ -157,7 +161,7 @@ def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
                    scenarios: list[str] | None = None, timeout: float | None = None,
                    min_correlation: float | None = None, max_sum_ratio_error: float | None = None,
                    reference: ReferenceKind | str | None = None, eager: bool | None = None,
-                   paranoid: bool | None = None) -> ConfigOverrides:
+                   paranoid: bool | None = None, repeats: int | None = None) -> ConfigOverrides:
     return ConfigOverrides(
         c_bin=str(c_bin) if c_bin else None,
         paths=tuple(paths) if paths else None,
@@ -168,4 +172,5 @@ def overrides_from(*, c_bin: Path | None = None, paths: list[str] | None = None,
         reference_kind=reference.value if isinstance(reference, ReferenceKind) else reference,
         eager=eager,
         paranoid=paranoid,
+        repeats=repeats,
     )

@@ -28,6 +28,7 @@ def run(
     keep_worktree: Annotated[bool, typer.Option("--keep-worktree", help="Leave the private repository for inspection.")] = False,
     eager: opt.Eager = None,
     paranoid: opt.Paranoid = None,
+    repeats: opt.Repeats = None,
     jobs: opt.Jobs = 1,
     executor: opt.Executor = None,
     narrow: opt.Narrow = False,
@@ -43,7 +44,7 @@ def run(
 
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                   reference=reference, eager=eager, paranoid=paranoid)
+                                   reference=reference, eager=eager, paranoid=paranoid, repeats=repeats)
     result = run_bisect(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, keep_worktree=keep_worktree,
         jobs=jobs, executor=executor, overrides=overrides, handler=ConsoleHandler(),

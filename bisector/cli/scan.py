@@ -28,6 +28,7 @@ def scan(
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
     paranoid: opt.Paranoid = None,
+    repeats: opt.Repeats = None,
     report_dir: opt.ReportDir = None,
     narrow: opt.Narrow = False,
 ) -> int:
@@ -46,7 +47,7 @@ def scan(
                             hint="drop --budget, or run with --jobs 1")
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                   reference=reference, eager=eager, paranoid=paranoid)
+                                   reference=reference, eager=eager, paranoid=paranoid, repeats=repeats)
     result = scan_history(
         repo or Path("."), good, bad, config_file=config, report_root=report_dir, budget=budget, jobs=jobs,
         executor=executor, overrides=overrides, handler=ConsoleHandler(),

@@ -30,6 +30,7 @@ def score(
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
+    repeats: opt.Repeats = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run the candidate even if a cached score exists.")] = False,
     full: opt.Full = False,
@@ -37,7 +38,8 @@ def score(
 ) -> None:
     """Score one commit against the reference.
 
-    Exit codes (git bisect's): 0 good, 1 bad, 125 skip (the commit cannot be tested), 128 abort
+    Exit codes (git bisect's): 0 good, 1 bad, 125 skip (the commit cannot be tested, or its
+    repeated runs leave it unresolved), 128 abort
     (any failure of the harness or of the command line: git bisect stops), 130 interrupted.
     """
     from ..api import score as score_one
@@ -45,7 +47,7 @@ def score(
 
     overrides = opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                    min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                   reference=reference, eager=eager)
+                                   reference=reference, eager=eager, repeats=repeats)
     record, cfg = score_one(repo, commit, config_file=config, overrides=overrides, use_cache=not no_cache,
                             use_probes=not full)
     for notice in cfg.notices:

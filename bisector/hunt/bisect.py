@@ -206,7 +206,7 @@ def _score_endpoints(config: Config, good: str, bad: str, handler: HuntHandler, 
         if label == "bad" and record.verdict is Verdict.GOOD:
             raise GoodTip(_endpoint_evidence(label, record, wanted))
         if record.verdict is not wanted:
-            raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict))
+            raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict, _unresolved(record)))
     return records
 
 
@@ -216,13 +216,21 @@ def _endpoint_evidence(label: str, record: ScoreRecord, wanted: Verdict) -> str:
     return "\n".join(lines)
 
 
-def _endpoint_hint(label: str, verdict: Verdict) -> str:
+def _endpoint_hint(label: str, verdict: Verdict, unresolved: bool = False) -> str:
+    if unresolved:  # noisy runs on both sides of a threshold (score/noise.py)
+        return (f"the {label} commit's repeated runs straddle a threshold: seed the port (seed_env or "
+                f"seed_arg), raise max_repeats, or pick another {label} commit")
     if verdict is Verdict.SKIP:
         return f"the {label} commit cannot be tested; pick another {label} commit"
     if label == "good":
         return "the 'good' commit does not match the reference: pick an older known-good commit"
     return ("the 'bad' commit matches the reference (the tip may be good again): "
             "pass --bad with a commit whose image is known to be wrong")
+
+
+def _unresolved(record: ScoreRecord) -> bool:
+    return record.verdict is Verdict.SKIP and any(sc.runs > 1 and sc.verdict is Verdict.SKIP
+                                                  for sc in record.scenarios)
 
 
 def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord], kept: Path,

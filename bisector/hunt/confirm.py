@@ -9,10 +9,14 @@ culprit bad on every such run, or the culprit is not confirmed.
 - culprit: always re-run once, fresh, keeping its images for the report; a fresh
   full-scenario bisect step of its state counts as evidence too.
 - paranoid: each side needs two fresh runs, and is re-run at least once.
+- a noisy port: the runs of each side, pooled per scenario, must be told apart by the noise
+  rule (score/noise.py ``separated``): the parent GOOD on every judged scenario, the culprit
+  BAD on one. For a deterministic port this is what the verdicts already say.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 from .. import git
 from ..config import Config
 from ..records import Phase, ScoreRecord
+from ..score.noise import Outcome, decide, separated
 from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 
@@ -51,6 +56,7 @@ class Confirmation:
     parent: Side
     culprit: Side
     reruns: list[ScoreRecord]  # the fresh re-runs made here (phase confirm), in order
+    separated: bool = True  # the noise rule tells the sides' pooled runs apart
 
     @property
     def same_state(self) -> bool:
@@ -58,11 +64,11 @@ class Confirmation:
 
     @property
     def confirmed(self) -> bool:
-        return self.parent.holds and self.culprit.holds and not self.same_state
+        return self.parent.holds and self.culprit.holds and self.separated and not self.same_state
 
     def to_dict(self) -> dict:
         return {"parent": self.parent.to_dict(), "culprit": self.culprit.to_dict(),
-                "same_state": self.same_state, "confirmed": self.confirmed}
+                "same_state": self.same_state, "separated": self.separated, "confirmed": self.confirmed}
 
 
 def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
@@ -94,7 +100,36 @@ def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord
                 announce(side.label, record)
             if record.verdict not in (Verdict.GOOD, Verdict.BAD):
                 break  # a skip or abort will not turn into evidence by running it again
-    return Confirmation(parent, guilty, reruns)
+    return Confirmation(parent, guilty, reruns, sides_separated(config, parent, guilty))
+
+
+def sides_separated(config: Config, parent: Side, culprit: Side) -> bool:
+    """The noise rule on each side's runs pooled per judged scenario: the parent GOOD on
+    every scenario, and the parent's and culprit's runs separated on at least one."""
+    th = config.thresholds
+    pooled = {side.label: {name: _samples(side, name) for name in config.judge} for side in (parent, culprit)}
+    if not all(pooled["parent"].values()) or any(
+            decide(s, th.min_correlation, th.max_sum_ratio_error) is not Outcome.GOOD
+            for s in pooled["parent"].values()):
+        return False
+    return any(separated(pooled["parent"][name], pooled["culprit"][name], th.min_correlation,
+                         th.max_sum_ratio_error) for name in config.judge if pooled["culprit"][name])
+
+
+def _samples(side: Side, scenario: str) -> list[tuple[float, float]]:
+    """Every judged run of ``scenario`` in the side's records (a repeated one counts each run)."""
+    out: list[tuple[float, float]] = []
+    for record in side.runs:
+        for sc in record.scenarios:
+            # a bad image without metrics (NaN pixels, wrong size) is a run with NaN metrics
+            if sc.name == scenario and sc.verdict in (Verdict.GOOD, Verdict.BAD) and not sc.via_probe:
+                runs = sc.samples if sc.samples else [(sc.correlation, sc.sum_ratio)]
+                out += [(_number(c), _number(r)) for c, r in runs]
+    return out
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)  # JSON wrote NaN as null
 
 
 def pictured_runs(confirmation: Confirmation) -> tuple[ScoreRecord | None, ScoreRecord]:

@@ -37,9 +37,19 @@ def scenario_text(sc: ScenarioResult) -> str:
     """One scenario's result in words: its metrics when it has an image, else why not."""
     if sc.measured:
         probe = ", by its probe" if sc.via_probe else ""
-        return (f"{sc.name}: correlation {sc.correlation:.6f}, sum_ratio {sc.sum_ratio:.6f} "
+        return (f"{sc.name}: correlation {sc.correlation:.6f}{spread_text(sc)}, sum_ratio {sc.sum_ratio:.6f} "
                 f"({sc.verdict.value}{probe})")
     return f"{sc.name}: {sc.verdict.value} ({last_line(sc.reason) or 'no image'})"
+
+
+def spread_text(sc: ScenarioResult) -> str:
+    """``±0.0003 (n=3, flaky)`` after a repeated scenario's mean correlation ("" for one run):
+    the half-width of its confidence interval, the number of runs, whether they disagreed."""
+    if sc.runs <= 1 or not sc.spread:
+        return ""
+    c = sc.spread["correlation"]
+    half = (c["upper"] - c["lower"]) / 2 if c.get("upper") is not None and c.get("lower") is not None else float("nan")
+    return f"±{half:.1g} (n={sc.runs}{', flaky' if sc.flaky else ''})"
 
 
 def score_line(label: int | str, record: ScoreRecord, subject: str = "", width: int | None = None) -> Text:
@@ -78,7 +88,7 @@ def _scenario_brief(sc: ScenarioResult, show_cached: bool) -> str:
     """``small 0.941524/1.5223 bad``: a scenario's correlation / sum ratio and verdict."""
     flags = (", probe" if sc.via_probe else "") + (", cached" if sc.cached and show_cached else "")
     if sc.measured:
-        return f"{sc.name} {sc.correlation:.6f}/{sc.sum_ratio:.4f} {sc.verdict.value}{flags}"
+        return f"{sc.name} {sc.correlation:.6f}{spread_text(sc)}/{sc.sum_ratio:.4f} {sc.verdict.value}{flags}"
     return f"{sc.name} {sc.verdict.value}{flags} ({last_line(sc.reason, 50) or 'no image'})"
 
 
@@ -89,6 +99,7 @@ def record_lines(record: ScoreRecord) -> list[str]:
         corr = "-" if s.correlation is None else f"{s.correlation:.6f}"
         ratio = "-" if s.sum_ratio is None else f"{s.sum_ratio:.6f}"
         flags = ("cached " if s.cached else "") + ("probe " if s.via_probe else "")
+        corr += spread_text(s)
         lines.append(f"{s.name:<12} corr={corr:<9} sum_ratio={ratio:<9} {s.verdict.value:<5} "
                      f"{flags}{s.seconds:.2f}s  {shown(s.reason)}")
     lines.append(f"{record.commit[:12]}: {record.verdict.value} (exit {record.exit_code}, "

@@ -37,6 +37,8 @@ class Series:
     x: list[float]
     correlation: list[float | None]
     sum_ratio: list[float | None]
+    # (lowest, highest) correlation of a state run more than once (noisy port), else None
+    correlation_range: list[tuple[float, float] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,11 @@ def timeline_dict(result: ScanResult) -> dict:
     states = []
     for i, run in enumerate(result.runs):
         verdict = result.timeline.verdicts.get(i)
-        record = result.record_of(i) if verdict is not None else None
+        record = result.record_of(i)  # an untestable state's too: an unresolved noisy one has runs
         states.append({"index": i, "first": run.first, "last": run.last, "commits": len(run.commits),
                        "position": position[run.first], "tree_ids": list(run.key),
                        "verdict": verdict.value if verdict else None,
+                       "flaky": bool(record) and any(sc.flaky for sc in record.scenarios),
                        "scenarios": _scenarios(record)})
     return {
         "repo": str(result.repo), "good": result.good, "bad": result.bad, "paths": list(result.paths),
@@ -234,14 +237,16 @@ def scan_plot(result: ScanResult) -> Plot:
     position = {sha: i for i, sha in enumerate(result.commits)}
     series = []
     for name in result.judge:
-        xs, corr, ratio = [], [], []
+        xs, corr, ratio, spread = [], [], [], []
         for i, run in enumerate(result.runs):
             record = result.record_of(i) if i in result.timeline.verdicts else None
             sc = next((s for s in record.scenarios if s.name == name), None) if record else None
             xs.append(position[run.first])
             corr.append(sc.correlation if sc else None)
             ratio.append(sc.sum_ratio if sc else None)
-        series.append(Series(name, xs, corr, ratio))
+            c = sc.spread["correlation"] if sc and sc.runs > 1 and sc.spread else None
+            spread.append((c["min"], c["max"]) if c and c["min"] is not None and c["max"] is not None else None)
+        series.append(Series(name, xs, corr, ratio, spread))
     end = len(result.commits)
     windows = []
     for w in result.timeline.windows:
@@ -283,6 +288,11 @@ def figure(plot: Plot):
                  label=s.name, linewidth=1.6)
         bottom.step(s.x + [plot.x_end], _extend([_finite(r) for r in s.sum_ratio]), where="post",
                     label=s.name, linewidth=1.6)
+        ranged = [(x, r) for x, r in zip(s.x, s.correlation_range) if r is not None]
+        if ranged:  # the range of a repeated state's runs, at the state's first commit
+            top.vlines([x for x, _ in ranged], [_one_minus(hi) for _, (lo, hi) in ranged],
+                       [_one_minus(lo) for _, (lo, hi) in ranged], colors="black", linewidth=2.5,
+                       label=f"{s.name}: range of repeated runs")
     top.axhline(1 - plot.min_correlation, color="black", linestyle="--", linewidth=1,
                 label=f"threshold (correlation {plot.min_correlation:g})")
     top.set_yscale("log")

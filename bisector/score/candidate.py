@@ -103,6 +103,8 @@ def process_env(config: Config, ws: Workspace) -> dict[str, str]:
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)
     env.update(candidate_compile_env(config))
+    if config.noise.seed_env:
+        env[config.noise.seed_env] = str(config.noise.seed)
     return env
 
 
@@ -129,6 +131,8 @@ def run_candidate(config: Config, ws: Workspace, scenario: Scenario,
     argv = expand(config.command, {"python": sys.executable, "package": config.package or "",
                                    "args": list(scenario.args), "out": str(out),
                                    "worktree": str(ws.worktree)})
+    if config.noise.seed_arg:
+        argv += [config.noise.seed_arg, str(config.noise.seed)]
     result = procs.run(argv, cwd=ws.worktree, env=process_env(config, ws), timeout_s=config.timeout_s,
                        log_dir=ws.logs, label=f"run-{procs.safe_label(scenario.name)}")
     if result.timed_out:

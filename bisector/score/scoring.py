@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +40,7 @@ from ..store.events import Event, EventType
 from . import procs
 from .candidate import CandidateRun, Workspace, export_workspace, run_candidate, run_setup
 from .metrics import Metrics, compare, judge
+from .noise import Outcome, decide, interval, wants_another
 from .reference import Reference, detector_shape, open_reference
 from .verdict import Verdict
 
@@ -63,7 +64,10 @@ def environment_key(config: Config) -> dict[str, Any]:
             "command": config.command, "package": config.package, "setup": config.setup,
             "env": config.env,
             # compiled and eager runs of one commit may differ: they are different measurements
-            "eager": config.eager or os.environ.get("TORCH_COMPILE_DISABLE", "") not in ("", "0")}
+            "eager": config.eager or os.environ.get("TORCH_COMPILE_DISABLE", "") not in ("", "0"),
+            # a seeded candidate's image depends on its seed (absent when unseeded: old keys hold)
+            **({"seed": [config.noise.seed, config.noise.seed_env, config.noise.seed_arg]}
+               if config.noise.seeded else {})}
 
 
 def _dist_version(name: str) -> str | None:
@@ -190,6 +194,7 @@ class ScoringService:
             state = self.commit(what) if isinstance(what, str) else what
             record.commit, record.tree_ids = state.name, state.trees
             record.reference = self.reference.key
+            record.seeded = self.config.noise.seeded
             with self.session(state, read_cache=use_cache, keep_images=keep_images, log=log) as session:
                 record.runs = session.runs
                 for name in self.config.judge:  # one by one: an abort keeps what was judged
@@ -261,6 +266,8 @@ class Session:
             result.seconds = time.monotonic() - start
         self.runs.append({"scenario": scenario.name, "probe_for": probe_for, "seconds": result.seconds,
                           "cached": result.cached})
+        if probe_for is None:  # a probe only convicts far outside the thresholds: one run serves
+            result = self._repeated(scenario, key, result)
         self.log(Event(EventType.SCENARIO_END, self.state.name, scenario=scenario.name, probe_for=probe_for,
                        result=result))
         return result
@@ -295,10 +302,12 @@ class Session:
                                       seconds=float(payload["seconds"]), cached=True)
             metrics = Metrics.from_dict(payload["metrics"])
             seconds = float(payload["seconds"])
+            samples = [(float(c), float(r)) for c, r in payload.get("samples", [])]
         except (KeyError, TypeError, ValueError):
             cache.delete_score(key)  # damaged entry: recompute rather than trust it
             return None
-        return self._result(scenario, metrics, seconds, cached=True)
+        result = self._result(scenario, metrics, seconds, cached=True)
+        return self._spread(result, samples) if len(samples) > 1 else result
 
     def _run(self, scenario: Scenario, key: dict) -> ScenarioResult:
         # The reference first: when it is broken the bisection must stop before blaming anyone.
@@ -322,6 +331,49 @@ class Session:
         if self.images is not None:
             self.images[scenario.name] = run.image
         return result
+
+    def _repeated(self, scenario: Scenario, key: dict, first: ScenarioResult) -> ScenarioResult:
+        """``first`` as it is when one run is final by the noise rule, else judged on more
+        fresh runs (each in ``self.runs``); the runs are stored with the scenario's score."""
+        if not first.measured or first.verdict not in (Verdict.GOOD, Verdict.BAD):
+            return first
+        samples = [tuple(s) for s in first.samples] if first.samples else [(first.correlation, first.sum_ratio)]
+        noise, th = self.config.noise, self.config.thresholds
+        fresh = 0
+        while wants_another(samples, th.min_correlation, th.max_sum_ratio_error,
+                            margin=noise.margin, repeats=noise.repeats, max_repeats=noise.max_repeats):
+            start = time.monotonic()
+            run = self._candidate(scenario, detector_shape(scenario.args))
+            self.runs.append({"scenario": scenario.name, "probe_for": None, "seconds": time.monotonic() - start,
+                              "cached": False, "repeat": len(samples)})
+            if run.status == "skip":
+                break  # the runs made so far are the evidence; a skip adds none
+            metrics = compare(run.image, self.service.reference.image(scenario))
+            samples.append((metrics.correlation, metrics.sum_ratio))
+            fresh += 1
+        if len(samples) == 1:
+            return first
+        if fresh:
+            payload = self.service.cache.get_score(key)
+            if payload is not None and payload.get("status") == "measured":
+                self.service.cache.put_score(key, {**payload, "samples": [list(s) for s in samples]})
+        return self._spread(first, samples)
+
+    def _spread(self, first: ScenarioResult, samples: list[tuple[float, float]]) -> ScenarioResult:
+        """The scenario judged on its runs' ``samples`` by the noise rule (an unresolved
+        state is a skip); metrics are the means, with the spread beside them."""
+        th = self.config.thresholds
+        outcome = decide(samples, th.min_correlation, th.max_sum_ratio_error)
+        alone = {decide([s], th.min_correlation, th.max_sum_ratio_error) for s in samples}
+        corr, ratio = interval([c for c, _ in samples]), interval([r for _, r in samples])
+        verdict = {Outcome.GOOD: Verdict.GOOD, Outcome.BAD: Verdict.BAD}.get(outcome, Verdict.SKIP)
+        said = (f"{len(samples)} runs: correlation {corr.mean:.6f} (range {corr.low:.6f}..{corr.high:.6f}), "
+                f"sum ratio {ratio.mean:.6f} (range {ratio.low:.6f}..{ratio.high:.6f})")
+        reason = (f"{said}; unresolved: the confidence interval straddles a threshold"
+                  if outcome is Outcome.UNRESOLVED else f"{said}; {outcome.value} by the noise rule")
+        return replace(first, verdict=verdict, reason=reason, correlation=corr.mean, sum_ratio=ratio.mean,
+                       runs=len(samples), samples=[list(s) for s in samples], flaky=len(alone) > 1,
+                       spread={"correlation": corr.to_dict(), "sum_ratio": ratio.to_dict()})
 
     def _candidate(self, scenario: Scenario, shape: tuple[int, int]) -> CandidateRun:
         try:
