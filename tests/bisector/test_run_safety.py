@@ -210,8 +210,10 @@ def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(tmp_path, c_twi
             if any(name in cmdline(p) for name in (" bisect run ", "bisector.hunt.step", "-m nbport"))]
     first.kill()
     first.wait()
-    assert [p for p in left if alive(p)] == left  # nobody cleaned up: SIGKILL allows no last words
-    assert list(temp.glob("bisector-run-*"))
+    # SIGKILL allows the run no last words: its folders stay. Its processes may already be
+    # ending (each program's keeper, and the scoring step, watch their owner), or be ended by
+    # any other bisector that starts meanwhile: the next run below must find nothing either way.
+    assert left and list(temp.glob("bisector-run-*"))
 
     second = _bisector("run", "--good", port.base, "--timeout", "5", "--report-dir", str(tmp_path / "r2"),
                        cwd=port.path, cache=xdg_cache, TMPDIR=str(temp))
