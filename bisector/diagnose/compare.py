@@ -27,7 +27,7 @@ from ..errors import BisectorError, DiagnosisExit
 from ..files import atomic_write
 from ..report import figures
 from ..report.bundle import environment, new_report_dir
-from ..report.writable import writable_folder
+from ..report.writable import report_folder
 from ..score.metrics import Metrics, compare as compare_metrics, judge
 from ..score.reference import CReference, SimkernelReference, detector_shape, open_reference
 from ..score.scoring import ScoringService
@@ -310,8 +310,7 @@ def run_compare(args: list[str], *, ref: str | None = None, candidate: str | Non
         cand_side = replace(cand_side, value=sha, label=f"{cand_side.value} ({sha[:10]})"
                             if not sha.startswith(cand_side.value) else sha[:10])
     box = Roi(*roi) if roi else None
-    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "compare",
-                                  "--report-dir")
+    report_root = report_folder(report_root, "compare")
     reference = side_image(ref_side, args, settings)
     image = side_image(cand_side, args, settings, ref_side.kind)
     whole = compare_images(image, reference, settings.thresholds, peaks=peaks, radius=radius)

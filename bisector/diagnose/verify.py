@@ -23,7 +23,7 @@ from ..errors import BisectorError
 from ..files import atomic_write
 from ..records import ScenarioResult
 from ..report.bundle import new_report_dir
-from ..report.writable import writable_folder
+from ..report.writable import report_folder
 from ..report.text import last_line
 from ..score import procs
 from ..score.candidate import Workspace, process_env
@@ -75,8 +75,7 @@ def run_verify(repo: Path | None = None, commit: str | None = None, *, pytest: l
     config = load_config(repo, config_file, overrides)
     sha = git.resolve(repo, commit or "HEAD")
     names = _scenario_names(config, scenarios)
-    report_root = writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "verify",
-                                  "--report-dir")
+    report_root = report_folder(report_root, "verify")
     result = VerifyResult(commit=sha, subject=git.commit_info(repo, sha).subject)
     with ScoringService(config) as service:
         with service.session(service.commit(sha), read_cache=False, export_all=True) as session:

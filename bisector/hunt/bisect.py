@@ -35,7 +35,8 @@ from .bisectlog import parse_bisect_log
 from .confirm import Confirmation, confirm_culprit
 from .handler import HuntHandler, SilentHandler
 from .probing import ProbeLedger
-from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
+from ..report.writable import report_folder
+from .prepare import CrashFolder, build_at, endpoints, prepare_references
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
 from .session import PrivateBisect
 from .walk import GitWalk, walk_range
@@ -94,7 +95,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     config = load_config(repo, config_file, overrides)
     crash.path = config.cache_dir
     scan_root = Path(report_root) if report_root else None
-    report_root = writable_report_root(report_root)
+    report_root = report_folder(report_root, "bisect")  # a hunt must not end unable to report
     for notice in config.notices:
         handler.notice(notice)
     walk = walk_range(repo, good_sha, bad_sha, list(config.paths))

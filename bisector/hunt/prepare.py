@@ -13,7 +13,6 @@ from pathlib import Path
 from .. import git
 from ..config import Config
 from ..errors import GitError
-from ..report.writable import writable_folder
 from ..score.reference import pin_reference, reference_for
 from ..store.cache import Cache
 from .handler import HuntHandler
@@ -88,8 +87,3 @@ def _needed_scenarios(config: Config) -> list[str]:
     names = list(config.judge)
     names += [config.scenarios[n].probe for n in config.judge if config.scenarios[n].probe]
     return list(dict.fromkeys(names))
-
-
-def writable_report_root(report_root: Path | None) -> Path:
-    """The folder report bundles go to, checked now: a hunt must not end unable to report."""
-    return writable_folder(Path(report_root) if report_root else Path.cwd() / "reports" / "bisect", "--report-dir")

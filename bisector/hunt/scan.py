@@ -31,7 +31,8 @@ from .handler import HuntHandler, SilentHandler
 from .confirm import is_fresh_full
 from .peek import CachePeek
 from .probing import ProbeLedger
-from .prepare import CrashFolder, build_at, endpoints, prepare_references, writable_report_root
+from ..report.writable import report_folder
+from .prepare import CrashFolder, build_at, endpoints, prepare_references
 from ..report.reproduce import reproduce_argv
 from ..search.windows import PINNED, Run, Timeline, Transition, Window, distinct_keys, runs_of, search, timeline
 
@@ -159,7 +160,7 @@ def scan_and_report(config: Config, good: str, bad: str, budget: int | None, rep
                     handler: HuntHandler, pool: Executor | None = None, *, started: float | None = None) -> ScanResult:
     """Scan, write the data of the report, print the verdict, then draw the plot.
     ``started``: when the hunt began (its references included), for the timing."""
-    root = writable_report_root(report_root or Path.cwd() / "reports" / "scan")
+    root = report_folder(report_root, "scan")
     result = scan_range(config, good, bad, budget=budget, handler=handler, executor=pool, started=started)
     result.report_dir = write_scan_bundle(result, new_report_dir(root))
     handler.finished(result)

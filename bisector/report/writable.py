@@ -36,6 +36,11 @@ def writable_folder(folder: Path, option: str, what: str = "reports") -> Path:
     return folder
 
 
+def report_folder(given: Path | None, command: str) -> Path:
+    """Where ``command``'s report bundles go (``--report-dir``, else ./reports/COMMAND), checked."""
+    return writable_folder(Path(given) if given else Path.cwd() / "reports" / command, "--report-dir")
+
+
 def writable_file(path: Path, option: str, suffixes: tuple[str, ...] = ()) -> Path:
     """``path`` as an absolute path, once it could be written (its folder made, or the file
     opened for writing without changing it). ``suffixes``: the names it may end with."""

@@ -21,7 +21,7 @@ import pytest
 from portrepo import Change, make_port_repo
 from procwatch import alive, cmdline, wait_for, with_env
 from repostate import snapshot
-from test_procs import _env, _git, make_repo
+from test_procs import _env, _git, make_repo, spawned as pids_in
 
 # Writes the pid of a detached `sleep 300` (env -i, setsid, double fork) to the file PIDS names.
 DETACH = textwrap.dedent("""
@@ -37,9 +37,6 @@ def bisector(*args: str, cwd: Path, tmp: Path, timeout: float = 300) -> subproce
     return subprocess.run([sys.executable, "-m", "bisector", *args], cwd=cwd, env=_env(tmp),
                           capture_output=True, text=True, timeout=timeout)
 
-
-def pids_in(path: Path) -> list[int]:
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def scratch_folders(tmp: Path) -> list[str]:
