@@ -278,10 +278,11 @@ def source_changes(bench_pixels_before: int, bench_pixels_after: int, units_modu
                  "        f_beam = y_beam + pixel / 2\n"
                  "        s_beam = x_beam + pixel / 2\n"),)),
         Change(0.640, "simulator: type hints for render_rows", edits=(
-            Edit(SIMULATOR, "def render_rows(detector, rows, oversample, miller, params):\n",
-                 "def render_rows(detector: Detector, rows: torch.Tensor, oversample: int, miller,\n"
-                 "                params: SimParams) -> torch.Tensor:\n"
-                 '    """Sum of F^2 F_latt^2 times omega and polarisation for rows, (len(rows), fpixels)."""\n'),)),
+            Edit(SIMULATOR, "def render_rows(panel, rows, oversample, miller, f_squared, n_cells):\n",
+                 "def render_rows(panel: Panel, rows: torch.Tensor, oversample: int, miller: torch.Tensor,\n"
+                 "                f_squared: torch.Tensor, n_cells: tuple[int, int, int]) -> torch.Tensor:\n"
+                 '    """Sum of F^2 F_latt^2 times omega and polarisation for rows, (len(rows), fpixels)."""\n'),
+            Edit(SIMULATOR, "from .geometry import BEAM, Detector\n", "from .geometry import BEAM, Detector, Panel\n"))),
         Change(0.680, "cli: accept -energy (eV) as nanoBragg does", edits=(
             Edit(CLI, '        elif flag == "-distance":\n',
                  '        elif flag == "-energy":\n'
@@ -308,8 +309,8 @@ def source_changes(bench_pixels_before: int, bench_pixels_after: int, units_modu
                  "    scale = R_E_SQUARED * params.fluence / steps\n"),)),
         Change(0.860, "physics: docstring for solid_angle", edits=(
             Edit(PHYSICS,
-                 "def solid_angle(r: torch.Tensor, pixel_m: float, close_distance_m: float) -> torch.Tensor:\n",
-                 "def solid_angle(r: torch.Tensor, pixel_m: float, close_distance_m: float) -> torch.Tensor:\n"
+                 "def solid_angle(r: torch.Tensor, pixel_m: torch.Tensor, close_distance_m: torch.Tensor) -> torch.Tensor:\n",
+                 "def solid_angle(r: torch.Tensor, pixel_m: torch.Tensor, close_distance_m: torch.Tensor) -> torch.Tensor:\n"
                  '    """Solid angle (sr) of a pixel at distance r (m): pixel^2 / r^2 * close_distance / r."""\n'),)),
         _release(0.900, "0.6.1", "0.7.0"),
         Change(0.940, "simulator: docstring for choose_oversample", edits=(

@@ -28,6 +28,12 @@ RENAMED = {"gitignore": ".gitignore", "LICENSE": "LICENSE"}
 SIMULATOR = "src/nbport/simulator.py"
 # Appended to the port's kernel module with ``compiled``: real PyTorch ports compile their
 # hot loop, and their bisections then pay for compiling (bisector shares compile caches).
+# Like real ports, the kernel takes the physics (geometry, reciprocal cell, F^2) as tensors
+# and only counts as Python ints: Dynamo bakes a Python float into the graph as a constant,
+# so a kernel taking floats traced a new graph for every physics state and scenario and
+# never hit the shared cache across commits. With tensors the graph depends on the image
+# shape alone, and a commit that leaves the kernel's code alone (most of them) is served by
+# the FX graph cache: `python scripts/bench_graph_reuse.py` counts the hits.
 COMPILE_TAIL = """
 
 # the row kernel is the hot loop: compile it (torch.compile caches the result per shape)
