@@ -22,7 +22,7 @@ against the same runs eager, bisector's floor (the runs no hunt can avoid: the g
 and the fresh confirmation runs, at full size, from its results.json) and its wall time over
 that floor, and the issue's goals with PASS/MISS.
 
-    python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip]
+    python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shlex
 import shutil
 import statistics
@@ -62,14 +63,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="benchmark detector pixels per axis")
     parser.add_argument("--regression", default="unit_slip", help="which injected regression to bracket")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="a new folder to work in and keep (reports, clones, rows.pickle) instead of a temporary one")
     args = parser.parse_args()
 
     from bisector.config import ConfigOverrides, load_config
     from bisector.demo.port_history import DEFAULT_SEED, generate
     from simkernel import cref
 
-    with tempfile.TemporaryDirectory(prefix="bench-bisect-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="bench-bisect-") as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(exist_ok=args.keep is None)
         t0 = time.perf_counter()
         demo = generate(tmp / "port", commits=args.commits, size=args.size, seed=args.seed or DEFAULT_SEED,
                         compiled=True)
@@ -100,6 +104,7 @@ def main() -> None:
         rows["compiled warm"] = (mine("bisector-warm", {}, compile_from=tmp / "bisector-cold"),
                                  hand("hand-warm", {}, tmp / "hand-compile-tmp"))
         _rows({"compiled warm": rows["compiled warm"]})
+        (tmp / "rows.pickle").write_bytes(pickle.dumps((rows, regression)))
         _report(rows, regression)
 
 

@@ -29,11 +29,15 @@ SIMULATOR = "src/nbport/simulator.py"
 # Appended to the port's kernel module with ``compiled``: real PyTorch ports compile their
 # hot loop, and their bisections then pay for compiling (bisector shares compile caches).
 # Like real ports, the kernel takes the physics (geometry, reciprocal cell, F^2) as tensors
-# and only counts as Python ints: Dynamo bakes a Python float into the graph as a constant,
-# so a kernel taking floats traced a new graph for every physics state and scenario and
-# never hit the shared cache across commits. With tensors the graph depends on the image
-# shape alone, and a commit that leaves the kernel's code alone (most of them) is served by
-# the FX graph cache: `python scripts/bench_graph_reuse.py` counts the hits.
+# and only counts (pixels, subpixels, cells) as Python ints. Why: the first trace in each
+# process bakes every Python float the kernel reads into the graph as a constant (torch 2.13
+# too: ``specialize_float=False`` only lifts a float after it changed within one process, and
+# a candidate is one process), so a kernel reading floats from dataclasses compiled another
+# graph for every wavelength, distance or beam centre, and the shared FX graph cache could
+# only serve reruns of the same physics. With tensors the graph depends on the image shape
+# and subpixel count alone: every commit that keeps the computation and the shapes (most of
+# a history, the injected physics regressions included) and every scenario of the same
+# shape loads the cached graph (``python scripts/bench_graph_reuse.py`` counts the hits).
 COMPILE_TAIL = """
 
 # the row kernel is the hot loop: compile it (torch.compile caches the result per shape)
