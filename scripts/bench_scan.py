@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -72,11 +73,17 @@ def main() -> None:
               f"{r['found']:>4}/{r['injected']:<3} {r['naive_runs']:>11} {r['naive_wall']:>9.1f} "
               f"{r['naive_found']:>6}/{r['injected']:<3} {r['naive_wall'] / r['wall']:>14.2f}x "
               f"{r['naive_wall'] / (r['wall'] - r['confirm']):>11.2f}x")
+    print()
+    print(f"{'size':>6} {'bisector cpu s':>15} {'naive cpu s':>12} {'naive/bisector cpu':>19}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['cpu']:>15.1f} {r['naive_cpu']:>12.1f} {r['naive_cpu'] / r['cpu']:>18.2f}x")
     print("scored = distinct states scored once each; runs = the scan's port runs (confirmations included); "
           "naive runs = commits x scenarios, each a C run, a port run and a comparison; bisector's wall time "
           "is the whole process (references, report and plot included); outside = the process's wall time "
           "outside its scorings; confirm = its fresh re-runs of the pinned breaks and fixes, which the naive "
-          "procedure does not make (w/o confirm: naive / (bisector - confirm))")
+          "procedure does not make (w/o confirm: naive / (bisector - confirm)); cpu = user + system seconds "
+          "of all their processes, the fairer measure when other jobs share the machine (the two sides run "
+          "one after the other, so a change of load between them moves the wall ratio)")
 
 
 def _bench(size: int, commits: int) -> dict:
@@ -99,12 +106,13 @@ def _bench(size: int, commits: int) -> dict:
               f"port runs ({mine['probes']} probes); floor {mine['floor']:.1f} s ({mine['wall'] / mine['floor']:.2f}x); "
               f"confirmations {mine['confirm']:.1f} s; outside scoring {mine['outside']:.1f} s", flush=True)
         naive = _naive(demo, c_bin, config.package, scenarios, tmp)
-        print(f"  naive: {naive['wall']:.1f} s, {len(naive['commits'])} commits", flush=True)
+        print(f"  naive: {naive['wall']:.1f} s, {len(naive['commits'])} commits x {len(scenarios)} scenarios", flush=True)
     return {"size": size, "commits": commits, "distinct": mine["distinct"], "scored": mine["scored"],
             "wall": mine["wall"], "floor": mine["floor"], "outside": mine["outside"], "runs": mine["runs"],
             "confirm": mine["confirm"],
             "found": len(injected & mine["windows"]), "injected": len(injected),
-            "naive_runs": len(naive["commits"]), "naive_wall": naive["wall"],
+            "cpu": mine["cpu"], "naive_cpu": naive["cpu"],
+            "naive_runs": len(naive["commits"]) * len(scenarios), "naive_wall": naive["wall"],
             "naive_found": len(injected & naive["windows"])}
 
 
@@ -112,15 +120,15 @@ def _bisector(demo, c_bin: Path, tmp: Path) -> dict:
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cold-cache"))
     argv = [sys.executable, "-m", "bisector", "scan", "--good", demo.first_good, "--c-bin", str(c_bin),
             "--report-dir", str(tmp / "reports")]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(argv, cwd=demo.path, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode not in (0, 1):
         sys.exit(f"bisector scan failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     data = json.loads(next((tmp / "reports").glob("*/timeline.json")).read_text())
     windows = {(w["first_bad"], w["fix"]) for w in data["windows"]}
     scorings = data["timing"]["scorings"]
-    return {"wall": wall, "distinct": data["distinct_states"], "scored": data["scored_states"],
+    return {"wall": wall, "cpu": cpu, "distinct": data["distinct_states"], "scored": data["scored_states"],
             "windows": windows, "floor": _floor(data), "outside": wall - data["timing"]["scoring_seconds"],
             "runs": sum(len(s["runs"]) for s in scorings),
             "confirm": sum(s["seconds"] for s in scorings if s["phase"] == "confirm"),
@@ -176,7 +184,7 @@ def _naive(demo, c_bin: Path, package: str, scenarios: list[tuple[str, ...]], tm
                              "--", "src"], capture_output=True, text=True, check=True).stdout.split()
     commits = [demo.first_good, *listed]
     verdicts = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     for sha in commits:
         subprocess.run([*git, "checkout", "-q", sha], check=True)
         subprocess.run([*git, "clean", "-fdxq"], check=True)
@@ -186,8 +194,16 @@ def _naive(demo, c_bin: Path, package: str, scenarios: list[tuple[str, ...]], tm
                        PACKAGE=package, WORK=str(work))
             codes.append(subprocess.run([str(step)], cwd=checkout, env=env).returncode)
         verdicts.append("bad" if 1 in codes else "skip" if 125 in codes else "good")
-    wall = time.perf_counter() - start
-    return {"wall": wall, "commits": commits, "windows": _windows(commits, verdicts)}
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "commits": commits, "windows": _windows(commits, verdicts)}
+
+
+def _children_cpu() -> float:
+    """User + system seconds of every finished process below this one (each waits for its
+    own): the work done, which other jobs on a shared machine do not stretch as they do the
+    wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _windows(commits: list[str], verdicts: list[str]) -> set[tuple[str, str | None]]:

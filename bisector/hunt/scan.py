@@ -210,14 +210,16 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
         with handler.busy(f"scoring {len(states)} states on {executor.workers} workers"):
-            ahead = _score_ahead(executor, config, states, evidence)
+            ahead = _score_ahead(executor, config, states, evidence, good)
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
         with handler.busy(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
             record = ahead.pop(sha, None)
             if record is None:
-                record = score_commit(config, sha, use_probes=evidence.probes.pays(), until_bad=evidence.order())
+                # The good endpoint is expected good, and a probe can only convict: like `run`, judge it in full.
+                record = score_commit(config, sha, use_probes=sha != good and evidence.probes.pays(),
+                                      until_bad=evidence.order())
                 evidence.observe(record)
             record = record.in_phase(Phase.SCAN)
         records[key] = record
@@ -268,17 +270,19 @@ class _Evidence:
         return sorted(self.judge, key=lambda name: -self.convictions[name])  # stable: ties keep the configured order
 
 
-def _score_ahead(executor: Executor, config: Config, states: list[str], evidence: _Evidence) -> dict[str, ScoreRecord]:
+def _score_ahead(executor: Executor, config: Config, states: list[str], evidence: _Evidence,
+                 good: str) -> dict[str, ScoreRecord]:
     """Every state scored on the executor's workers, in rounds, so the probe rule and the
     scenario order follow the evidence like a serial scan's: the first round (at least
     MIN_TRIALS states) measures, each later one is judged on what the rounds before found.
-    A round ends when its slowest state does, so rounds hold a few states per worker."""
+    A round ends when its slowest state does, so rounds hold a few states per worker.
+    The good endpoint is judged in full, as in a serial scan."""
     records: dict[str, ScoreRecord] = {}
     size = max(executor.workers, MIN_TRIALS)
     todo = list(states)
     while todo:
         batch, todo = todo[:size], todo[size:]
-        scored = score_many(executor, config, batch, full_only=() if evidence.probes.pays() else batch,
+        scored = score_many(executor, config, batch, full_only={good} if evidence.probes.pays() else set(batch),
                             until_bad=evidence.order())
         for sha, record in zip(batch, scored):
             evidence.observe(record)

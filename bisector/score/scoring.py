@@ -203,7 +203,7 @@ class ScoringService:
             record.seeded = self.config.noise.seeded
             with self.session(state, read_cache=use_cache, keep_images=keep_images, log=log) as session:
                 record.runs = session.runs
-                for name in until_bad or self.config.judge:  # one by one: an abort keeps what was judged
+                for name in self._order(state, until_bad, use_cache):  # one by one: an abort keeps what was judged
                     record.scenarios.append(session.judged(self.config.scenarios[name], use_probes))
                     if until_bad and record.scenarios[-1].verdict is Verdict.BAD:
                         break
@@ -214,6 +214,16 @@ class ScoringService:
             record.verdict, record.error = Verdict.ABORT, str(as_reportable(exc, self.config.cache_dir))
         record.seconds = time.monotonic() - start
         return record
+
+    def _order(self, state: State, until_bad: Sequence[str] | None, use_cache: bool) -> list[str]:
+        """The scenarios to judge, in order: ``until_bad``'s with the cached ones first (a
+        cached bad score settles the state without running anything), else the configured."""
+        if not until_bad:
+            return list(self.config.judge)
+        if not use_cache:
+            return list(until_bad)
+        return sorted(until_bad, key=lambda name: self.cache.get_score(
+            self.key(state.trees, self.config.scenarios[name])) is None)
 
     def session(self, state: State, *, read_cache: bool = True, keep_images: Path | None = None,
                 log: Log | None = None, export_all: bool = False, hold_images: bool = False) -> "Session":

@@ -94,3 +94,10 @@ def test_a_bad_state_stops_at_its_first_bad_scenario_and_the_convicting_one_runs
     assert sorted(s["commit"] for s in confirms) == sorted([port.shas[2], port.shas[6]])
     assert all([run["scenario"] for run in s["runs"]] == ["centre", "small"] for s in confirms)
     assert [(m["name"], m["verdict"]) for m in window["metrics"]] == [("centre", "good"), ("small", "bad")]
+
+    # Scanned again through the cache: a bad state's cached bad scenario settles it, nothing
+    # of the search runs afresh (only the confirmations do).
+    assert main(["scan", "--repo", str(port.path), "--good", port.base, "--report-dir", str(tmp_path / "again")]) == 0
+    (bundle,) = (tmp_path / "again").iterdir()
+    scorings = json.loads((bundle / "timeline.json").read_text())["timing"]["scorings"]
+    assert all(run["cached"] for s in scorings if s["phase"] == "scan" for run in s["runs"])
