@@ -281,10 +281,11 @@ def bisect_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hunt(tmp_path_factory, bisect_cache):
-    """The demo itself on a small repository, judging the benchmark only (to keep it quick)."""
+    """The demo itself on a small repository, judging the benchmark only (to keep it quick),
+    with --narrow (the culprit then narrowed to its hunks; the hunt is the same)."""
     console = Console(file=io.StringIO(), width=200)
     outcome = run_demo(dir=tmp_path_factory.mktemp("hunt") / "port", commits=300, size=SIZE, seed=SEED,
-                       console=console, cache_dir=bisect_cache, scenarios=["benchmark"])
+                       console=console, cache_dir=bisect_cache, scenarios=["benchmark"], narrow=True)
     return outcome, console.file.getvalue()
 
 
@@ -302,6 +303,20 @@ def test_demo_finds_the_first_regression_and_says_so(hunt):
     assert outcome.report_dir is not None and outcome.report_dir.is_dir()
     assert outcome.report_dir.is_relative_to(outcome.repo.path)  # no shared folder of bundles
     assert printed.count("report: ") == 1
+
+
+@pytest.mark.slow
+def test_demo_narrow_names_the_injected_hunk_among_five(hunt):
+    outcome, printed = hunt
+    assert outcome.found and outcome.narrowed_right, printed
+    n = outcome.narrowing
+    assert [h.path for h in n.hunks] == ["src/nbport/cli.py"] * 3 + ["src/nbport/params.py", "src/nbport/simulator.py"]
+    (place,) = [n.places[i] for i in n.minimal]
+    assert place.path == "src/nbport/cli.py" and place.function == "parse_args"
+    assert n.complement is not None and n.complement.outcome.value == "pass"
+    assert n.search.tests <= n.bound
+    assert "narrow named the injected hunk" in printed
+    assert "## Narrowing" in (outcome.report_dir / "culprit_summary.md").read_text()
 
 
 @pytest.mark.slow
