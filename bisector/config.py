@@ -248,8 +248,9 @@ def load_config(repo: Path, config_file: Path | None = None,
 
 
 def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
-    """Apply judging overrides (scenarios, thresholds, timeout) to an already resolved config
-    (a hunt's pinned configuration, judged again by `narrow`)."""
+    """Apply judging overrides (scenarios, thresholds, timeout, eager, paranoid, repeats) to an
+    already resolved config (a hunt's pinned configuration, judged again by `narrow`): an
+    option the command accepts must never be dropped silently."""
     thresholds = _thresholds(asdict(config.thresholds), overrides, "the pinned configuration")
     judge = config.judge
     if overrides.scenarios:
@@ -257,7 +258,13 @@ def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
     timeout_s = config.timeout_s
     if overrides.timeout_s is not None:
         timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
-    return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s)
+    noise = config.noise
+    if overrides.repeats is not None:
+        repeats = _count(overrides.repeats, "--repeats", "the command line")
+        noise = replace(noise, repeats=repeats, max_repeats=max(repeats, noise.max_repeats))
+    return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s, noise=noise,
+                   eager=config.eager if overrides.eager is None else overrides.eager,
+                   paranoid=config.paranoid if overrides.paranoid is None else overrides.paranoid)
 
 
 # --- reading -------------------------------------------------------------------------

@@ -94,6 +94,13 @@ class ScoreRecord:
     def exit_code(self) -> int:
         return self.verdict.exit_code
 
+    @property
+    def unresolved(self) -> bool:
+        """A skip because repeated runs of a noisy port straddle a threshold (score/noise.py),
+        not because the state could not run."""
+        return self.verdict is Verdict.SKIP and any(sc.runs > 1 and sc.verdict is Verdict.SKIP
+                                                    for sc in self.scenarios)
+
     def in_phase(self, phase: Phase) -> "ScoreRecord":
         return replace(self, phase=phase)
 

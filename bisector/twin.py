@@ -23,7 +23,7 @@ def c_program(value: str) -> str:
 
 
 def twin_binary() -> Path:
-    from simkernel import cref
+    from simkernel import cref  # on use: simkernel (numpy, 0.17 s) loads only when the twin is asked for
 
     try:
         return cref.binary()

@@ -24,6 +24,7 @@ def compare(
     config: opt.ConfigFile = None,
     c_bin: opt.CBin = None,
     timeout: opt.Timeout = None,
+    eager: opt.Eager = None,
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     peaks: Annotated[int, typer.Option("--peaks", help="How many of the brightest peaks to match.")] = 20,
@@ -41,7 +42,7 @@ def compare(
     result = run_compare(list(args or []), ref=reference or ref, candidate=candidate, roi=roi, repo=repo,
                          config_file=config, scenario=scenario, report_root=report_dir, peaks=peaks, radius=radius,
                          overrides=opt.overrides_from(c_bin=c_bin, timeout=timeout, min_correlation=min_correlation,
-                                                      max_sum_ratio_error=max_sum_ratio_error))
+                                                      max_sum_ratio_error=max_sum_ratio_error, eager=eager))
     w = result.whole
     typer.echo(f"{result.candidate.label} vs {result.reference.label}: {w.verdict.value} ({w.reason})")
     typer.echo(f"centre correlation {_f(w.regions.centre_correlation)}, edge correlation "

@@ -39,6 +39,7 @@ def narrow(
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
+    repeats: opt.Repeats = None,
     report_dir: opt.ReportDir = None,
 ) -> int:
     """Find the hunks of CULPRIT that break parity (delta debugging, ddmin).
@@ -55,5 +56,5 @@ def narrow(
         config_file=config, report_root=report_dir, handler=ConsoleHandler(),
         overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                      min_correlation=min_correlation, max_sum_ratio_error=max_sum_ratio_error,
-                                     reference=reference, eager=eager))
+                                     reference=reference, eager=eager, repeats=repeats))
     raise typer.Exit(result.exit_code)

@@ -28,6 +28,7 @@ def nightly(
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
     paranoid: opt.Paranoid = None,
+    repeats: opt.Repeats = None,
     # The spelling of earlier versions, kept for scheduled jobs: this exact folder, no stamp.
     out: Annotated[Optional[Path], typer.Option("--out", hidden=True)] = None,
 ) -> int:
@@ -46,5 +47,6 @@ def nightly(
                          overrides=opt.overrides_from(c_bin=c_bin, paths=paths, scenarios=scenario, timeout=timeout,
                                                       min_correlation=min_correlation,
                                                       max_sum_ratio_error=max_sum_ratio_error,
-                                                      reference=reference, eager=eager, paranoid=paranoid))
+                                                      reference=reference, eager=eager, paranoid=paranoid,
+                                                      repeats=repeats))
     raise typer.Exit(result.exit_code)

@@ -26,6 +26,7 @@ def verify(
     min_correlation: opt.MinCorrelation = None,
     max_sum_ratio_error: opt.MaxSumRatioError = None,
     eager: opt.Eager = None,
+    repeats: opt.Repeats = None,
     report_dir: opt.ReportDir = None,
 ) -> None:
     """Score every configured scenario and run pytest selectors in one private checkout.
@@ -39,7 +40,7 @@ def verify(
                         overrides=opt.overrides_from(c_bin=c_bin, scenarios=scenario, timeout=timeout,
                                                      min_correlation=min_correlation,
                                                      max_sum_ratio_error=max_sum_ratio_error,
-                                                     reference=reference, eager=eager),
+                                                     reference=reference, eager=eager, repeats=repeats),
                         report_root=report_dir)
     typer.echo("\n".join(table_lines(result)))
     typer.echo(f"report: {result.report_dir}")

@@ -2,6 +2,9 @@
 
 This is the question a user with only a known-good commit asks (`bisector run --good G` on a
 tip that is good again); the demo knows the answer and checks it.
+
+The engine (api, simkernel, the console) is imported on use: `bisector --help` imports this
+package for the demo's defaults and must not pay for a hunt (1.1 s against 0.45 s).
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy
+from rich.console import Console
+
+from simkernel.io import read_floatfile
 
 from .. import git
 from ..cachedir import default_cache_dir
@@ -33,6 +36,7 @@ from ..score.reference import CReference, SimkernelReference, detector_shape, op
 from ..score.scoring import ScoringService
 from ..score.verdict import Verdict
 from ..store.cache import Cache
+from ..twin import twin_binary
 from . import imagestats
 
 # Exit codes of `bisector compare` (README).
@@ -197,10 +201,6 @@ def side_image(side: Side, args: list[str], settings: Settings, ref_kind: str = 
 
 def _twin_with_notice() -> Path:
     """--reference c with no C program configured: the C twin, said out loud."""
-    from rich.console import Console
-
-    from ..twin import twin_binary
-
     binary = twin_binary()
     Console(stderr=True).print(f"note: no C program configured (--c-bin, {C_BIN_ENV} or c_bin): --reference c uses the "
                                f"C twin {binary} (same as --c-bin twin)", markup=False, soft_wrap=True)
@@ -244,8 +244,6 @@ def _npy_header(path: Path) -> None:
 
 
 def _load_file(path: Path, args: list[str]) -> np.ndarray:
-    from simkernel.io import read_floatfile
-
     try:
         if path.suffix == ".npy":
             _npy_header(path)

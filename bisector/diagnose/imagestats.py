@@ -3,6 +3,8 @@
 Pure functions over numpy arrays of shape (slow, fast), computed in float64. Distances and
 radii are in pixels; the centre is the middle of the array (not the beam centre), because
 that is what a person looking at the frame calls the centre.
+
+numpy is imported on use: a scoring answered from the cache never loads it.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ on every worker, as they are on one machine or on a shared file system. A task t
 raises or times out is retried once by Dask (``retries=1``); a worker that dies takes its
 task to another worker. On cancel the client sets a Dask Event that every running task
 polls, so workers end their candidate processes before the client goes away.
+dask and distributed (0.6 s) are imported on use: installing them is optional.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import signal
 import threading
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -181,8 +183,6 @@ def run_on_worker(fn: Callable[[Any], Any], item: Any, cancel_name: str, timeout
 
 
 def _poll_every(interval_s: float, check: Callable[[], bool]) -> Callable[[], bool]:
-    import time
-
     last = [0.0]
     state = [False]
 

@@ -207,7 +207,7 @@ def _score_endpoints(config: Config, good: str, bad: str, handler: HuntHandler, 
         if label == "bad" and record.verdict is Verdict.GOOD:
             raise GoodTip(_endpoint_evidence(label, record, wanted))
         if record.verdict is not wanted:
-            raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict, _unresolved(record)))
+            raise EndpointError(_endpoint_evidence(label, record, wanted), hint=_endpoint_hint(label, record.verdict, record.unresolved))
     return records
 
 
@@ -227,11 +227,6 @@ def _endpoint_hint(label: str, verdict: Verdict, unresolved: bool = False) -> st
         return "the 'good' commit does not match the reference: pick an older known-good commit"
     return ("the 'bad' commit matches the reference (the tip may be good again): "
             "pass --bad with a commit whose image is known to be wrong")
-
-
-def _unresolved(record: ScoreRecord) -> bool:
-    return record.verdict is Verdict.SKIP and any(sc.runs > 1 and sc.verdict is Verdict.SKIP
-                                                  for sc in record.scenarios)
 
 
 def _confirm(config: Config, repo: Path, culprit: str, records: list[ScoreRecord], kept: Path,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import git
 from ..config import Config, ConfigOverrides, load_config
-from ..errors import EndpointError, GitError, HarnessAbort, NightlyExit, as_reportable, exit_code_of
+from ..errors import BisectorError, EndpointError, GitError, HarnessAbort, NightlyExit, as_reportable, exit_code_of
 from ..report.bundle import environment, new_report_dir
 from ..report.junit import ERROR, FAILED, PASSED, SKIPPED, Case, write_junit
 from ..report.text import scenario_text, shown
@@ -66,6 +66,7 @@ class NightlyResult:
     seconds: float = 0.0
     known: str | None = None          # the pinned regression the tip is still bad from
     newly_bad: list[str] = field(default_factory=list)   # scenarios gone bad on top of it
+    ledger_error: str | None = None   # the ledger could not record the outcome (the outputs have it)
 
     @property
     def outcome(self) -> str:
@@ -124,8 +125,7 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
             error = as_reportable(exc, out_dir)
             result.exit_code = exit_code_of(error, NightlyExit)
             result.conclusion = f"the night failed: {error.message}" + (f" ({error.hint})" if error.hint else "")
-        ledger.finish(night, outcome=result.outcome, exit_code=result.exit_code, culprit=result.culprit,
-                      report=str(result.hunt_report) if result.hunt_report else None, note=result.conclusion)
+        _record_outcome(ledger, result, handler)
     result.seconds = time.monotonic() - started
     handler.finished(result)
     try:
@@ -136,6 +136,19 @@ def run_nightly(repo: Path, branch: str | None = None, good: str | None = None, 
                            hint="free space there (or pass --out with another folder)") from None
     handler.progress(f"nightly outputs: {out_dir} (nightly.json, junit.xml, summary.md)")
     return result
+
+
+def _record_outcome(ledger: Ledger, result: NightlyResult, handler: HuntHandler) -> None:
+    """The night's outcome into the ledger. A ledger that fails here (disk full, I/O error)
+    must not cost the night's outputs: they carry the outcome, and the next night meets the
+    ledger's trouble where it begins."""
+    try:
+        ledger.finish(result.night, outcome=result.outcome, exit_code=result.exit_code, culprit=result.culprit,
+                      report=str(result.hunt_report) if result.hunt_report else None, note=result.conclusion)
+    except BisectorError as exc:
+        result.ledger_error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        handler.notice(f"the night's outcome is not in the ledger: {result.ledger_error}; "
+                       "its outputs below still have it")
 
 
 def _score_tip(result: NightlyResult, config, ledger: Ledger, subject: str, handler: HuntHandler) -> ScoreRecord:
@@ -320,6 +333,8 @@ def summary_md(result: NightlyResult, repo: Path) -> str:
                   f"- {_md(_culprit_text(result, repo))}"]
     if result.hunt_report:
         lines.append(f"- Report: `{result.hunt_report}`")
+    if result.ledger_error:
+        lines.append(f"- Not recorded in the ledger: {_md(result.ledger_error)}")
     return "\n".join(lines) + "\n"
 
 

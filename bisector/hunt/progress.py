@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..report.text import score_line, shown
+from ..score.compile_cache import entry_count
 from ..store.events import Event, EventType
 from .eta import HuntClock, duration
 
@@ -125,8 +126,6 @@ class BisectDisplay:
         config = self._config
         if config is None or not config.compile_cache or config.eager:
             return None
-        from ..score.compile_cache import entry_count
-
         return entry_count(config)
 
     def _hint(self) -> None:

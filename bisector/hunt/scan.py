@@ -310,14 +310,20 @@ def _conclude(result: ScanResult) -> tuple[int, str]:
 
 
 def _what_is_not_known(result: ScanResult) -> str:
-    """The distinct states the scan could not judge (untestable) or did not (the budget), in words."""
+    """The distinct states the scan could not judge (untestable, or unresolved: a noisy port's
+    runs straddling a threshold) or did not (the budget), in words."""
     tl = result.timeline
-    untestable = len({result.runs[i].key for i in tl.untestable})
+    skipped = {result.runs[i].key: result.record_of(i) for i in tl.untestable}
+    unresolved = sum(1 for record in skipped.values() if record and record.unresolved)
+    untestable = len(skipped) - unresolved
     unscored = len({result.runs[i].key for s in tl.unscored for i in range(s.start, s.stop)} - {
         result.runs[i].key for i in tl.verdicts})
     parts = []
     if untestable:
         parts.append(f"{untestable} of {result.distinct_states} distinct states were untestable")
+    if unresolved:
+        parts.append(f"{unresolved} of {result.distinct_states} distinct states were unresolved (their repeated "
+                     "runs straddle a threshold)")
     if unscored:
         parts.append(f"{unscored} states in {len(tl.unscored)} stretches were left unscored by the budget")
     return " and ".join(parts)

@@ -41,6 +41,7 @@ def owner_gone() -> bool:
 
 
 def run_step(pinned: Path, repo: Path, events: Path, probes: Path) -> int:
+    # On use: a step whose owner is gone stops before loading the scoring engine.
     from ..records import Phase
     from ..score.scoring import score_commit
     from .probing import ProbeLedger

@@ -24,9 +24,10 @@ from ..records import ScoreRecord
 from .narrowing import DEFAULT_BUDGET, Narrowing, narrow_commit
 from .hunks import GRANULARITIES
 
+from ..hunt.scan import ScanResult
+
 if TYPE_CHECKING:
     from ..api import BisectResult
-    from ..hunt.scan import ScanResult
 
 RUN_REPORTS = Path("reports") / "bisect"
 
@@ -171,8 +172,6 @@ def narrow_hunted(result: "BisectResult | ScanResult", *, settings: Settings = S
     """
     handler = handler or SilentHandler()
     settings.check()
-    from ..hunt.scan import ScanResult
-
     scan = result if isinstance(result, ScanResult) else result.scan
     try:
         if scan is not None:

@@ -14,16 +14,21 @@ Large images are reduced for display first (report/images.py keeps each block's 
 value, so a one-pixel spot stays visible); the zoom is cut from the full-resolution images.
 The PNG carries a ``Panels`` text chunk (JSON: each panel's name and pixel box) so tests and
 tools can find the panels without guessing.
+
+numpy and matplotlib (0.6 s) are imported on use, once there is a figure to draw.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..files import atomic_write
 from .images import reduce_for_display
 
 if TYPE_CHECKING:
@@ -190,8 +195,6 @@ def _show(ax, image, label, cmap, norm, extent):
 
 def _note(ax, label: str, note: str) -> None:
     """A panel without an image: its title and why there is no image, wrapped to fit."""
-    import textwrap
-
     ax.set_title(label, fontsize=9)
     ax.text(0.5, 0.5, "\n".join(textwrap.wrap(note or "no image", 34)), ha="center", va="center",
             fontsize=8, color="dimgrey", transform=ax.transAxes)
@@ -278,10 +281,6 @@ def largest_disagreement(diff: np.ndarray) -> Zoom | None:
 
 
 def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str) -> FigureInfo:
-    import io
-
-    from ..files import atomic_write
-
     # Boxes from the grid layout (fixed before drawing), so the figure is drawn only once.
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())
     panels = []

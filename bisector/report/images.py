@@ -1,6 +1,8 @@
 """Detector images reduced for display: each block keeps its extreme, so one bright pixel
 (a Bragg spot, a one-pixel difference) survives the reduction. Rows are the slow index,
 columns the fast index (the float file's order).
+
+numpy is imported on use: a scoring answered from the cache never loads it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ..config import load_config
+from ..errors import BisectorError
 from ..store.ledger import Night, ScenarioEntry
 from .timeline import Plot, Series, save_plot
 
@@ -129,9 +131,6 @@ def night_ticks(nights: list[Night], most: int = 20) -> list[tuple[float, str]]:
 def configured_thresholds(repo: Path) -> tuple[float, float, str | None]:
     """The port's configured thresholds for the plot, and a notice when its configuration
     cannot be read (the defaults are drawn then)."""
-    from ..config import load_config
-    from ..errors import BisectorError
-
     try:
         thresholds = load_config(repo).thresholds
     except BisectorError as exc:

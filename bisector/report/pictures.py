@@ -12,6 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..hunt.confirm import pictured_runs
+from ..score.candidate import load_kept_image
+from ..score.reference import reference_for
 from ..score.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -45,10 +48,6 @@ def worst_first(scenarios: list[ScenarioResult]) -> list[ScenarioResult]:
 
 def run_pictures(config: Config, confirmation: Confirmation) -> list[ScenarioPictures]:
     """One set of pictures per scenario the culprit's fresh re-run fails (with a kept image), worst first."""
-    from ..hunt.confirm import pictured_runs
-    from ..score.candidate import load_kept_image
-    from ..score.reference import reference_for
-
     parent, culprit = pictured_runs(confirmation)
     reference = reference_for(config)
     pictures = []

@@ -58,7 +58,7 @@ def score_line(label: int | str, record: ScoreRecord, subject: str = "", width: 
     With a ``width`` (the terminal's), scenarios that do not fit go on indented continuation
     lines and the subject is shortened to what is left: the sha, verdict and metrics are never cut.
     """
-    from rich.text import Text
+    from rich.text import Text  # on use: the scoring step never loads rich
 
     line = Text(f"  [{label}] {record.commit[:10]} ")
     line.append(f"{record.verdict.value:>5}", style=_COLOURS.get(record.verdict, "magenta"))

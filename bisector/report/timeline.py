@@ -8,6 +8,8 @@ reports/scan/<STAMP>/
   commands.txt    per window: a `bisector run` that re-hunts it, a `bisector score` that re-judges
                   its first bad state as the report did
   env.json
+
+matplotlib (0.6 s) is imported on use, once the verdict is printed and the plot is drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rich.text import Text
 
 from .. import git
 from ..invocation import program
@@ -353,7 +357,6 @@ def _one_minus(corr: float | None) -> float:
 
 def print_timeline(console, result: ScanResult) -> None:
     """The windows, one block each, then the conclusion and where the bundle is."""
-    from rich.text import Text
 
     console.print()
     infos = _infos(result)

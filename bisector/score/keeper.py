@@ -77,7 +77,7 @@ def end_tree() -> None:
 
 
 def _prctl(option: int, value: int) -> bool:
-    import ctypes
+    import ctypes  # on use: only on Linux, once per keeper
 
     try:
         return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0

@@ -9,7 +9,7 @@ candidate. Anything that cannot be read back exactly (a missing or damaged .npy,
 bad JSON, a database that is not a database) is treated as a miss and recomputed, never
 trusted. A cache that cannot be used (a read-only folder or database, a path that is a
 file) is no failure: :attr:`Cache.notice` says why, and the cache reads what it can and
-stores nothing.
+stores nothing. numpy is imported on use: a scoring answered from the cache never loads it.
 """
 
 from __future__ import annotations

@@ -74,6 +74,21 @@ def test_every_shared_option_is_the_same_everywhere():
             "--jobs", "--executor", "--ledger", "--good", "--bad"} <= used_twice
 
 
+def test_every_command_that_judges_takes_every_judging_option():
+    # A command that judges images but lacks one of these judges differently from the others
+    # with no way to say otherwise (a noisy port needs --repeats wherever it is scored).
+    judging = {"--scenario", "--min-correlation", "--max-sum-ratio-error", "--timeout", "--eager", "--repeats",
+               "--c-bin", "--reference", "--config", "--repo"}
+    options = _by_name()
+    judges = set(options["--eager"]) | set(options["--timeout"])  # they run the port (audit, compare run nothing)
+    lacking = {cmd: sorted(name for name in judging if cmd not in options[name]) for cmd in judges}
+    # compare diagnoses one run pixel by pixel against one reference (its --reference is a side,
+    # not a kind): repeating the run would change the image it shows.
+    lacking["compare"] = sorted(set(lacking["compare"]) - {"--repeats", "--reference"})
+    assert {cmd: names for cmd, names in lacking.items() if names} == {}
+    assert {"run", "scan", "score", "nightly", "narrow", "verify"} <= judges
+
+
 def test_each_declared_variant_really_differs_and_says_why():
     shared = _by_name()
     for name, why in opt.VARIANTS.items():

@@ -214,3 +214,22 @@ def test_relative_c_bin_is_relative_to_the_config_file(tmp_path):
     (tools / "bisector.toml").write_text('[reference]\nc_bin = "./nb"\n')
     assert load_config(repo, tools / "bisector.toml").reference.c_bin == str(c_bin)
     assert os.access(load_config(repo, tools / "bisector.toml").reference.c_bin, os.X_OK)
+
+
+def test_every_judging_option_applies_to_a_pinned_configuration(tmp_path):
+    # narrow judges with the pinned configuration of the run it follows: an option it accepts
+    # (--eager, --repeats, ...) must change that configuration, not be dropped silently.
+    from bisector.config import with_overrides
+
+    c_bin = _exe(tmp_path / "nanoBragg")
+    repo = _port(tmp_path, pyproject=f'[tool.bisector]\nmax_repeats = 3\n[tool.bisector.reference]\nc_bin = "{c_bin}"\n')
+    pinned = Config.from_json(load_config(repo).to_json())
+    assert not pinned.eager and not pinned.paranoid and pinned.noise.repeats == 1
+    judged = with_overrides(pinned, ConfigOverrides(eager=True, paranoid=True, repeats=5, timeout_s=7,
+                                                    min_correlation=0.5))
+    assert judged.eager and judged.paranoid and judged.timeout_s == 7
+    assert judged.thresholds.min_correlation == 0.5
+    assert (judged.noise.repeats, judged.noise.max_repeats) == (5, 5)  # max_repeats never below repeats
+    assert with_overrides(pinned, ConfigOverrides()) == pinned
+    with pytest.raises(ConfigError, match="--repeats"):
+        with_overrides(pinned, ConfigOverrides(repeats=0))

@@ -17,7 +17,8 @@ import pytest
 
 from bisector.cli import main
 from bisector.store.ledger import SCHEMA_VERSION, Ledger
-from fsfaults import read_only
+from fsfaults import read_only, small_filesystem
+from simkernel import cref
 from portrepo import Change, make_port_repo
 from repostate import snapshot
 
@@ -145,6 +146,26 @@ def test_an_output_below_a_file_is_bad_input_before_scoring(port, tmp_path, caps
     assert "[tip]" not in err and blocker.read_text() == "a file\n"
     assert not out.exists() and (option == "--ledger" or not ledger.exists())
     assert snapshot(port.path) == before
+
+
+def test_a_ledger_whose_disk_fills_during_the_night_still_gets_every_output_written(port, tmp_path, capsys, request):
+    disk = small_filesystem(tmp_path / "small", request, size_kib=256)
+    ledger = disk / "ledger.sqlite3"
+    # The C reference runs once the night is begun in the ledger; on its way it fills the
+    # ledger's disk, as another job on the machine would.
+    c_bin = tmp_path / "nanoBragg"
+    c_bin.write_text(f'#!/bin/sh\ncat /dev/zero > "{disk}/filler" 2>/dev/null\nexec "{cref.binary()}" "$@"\n')
+    c_bin.chmod(0o755)
+    code = _nightly(port, tmp_path, ledger, "out", "--c-bin", str(c_bin))
+    err = capsys.readouterr().err
+    assert code == 4, err  # the tip's results could not be recorded: a harness failure
+    assert "Traceback" not in err and "outcome is not in the ledger" in err
+    night = json.loads((tmp_path / "out" / "nightly.json").read_text())
+    assert night["exit_code"] == 4 and "full" in night["ledger_error"]
+    assert ET.parse(tmp_path / "out" / "junit.xml").getroot().tag == "testsuites"
+    assert "Not recorded in the ledger" in (tmp_path / "out" / "summary.md").read_text()
+    (disk / "filler").unlink()
+    assert _integrity(ledger) == "ok"
 
 
 def test_good_that_is_not_an_ancestor_of_the_tip_is_bad_input_before_scoring(port, tmp_path, capsys):

@@ -102,3 +102,8 @@ def test_a_scan_of_a_noisy_history_names_flaky_states_in_its_timeline(tmp_path, 
     assert flaky and all(sc["runs"] > 1 for s in flaky for sc in s["scenarios"])
     assert all(s["verdict"] in ("skip", "good") for s in flaky)  # named, never counted bad
     assert (timeline.parent / "timeline.png").is_file()  # drawn with the ranges of repeated states
+    unresolved = {s["first"] for s in data["states"] if s["verdict"] == "skip"}
+    assert unresolved and all(s["flaky"] for s in data["states"] if s["first"] in unresolved)
+    # They ran, and their runs straddle a threshold: unresolved, not "untestable".
+    assert f"{len(unresolved)} of " in text and "were unresolved (their repeated runs straddle a threshold)" in text
+    assert "untestable" not in text
