@@ -5,21 +5,26 @@ The history is the demo's default port (1,400 commits, three injected windows, t
 again). Both answer "where did parity break, and where was it fixed?" from the first good
 commit to the tip, judging every scenario of the port's configuration:
 
-  bisector   `bisector scan --good G --c-bin <C twin>` with a cold cache: one scoring per
-             distinct relevant state, then a fresh re-run of both sides of each transition;
-  naive      what a user does without it, one commit at a time, git-bisect-style: for every
-             first-parent commit touching src (the only ones that can change the answer),
-             check it out, clean the tree, run the C reference and the port on each scenario,
-             compare; a window is where consecutive verdicts change.
+  bisector   `bisector scan --good G --c-bin <C twin>` with a cold cache, as one process (its
+             start-up, the C reference images, the report and the plot included): one scoring
+             per distinct relevant state (a state is bad at its first bad scenario, so the
+             rest of a bad state is not run), then a fresh full-size re-run of the commit of
+             each pinned break and fix (its parent's evidence is the scan's own fresh scoring);
+  naive      what a user does without it, one commit at a time: for every first-parent commit
+             touching src (the only ones that can change the answer), check it out, clean the
+             tree, and for each scenario run the C reference, the port and a comparison
+             script; a window is where consecutive verdicts change. It confirms nothing: a
+             verdict it saw once is final, so it never re-runs a culprit or a fix.
 
-  floor      what the scan cannot avoid, from its own timeline.json: each good state once at
-             full size, each bad state once by its probe (at full size where it has none or
-             the scan never measured one), one fresh full run per confirmed transition.
+  floor      what the scan cannot avoid, from its own timeline.json: each good (or untestable)
+             state's runs once, each bad state's one convicting run (its probe where the probe
+             convicted; the scan's mean probe where it has a probe that did not run), and the
+             fresh full-size re-runs that confirm the pinned commits.
 
-Prints, per size: distinct states, states scored, wall time, windows found vs injected for
-both, the scan's floor and its wall time over it, its time outside scoring, and the ratio
-naive / bisector. The demo's history is mostly good (29 of its 38 source states), as real
-ones are; a small size keeps a run to minutes:
+Two comparisons, because the naive procedure does less: naive / bisector (the goal: the scan
+faster than one by one, confirmations and all), and naive / (bisector minus its confirmation
+re-runs), the same question answered with the same evidence. The demo's history is mostly
+good (29 of its 38 source states), as real ones are; a small size keeps a run to minutes:
 
     python scripts/bench_scan.py [--sizes 1024 4096] [--commits 1400]
     python scripts/bench_scan.py --sizes 256 --commits 120
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -58,17 +64,26 @@ def main() -> None:
 
     rows = [_bench(size, args.commits) for size in args.sizes]
     print()
-    print(f"{'size':>6} {'commits':>8} {'distinct':>9} {'scored':>7} {'bisector s':>11} {'floor s':>8} "
-          f"{'/floor':>7} {'outside s':>10} {'windows':>8} {'naive runs':>11} {'naive s':>9} {'naive win':>10} "
-          f"{'naive/bisector':>15}")
+    print(f"{'size':>6} {'commits':>8} {'distinct':>9} {'scored':>7} {'runs':>5} {'bisector s':>11} "
+          f"{'floor s':>8} {'/floor':>7} {'outside s':>10} {'confirm s':>10} {'windows':>8} {'naive runs':>11} "
+          f"{'naive s':>9} {'naive win':>10} {'naive/bisector':>15} {'w/o confirm':>12}")
     for r in rows:
-        print(f"{r['size']:>6} {r['commits']:>8} {r['distinct']:>9} {r['scored']:>7} {r['wall']:>11.1f} "
-              f"{r['floor']:>8.1f} {r['wall'] / r['floor']:>6.2f}x {r['outside']:>10.1f} "
+        print(f"{r['size']:>6} {r['commits']:>8} {r['distinct']:>9} {r['scored']:>7} {r['runs']:>5} {r['wall']:>11.1f} "
+              f"{r['floor']:>8.1f} {r['wall'] / r['floor']:>6.2f}x {r['outside']:>10.1f} {r['confirm']:>10.1f} "
               f"{r['found']:>4}/{r['injected']:<3} {r['naive_runs']:>11} {r['naive_wall']:>9.1f} "
-              f"{r['naive_found']:>6}/{r['injected']:<3} {r['naive_wall'] / r['wall']:>14.2f}x")
-    print("scored = distinct states scored once each; bisector's wall time (the whole process, references "
-          "included) includes the fresh re-runs that confirm every transition (the naive procedure confirms "
-          "nothing); outside = the scan's own time outside scoring (timeline.json)")
+              f"{r['naive_found']:>6}/{r['injected']:<3} {r['naive_wall'] / r['wall']:>14.2f}x "
+              f"{r['naive_wall'] / (r['wall'] - r['confirm']):>11.2f}x")
+    print()
+    print(f"{'size':>6} {'bisector cpu s':>15} {'naive cpu s':>12} {'naive/bisector cpu':>19}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['cpu']:>15.1f} {r['naive_cpu']:>12.1f} {r['naive_cpu'] / r['cpu']:>18.2f}x")
+    print("scored = distinct states scored once each; runs = the scan's port runs (confirmations included); "
+          "naive runs = commits x scenarios, each a C run, a port run and a comparison; bisector's wall time "
+          "is the whole process (references, report and plot included); outside = the process's wall time "
+          "outside its scorings; confirm = its fresh re-runs of the pinned breaks and fixes, which the naive "
+          "procedure does not make (w/o confirm: naive / (bisector - confirm)); cpu = user + system seconds "
+          "of all their processes, the fairer measure when other jobs share the machine (the two sides run "
+          "one after the other, so a change of load between them moves the wall ratio)")
 
 
 def _bench(size: int, commits: int) -> dict:
@@ -87,14 +102,17 @@ def _bench(size: int, commits: int) -> dict:
               f"scenarios {', '.join(config.judge)}", flush=True)
 
         mine = _bisector(demo, c_bin, tmp)
-        print(f"  bisector scan: {mine['wall']:.1f} s, {mine['scored']} of {mine['distinct']} states; floor "
-              f"{mine['floor']:.1f} s ({mine['wall'] / mine['floor']:.2f}x); {mine['probes']} probe runs", flush=True)
+        print(f"  bisector scan: {mine['wall']:.1f} s, {mine['scored']} of {mine['distinct']} states, {mine['runs']} "
+              f"port runs ({mine['probes']} probes); floor {mine['floor']:.1f} s ({mine['wall'] / mine['floor']:.2f}x); "
+              f"confirmations {mine['confirm']:.1f} s; outside scoring {mine['outside']:.1f} s", flush=True)
         naive = _naive(demo, c_bin, config.package, scenarios, tmp)
-        print(f"  naive: {naive['wall']:.1f} s, {len(naive['commits'])} commits", flush=True)
+        print(f"  naive: {naive['wall']:.1f} s, {len(naive['commits'])} commits x {len(scenarios)} scenarios", flush=True)
     return {"size": size, "commits": commits, "distinct": mine["distinct"], "scored": mine["scored"],
-            "wall": mine["wall"], "floor": mine["floor"], "outside": mine["outside"],
+            "wall": mine["wall"], "floor": mine["floor"], "outside": mine["outside"], "runs": mine["runs"],
+            "confirm": mine["confirm"],
             "found": len(injected & mine["windows"]), "injected": len(injected),
-            "naive_runs": len(naive["commits"]), "naive_wall": naive["wall"],
+            "cpu": mine["cpu"], "naive_cpu": naive["cpu"],
+            "naive_runs": len(naive["commits"]) * len(scenarios), "naive_wall": naive["wall"],
             "naive_found": len(injected & naive["windows"])}
 
 
@@ -102,23 +120,26 @@ def _bisector(demo, c_bin: Path, tmp: Path) -> dict:
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cold-cache"))
     argv = [sys.executable, "-m", "bisector", "scan", "--good", demo.first_good, "--c-bin", str(c_bin),
             "--report-dir", str(tmp / "reports")]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(argv, cwd=demo.path, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode not in (0, 1):
         sys.exit(f"bisector scan failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     data = json.loads(next((tmp / "reports").glob("*/timeline.json")).read_text())
     windows = {(w["first_bad"], w["fix"]) for w in data["windows"]}
     scorings = data["timing"]["scorings"]
-    return {"wall": wall, "distinct": data["distinct_states"], "scored": data["scored_states"],
-            "windows": windows, "floor": _floor(data), "outside": data["timing"]["outside_scoring_seconds"],
+    return {"wall": wall, "cpu": cpu, "distinct": data["distinct_states"], "scored": data["scored_states"],
+            "windows": windows, "floor": _floor(data), "outside": wall - data["timing"]["scoring_seconds"],
+            "runs": sum(len(s["runs"]) for s in scorings),
+            "confirm": sum(s["seconds"] for s in scorings if s["phase"] == "confirm"),
             "probes": sum(1 for s in scorings for run in s["runs"] if run["probe_for"])}
 
 
 def _floor(timeline: dict) -> float:
-    """Seconds the scan cannot avoid, from the runs it made: each good state's full runs, each
-    bad state's probe (the mean probe run of the scan when this state's probe did not run;
-    its full runs when no probe was ever measured), one fresh full run per confirmed commit."""
+    """Seconds the scan cannot avoid, from the runs it made: each good or untestable state's
+    runs; each bad state's cheapest run of a scenario it was convicted on (its probe's when
+    the probe convicted; the mean probe run of the scan when this state has a probe that did
+    not run); one fresh full run per confirmed commit."""
     from bisector.hunt.probing import ProbeLedger
     from bisector.records import ScoreRecord
     from bisector.score.verdict import Verdict
@@ -128,16 +149,21 @@ def _floor(timeline: dict) -> float:
     for s in scorings:
         ledger.observe(ScoreRecord(commit=s["commit"], tree_ids={}, verdict=Verdict(s["verdict"]), runs=s["runs"]))
     probe, _ = ledger.costs()
+    convicting = {state["first"]: {sc["name"] for sc in state["scenarios"] if sc["verdict"] == "bad"}
+                  for state in timeline["states"]}
 
     def full(s: dict) -> float:
         return sum(run["seconds"] for run in s["runs"] if not run["probe_for"])
 
-    floor = 0.0
-    for s in scorings:
-        if s["phase"] == "scan":
-            probes = [run["seconds"] for run in s["runs"] if run["probe_for"]]
-            bad = s["verdict"] == "bad"
-            floor += (sum(probes) if probes else probe if probe else full(s)) if bad else full(s)
+    def convicted(s: dict) -> float:
+        names = convicting.get(s["commit"], set())
+        probes = [run["seconds"] for run in s["runs"] if run["probe_for"] in names]
+        if probes:
+            return min(probes)
+        fulls = [run["seconds"] for run in s["runs"] if not run["probe_for"] and run["scenario"] in names]
+        return min([*fulls, *([probe] if probe else [])] or [full(s)])
+
+    floor = sum((convicted(s) if s["verdict"] == "bad" else full(s)) for s in scorings if s["phase"] == "scan")
     confirmed = {t["commits"][0] for w in timeline["windows"] for t in (w["break"], w["fixed"])
                  if t and t["kind"] == "pinned"}
     last = {s["commit"]: s for s in scorings if s["phase"] == "confirm"}
@@ -158,7 +184,7 @@ def _naive(demo, c_bin: Path, package: str, scenarios: list[tuple[str, ...]], tm
                              "--", "src"], capture_output=True, text=True, check=True).stdout.split()
     commits = [demo.first_good, *listed]
     verdicts = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     for sha in commits:
         subprocess.run([*git, "checkout", "-q", sha], check=True)
         subprocess.run([*git, "clean", "-fdxq"], check=True)
@@ -168,8 +194,16 @@ def _naive(demo, c_bin: Path, package: str, scenarios: list[tuple[str, ...]], tm
                        PACKAGE=package, WORK=str(work))
             codes.append(subprocess.run([str(step)], cwd=checkout, env=env).returncode)
         verdicts.append("bad" if 1 in codes else "skip" if 125 in codes else "good")
-    wall = time.perf_counter() - start
-    return {"wall": wall, "commits": commits, "windows": _windows(commits, verdicts)}
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "commits": commits, "windows": _windows(commits, verdicts)}
+
+
+def _children_cpu() -> float:
+    """User + system seconds of every finished process below this one (each waits for its
+    own): the work done, which other jobs on a shared machine do not stretch as they do the
+    wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _windows(commits: list[str], verdicts: list[str]) -> set[tuple[str, str | None]]:

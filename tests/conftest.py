@@ -12,6 +12,13 @@ import pytest
 # Test helper modules (portrepo, repostate) are imported as top-level modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# The suite starts hundreds of Python processes (bisector commands, hunt steps, workers,
+# ports). Where the shell sets PYTHONDONTWRITEBYTECODE, each would compile bisector again and
+# each pytest worker would rewrite every test module again; bytecode is written once instead,
+# as on a machine without that variable. (It changes no behaviour under test.)
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 from warmcache import warm_cache_dir, warm_xdg  # noqa: E402
 
 

@@ -9,7 +9,7 @@ commit, never the hunt.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +30,14 @@ class ScoreTask:
     use_cache: bool = True
     keep_images: str | None = None
     use_probes: bool = True
+    until_bad: tuple[str, ...] | None = None
 
 
 def score_task(task: ScoreTask) -> ScoreRecord:
     config = Config.from_json(task.config_json)
     keep = Path(task.keep_images) if task.keep_images else None
     return score_commit(config, task.commit, use_cache=task.use_cache, use_probes=task.use_probes,
-                        keep_images=keep)
+                        keep_images=keep, until_bad=task.until_bad)
 
 
 def task_timeout(config: Config) -> float:
@@ -54,13 +55,16 @@ def failed_record(config: Config, commit: str, reason: str) -> ScoreRecord:
 
 def score_as_completed(executor: Executor, config: Config, commits: list[str], *, use_cache: bool = True,
                        keep_images: dict[str, Path] | None = None,
-                       full_only: Collection[str] = ()) -> Iterator[tuple[str, ScoreRecord]]:
+                       full_only: Collection[str] = (),
+                       until_bad: Sequence[str] | None = None) -> Iterator[tuple[str, ScoreRecord]]:
     """(commit as given, its record) per commit, as each completes; commits in ``full_only``
-    are judged on their full scenarios (no probe may decide them)."""
+    are judged on their full scenarios (no probe may decide them); ``until_bad``: see
+    ``score_commit``."""
     pinned = config.to_json()
     keep = keep_images or {}
-    tasks = [ScoreTask(pinned, sha, use_cache, str(keep[sha]) if sha in keep else None, sha not in full_only)
-             for sha in commits]
+    order = tuple(until_bad) if until_bad else None
+    tasks = [ScoreTask(pinned, sha, use_cache, str(keep[sha]) if sha in keep else None, sha not in full_only,
+                       order) for sha in commits]
     for outcome in executor.map(score_task, tasks, timeout_s=task_timeout(config)):
         yield outcome.item.commit, _record(config, outcome)
 

@@ -73,9 +73,13 @@ class Confirmation:
 
 def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
     """A result that counts as confirmation evidence: every judged scenario ran in this
-    hunt (not read from the cache) on its full arguments (not decided by a probe)."""
-    return (record.verdict in (Verdict.GOOD, Verdict.BAD)
-            and [sc.name for sc in record.scenarios] == list(config.judge)
+    hunt (not read from the cache) on its full arguments (not decided by a probe); a bad
+    one may have stopped at its first bad scenario (``score_commit(until_bad=...)``)."""
+    names = [sc.name for sc in record.scenarios]
+    complete = names == list(config.judge) or (
+        record.verdict is Verdict.BAD and set(names) <= set(config.judge)
+        and any(sc.verdict is Verdict.BAD for sc in record.scenarios))
+    return (record.verdict in (Verdict.GOOD, Verdict.BAD) and complete
             and not any(sc.cached or sc.via_probe for sc in record.scenarios))
 
 

@@ -30,7 +30,7 @@ from ..score.verdict import Verdict
 from .handler import HuntHandler, SilentHandler
 from .confirm import is_fresh_full
 from .peek import CachePeek
-from .probing import ProbeLedger
+from .probing import MIN_TRIALS, ProbeLedger
 from ..report.writable import report_folder
 from .prepare import CrashFolder, build_at, endpoints, prepare_references
 from ..report.reproduce import reproduce_argv
@@ -206,19 +206,23 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     records: dict[Hashable, ScoreRecord] = {}
     fresh_seconds: list[float] = []
     ahead: dict[str, ScoreRecord] = {}
-    probes = ProbeLedger()
+    evidence = _Evidence(config)
     if executor is not None and executor.workers > 1 and budget is None:
         states = list(first_of.values())
         with handler.busy(f"scoring {len(states)} states on {executor.workers} workers"):
-            ahead = dict(zip(states, score_many(executor, config, states)))
+            ahead = _score_ahead(executor, config, states, evidence, good)
 
     def judge(key: Hashable) -> Verdict:
         sha = first_of[key]
         with handler.busy(f"scoring state {len(records) + 1}/{distinct}: {sha[:10]}"):
-            record = ahead.pop(sha, None) or score_commit(config, sha, use_probes=probes.pays())
+            record = ahead.pop(sha, None)
+            if record is None:
+                # The good endpoint is expected good, and a probe can only convict: like `run`, judge it in full.
+                record = score_commit(config, sha, use_probes=sha != good and evidence.probes.pays(),
+                                      until_bad=evidence.order())
+                evidence.observe(record)
             record = record.in_phase(Phase.SCAN)
         records[key] = record
-        probes.observe(record)
         if record.verdict is Verdict.ABORT:
             raise HarnessAbort(f"scoring {sha[:10]} failed in the harness, not in the commit: "
                                f"{first_reason(record)}")
@@ -243,6 +247,48 @@ def scan_range(config: Config, good: str, bad: str, *, budget: int | None = None
     result.exit_code, result.conclusion = _conclude(result)
     result.seconds = time.monotonic() - started
     return result
+
+
+class _Evidence:
+    """What the scan has learnt about judging its states: whether probes pay (ProbeLedger)
+    and which scenarios convict. A state is judged until its first bad scenario, the ones
+    that convicted most states so far first: on a window that breaks one scenario the
+    state's other scenarios are not run (a good state runs them all, in any order)."""
+
+    def __init__(self, config: Config):
+        self.judge = tuple(config.judge)
+        self.probes = ProbeLedger()
+        self.convictions = dict.fromkeys(self.judge, 0)
+
+    def observe(self, record: ScoreRecord) -> None:
+        self.probes.observe(record)
+        for sc in record.scenarios:
+            if sc.verdict is Verdict.BAD and sc.name in self.convictions:
+                self.convictions[sc.name] += 1
+
+    def order(self) -> list[str]:
+        return sorted(self.judge, key=lambda name: -self.convictions[name])  # stable: ties keep the configured order
+
+
+def _score_ahead(executor: Executor, config: Config, states: list[str], evidence: _Evidence,
+                 good: str) -> dict[str, ScoreRecord]:
+    """Every state scored on the executor's workers, in rounds, so the probe rule and the
+    scenario order follow the evidence like a serial scan's: the first round (at least
+    MIN_TRIALS states) measures, each later one is judged on what the rounds before found.
+    A round ends when its slowest state does, so rounds hold a few states per worker.
+    The good endpoint is judged in full, as in a serial scan."""
+    records: dict[str, ScoreRecord] = {}
+    size = max(executor.workers, MIN_TRIALS)
+    todo = list(states)
+    while todo:
+        batch, todo = todo[:size], todo[size:]
+        scored = score_many(executor, config, batch, full_only={good} if evidence.probes.pays() else set(batch),
+                            until_bad=evidence.order())
+        for sha, record in zip(batch, scored):
+            evidence.observe(record)
+            records[sha] = record
+        size = 4 * executor.workers
+    return records
 
 
 def _remaining(done: int, total: int, fresh_seconds: list[float]) -> str:

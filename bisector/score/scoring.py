@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from typing import TYPE_CHECKING
 
@@ -92,12 +92,13 @@ class State:
 
 
 def score_commit(config: Config, commit: str, *, use_cache: bool = True, use_probes: bool = True,
-                 keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
+                 keep_images: Path | None = None, log: Log | None = None,
+                 until_bad: Sequence[str] | None = None) -> ScoreRecord:
     """Score ``commit`` (any revision of ``config.repo``) on every judged scenario; never
     raises (a failure is an ABORT record). See :meth:`ScoringService.score`."""
     with ScoringService(config) as service:
         return service.score(commit, use_cache=use_cache, use_probes=use_probes,
-                             keep_images=keep_images, log=log)
+                             keep_images=keep_images, log=log, until_bad=until_bad)
 
 
 class ScoringService:
@@ -177,7 +178,8 @@ class ScoringService:
     # -- verdicts ------------------------------------------------------------------------
 
     def score(self, what: str | State, *, use_cache: bool = True, use_probes: bool = True,
-              keep_images: Path | None = None, log: Log | None = None) -> ScoreRecord:
+              keep_images: Path | None = None, log: Log | None = None,
+              until_bad: Sequence[str] | None = None) -> ScoreRecord:
         """Score a commit (a revision) or a :class:`State` on every judged scenario.
 
         ``use_probes``: a scenario's probe may convict without the full run (bisect steps);
@@ -185,6 +187,10 @@ class ScoringService:
         ``use_cache=False`` runs everything afresh (results are still stored).
         ``keep_images``: save the images of fresh candidate runs (.npy) there.
         ``log(event)`` is called with a scenario_start and a scenario_end Event per scenario.
+        ``until_bad``: the judged scenarios in the order to run them, stopping at the first
+        bad one (nothing after it can make the state anything but bad); the record then holds
+        the scenarios judged, in the configured order. A scan's search judges states so: it
+        needs each state's verdict, not every way a bad state is bad.
         Never raises: a failure of the harness is an ABORT record with a one-line error.
         """
         start = time.monotonic()
@@ -197,14 +203,27 @@ class ScoringService:
             record.seeded = self.config.noise.seeded
             with self.session(state, read_cache=use_cache, keep_images=keep_images, log=log) as session:
                 record.runs = session.runs
-                for name in self.config.judge:  # one by one: an abort keeps what was judged
+                for name in self._order(state, until_bad, use_cache):  # one by one: an abort keeps what was judged
                     record.scenarios.append(session.judged(self.config.scenarios[name], use_probes))
+                    if until_bad and record.scenarios[-1].verdict is Verdict.BAD:
+                        break
+            record.scenarios.sort(key=lambda sc: self.config.judge.index(sc.name))
             record.verdict = Verdict.worst([s.verdict for s in record.scenarios])
         except Exception as exc:
             # A bug of ours aborts with one line; its traceback goes to a crash log.
             record.verdict, record.error = Verdict.ABORT, str(as_reportable(exc, self.config.cache_dir))
         record.seconds = time.monotonic() - start
         return record
+
+    def _order(self, state: State, until_bad: Sequence[str] | None, use_cache: bool) -> list[str]:
+        """The scenarios to judge, in order: ``until_bad``'s with the cached ones first (a
+        cached bad score settles the state without running anything), else the configured."""
+        if not until_bad:
+            return list(self.config.judge)
+        if not use_cache:
+            return list(until_bad)
+        return sorted(until_bad, key=lambda name: self.cache.get_score(
+            self.key(state.trees, self.config.scenarios[name])) is None)
 
     def session(self, state: State, *, read_cache: bool = True, keep_images: Path | None = None,
                 log: Log | None = None, export_all: bool = False, hold_images: bool = False) -> "Session":

@@ -42,8 +42,8 @@ def port(tmp_path_factory):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_hunt_leaves_the_cache_intact_and_a_second_hunt_scores_nothing_anew(port, tmp_path, jobs):
-    cache = tmp_path / "cache"
+def test_a_hunt_leaves_the_cache_intact_and_a_second_hunt_scores_nothing_anew(port, tmp_path, jobs, bisector_cache):
+    cache = bisector_cache  # reference images only: every score is new to the first hunt
     overrides = ConfigOverrides(cache_dir=str(cache))
     first = run_bisect(port.path, port.base, overrides=overrides, report_root=tmp_path / "r1", jobs=jobs)
     assert first.culprit == port.culprit
@@ -58,9 +58,9 @@ def test_a_hunt_leaves_the_cache_intact_and_a_second_hunt_scores_nothing_anew(po
     assert _integrity(cache) == "ok"
 
 
-def test_two_concurrent_hunts_share_one_intact_cache(port, tmp_path):
+def test_two_concurrent_hunts_share_one_intact_cache(port, tmp_path, xdg_cache):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    env["XDG_CACHE_HOME"] = str(xdg_cache)  # reference images only: both hunts score every state
     argv = [sys.executable, "-m", "bisector", "run", "--repo", str(port.path), "--good", port.base]
     # real processes: the point is two hunts writing one database at the same time
     hunts = [subprocess.Popen([*argv, "--report-dir", str(tmp_path / f"r{i}")], env=env, cwd=tmp_path,
@@ -69,7 +69,7 @@ def test_two_concurrent_hunts_share_one_intact_cache(port, tmp_path):
     outputs = [h.communicate(timeout=600)[0] for h in hunts]
     assert [h.returncode for h in hunts] == [0, 0], outputs
     assert all(port.culprit in out for out in outputs), outputs
-    cache = tmp_path / "xdg" / "bisector"
+    cache = xdg_cache / "bisector"
     assert _integrity(cache) == "ok"
     assert not list(cache.glob(f"{DB_NAME}.corrupt-*"))
 

@@ -17,6 +17,7 @@ from bisector.errors import (VOCABULARIES, BisectorError, DiagnosisExit, Endpoin
                              NightlyExit, RunExit, ScanExit, ScoreExit, exit_code_of)
 from portrepo import Change, make_port_repo
 from procwatch import cmdline, wait_for, with_env
+from warmcache import share_references
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_SCORE = (RunExit, ScanExit, NightlyExit, DiagnosisExit)
@@ -163,9 +164,10 @@ def test_git_bisect_run_stops_on_a_usage_error_and_blames_nothing(tmp_path, mist
     assert "abort (exit 128)" in proc.stderr and "Traceback" not in output
 
 
-def test_sighup_cleans_up_like_sigterm_and_says_interrupted(tmp_path):
+def test_sighup_cleans_up_like_sigterm_and_says_interrupted(tmp_path, warm_references):
     port = make_port_repo(tmp_path / "port", history=[Change("docs"), Change("hang")], timeout=120)
     env = _env(tmp_path)
+    share_references(warm_references, Path(env["XDG_CACHE_HOME"]) / "bisector")  # the session's reference images
     proc = subprocess.Popen([sys.executable, "-m", "bisector", "score", port.head], cwd=port.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     marker = f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']}"

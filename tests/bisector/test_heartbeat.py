@@ -36,10 +36,10 @@ def test_a_terminal_gets_a_spinner_not_heartbeat_lines():
 
 
 @pytest.mark.slow
-def test_a_scan_logged_to_a_pipe_shows_a_heartbeat_during_a_long_state(tmp_path):
+def test_a_scan_logged_to_a_pipe_shows_a_heartbeat_during_a_long_state(tmp_path, xdg_cache):
     # The hanging state runs until its timeout, just past one heartbeat interval.
     port = make_port_repo(tmp_path / "port", history=[Change("hang"), Change("unhang")], timeout=HEARTBEAT_S + 8)
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env = dict(os.environ, XDG_CACHE_HOME=str(xdg_cache))
     proc = subprocess.run([sys.executable, "-m", "bisector", "scan", "--good", port.base, "--report-dir",
                            str(tmp_path / "r")], cwd=port.path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 5, proc.stderr  # no scored state is bad

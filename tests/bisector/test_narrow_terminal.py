@@ -61,11 +61,11 @@ def test_history_in_a_wide_terminal_is_one_table(tmp_path):
 
 
 @pytest.mark.slow
-def test_scan_progress_at_80_columns_shows_the_position_and_cuts_nothing(tmp_path):
+def test_scan_progress_at_80_columns_shows_the_position_and_cuts_nothing(tmp_path, xdg_cache):
     history = [Change("docs"), Change("regress"), Change("docs"),
                Change("fix", message="Fix the fluence scale that the refactor of the beam module broke last week")]
     port = make_port_repo(tmp_path / "port", history=history)
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env = dict(os.environ, XDG_CACHE_HOME=str(xdg_cache))
     code, lines = run_in_terminal([*BISECTOR, "scan", "--good", port.base, "--report-dir", str(tmp_path / "r")],
                                   columns=80, cwd=port.path, env=env)
     assert code == 0, lines

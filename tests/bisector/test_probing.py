@@ -108,6 +108,27 @@ def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tm
     assert 0 < timing["scoring_seconds"] < timing["seconds"] < wall
     assert timing["outside_scoring_seconds"] == pytest.approx(timing["seconds"] - timing["scoring_seconds"])
 
-    probed = _replayed([result.records[key] for key in result.judged_order], ProbeLedger())
-    assert probed[:MIN_TRIALS] == [True] * MIN_TRIALS
+    # The good endpoint is judged first and in full, as `run` judges it; the states after it
+    # probe until MIN_TRIALS states are judged.
+    base, *states = [result.records[key] for key in result.judged_order]
+    assert base.commit == port.base and not any(run["probe_for"] for run in base.runs)
+    ledger = ProbeLedger()
+    ledger.observe(base)
+    probed = _replayed(states, ledger)
+    assert probed[:MIN_TRIALS - 1] == [True] * (MIN_TRIALS - 1)
+    assert len(probed) == 9 and not any(probed[MIN_TRIALS - 1:])
+
+
+def test_a_scan_on_workers_follows_the_probe_rule_round_by_round(tmp_path, bisector_cache):
+    # `scan --jobs 2` scores every state up front, in rounds: the first round (MIN_TRIALS
+    # states) runs the probe (but on the good endpoint) and measures it; it costs about what
+    # the full run costs and convicts nothing, so no later round runs it.
+    history = [Change("refactor")] * 7 + [Change("regress", how="shift"), Change("refactor")]
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
+                          report_root=tmp_path / "reports", jobs=2, executor="processes")
+    assert result.timeline.windows and result.confirmed(result.timeline.windows[0].start)
+    in_history = [result.records[run.key] for run in result.runs]   # the order the rounds scored them
+    probed = [any(run["probe_for"] for run in record.runs) for record in in_history]
+    assert probed[:MIN_TRIALS] == [False] + [True] * (MIN_TRIALS - 1)
     assert len(probed) == 10 and not any(probed[MIN_TRIALS:])

@@ -21,6 +21,7 @@ import pytest
 from portrepo import Change, make_port_repo
 from procwatch import alive, cmdline, wait_for, with_env
 from repostate import snapshot
+from warmcache import share_references
 from test_procs import _env, _git, make_repo, spawned as pids_in
 
 # Writes the pid of a detached `sleep 300` (env -i, setsid, double fork) to the file PIDS names.
@@ -142,13 +143,14 @@ def test_a_candidate_that_kills_its_scoring_step_is_ended_and_its_folder_removed
 
 
 @pytest.mark.slow
-def test_after_sigkill_of_a_parallel_hunt_workers_die_and_every_folder_is_pruned(tmp_path):
+def test_after_sigkill_of_a_parallel_hunt_workers_die_and_every_folder_is_pruned(tmp_path, warm_references):
     history = [Change("docs"), Change("refactor"), Change("hang"), Change("regress"), Change("unhang"),
                Change("refactor"), Change("docs")]
     port = make_port_repo(tmp_path / "port", history=history, timeout=120)
     before = snapshot(port.path)
     env = _env(tmp_path)
     marker = f"XDG_CACHE_HOME={env['XDG_CACHE_HOME']}"
+    share_references(warm_references, Path(env["XDG_CACHE_HOME"]) / "bisector")  # the session's reference images
     proc = subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base, "--jobs", "2",
                              "--report-dir", str(tmp_path / "r")], cwd=port.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

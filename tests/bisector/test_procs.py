@@ -19,10 +19,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from bisector.score.procs import _exit_watch
 from portrepo import scenario_args
 from procwatch import alive, wait_for
 from repostate import snapshot
@@ -206,3 +208,13 @@ def test_the_c_build_leaves_no_process_behind(tmp_path, c_twin, bisector):
     assert proc.returncode == 125, proc.stderr  # built, then the candidate wrote nothing
     assert len(spawned(pids)) == 2 and [p for p in spawned(pids) if alive(p)] == []
     assert snapshot(repo) == before  # built in a private checkout: no worktree registered here
+
+
+def test_the_supervisor_wakes_when_its_program_exits_not_at_its_next_poll():
+    # procs waits on a pidfd: the wait for a 30 s slice ends when the program does.
+    program = subprocess.Popen(["sleep", "0.2"])
+    started = time.monotonic()
+    with _exit_watch(program.pid) as exited:
+        assert exited is not None, "this Linux has pidfd_open (5.3 or later)"
+        exited(30.0)
+    assert time.monotonic() - started < 10.0 and program.poll() == 0

@@ -89,11 +89,7 @@ def test_scan_pins_every_window_to_the_injected_commits(port, cache_dir, tmp_pat
     md = (bundle / "timeline.md").read_text()
     assert all(port.shas[s][:10] in md for s, _ in expected)
     assert (bundle / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    again = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
-                         report_root=tmp_path / "reports")
-    assert again.scored_states == result.scored_states and again.fresh_states == 0
-    assert [w.start.commits for w in again.timeline.windows] == [w.start.commits for w in result.timeline.windows]
+    # A scan again over the warm cache: test_a_library_call_writes_nothing_to_the_terminal
 
 
 def test_a_budget_lists_what_it_left(port, tmp_path):
@@ -181,8 +177,9 @@ def test_jobs_with_a_budget_is_refused_clearly(tmp_path, capsys):
     assert code == 2 and "--jobs 2" in capsys.readouterr().err
 
 
-def test_scan_with_workers_pins_the_same_windows(port, tmp_path):
-    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")),
+def test_scan_with_workers_pins_the_same_windows(port, tmp_path, bisector_cache):
+    # bisector_cache: reference images only, no scores, so every state is scored anew
+    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
                           report_root=tmp_path / "reports", jobs=2, executor="processes")
     assert [(w.start.commits, w.end.commits) for w in result.timeline.windows] == \
         [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
@@ -193,7 +190,7 @@ def test_scan_with_workers_pins_the_same_windows(port, tmp_path):
 SLOT = re.compile(rb"TMPDIR=\S*bisector-workers-[^/]+/slot-\d+")
 
 
-def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path):
+def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path, bisector_cache):
     # Witness from /proc: each item a worker scores runs in a child process of ours whose
     # TMPDIR is the worker's slot folder. The two endpoints make one pair of such children
     # alive at once; a scan on the same two workers makes several more pairs.
@@ -210,7 +207,7 @@ def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")),
+        result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
                             report_root=tmp_path / "reports", jobs=2)
     finally:
         stop.set()
@@ -243,7 +240,11 @@ def _in_worker_slot(pid: int) -> bool:
 
 def test_a_library_call_writes_nothing_to_the_terminal(port, cache_dir, tmp_path, capfd):
     # The drivers report through a handler; without one (a library caller) they stay silent.
-    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
-                          report_root=tmp_path / "reports")
-    assert result.exit_code == WINDOWS_PINNED
+    # The cache is warm from the scans above: this scan also shows that nothing is scored anew.
+    again = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache_dir)),
+                         report_root=tmp_path / "reports")
+    assert again.exit_code == WINDOWS_PINNED
     assert capfd.readouterr() == ("", "")
+    assert again.scored_states == distinct_states(port) and again.fresh_states == 0
+    assert [(w.start.commits, w.end.commits) for w in again.timeline.windows] == \
+        [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]

@@ -54,3 +54,50 @@ def test_scan_reports_full_size_metrics_and_its_reproduce_command_prints_them(tm
     assert main(argv[1:]) == 1  # bad, in git bisect's vocabulary
     again = SCORE_METRICS.search(capsys.readouterr().out)
     assert again.groups() == (corr, ratio, "bad")
+
+
+# "centre" sees only the middle of the detector, where the edge regression changes nothing.
+CENTRE = ('[tool.bisector.scenarios.centre]\n'
+          'args = "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100 -detpixels 8 -pixel 0.4"')
+
+
+def test_a_bad_state_stops_at_its_first_bad_scenario_and_the_convicting_one_runs_first(tmp_path, monkeypatch):
+    # centre is judged first by the configuration, and the edge regression leaves it good:
+    # the first bad state the scan meets runs centre (good), then small (bad); every later
+    # bad state runs small alone. Good states run both (small first once it has convicted);
+    # the confirmations run both, fresh.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    r = Change("refactor")
+    port = make_port_repo(tmp_path / "port", extra_toml=CENTRE, settings='judge = ["centre", "small"]',
+                          history=[r, r, Change("regress", how="edge"), r, r, r, Change("fix"), r, r])
+    code = main(["scan", "--repo", str(port.path), "--good", port.base, "--report-dir", str(tmp_path / "reports")])
+    assert code == 0
+    (bundle,) = (tmp_path / "reports").iterdir()
+    timeline = json.loads((bundle / "timeline.json").read_text())
+    (window,) = timeline["windows"]
+    assert (window["first_bad"], window["fix"]) == (port.shas[2], port.shas[6])
+    assert window["break"]["confirmed"] and window["fixed"]["confirmed"]
+
+    scorings = timeline["timing"]["scorings"]
+    searched = [s for s in scorings if s["phase"] == "scan"]
+    ran = [[run["scenario"] for run in s["runs"]] for s in searched]
+    bad = [names for names, s in zip(ran, searched) if s["verdict"] == "bad"]
+    assert len(searched) == 10 and len(bad) == 4
+    assert bad[0] == ["centre", "small"] and bad[1:] == [["small"]] * 3
+    assert all(sorted(names) == ["centre", "small"] for names, s in zip(ran, searched) if s["verdict"] == "good")
+    (cut,) = [state for state in timeline["states"] if state["first"] == port.shas[4]]
+    assert [(sc["name"], sc["verdict"]) for sc in cut["scenarios"]] == [("small", "bad")]
+
+    # The fix's parent is a bad state cut short: still fresh full-size evidence, not re-run.
+    # Each pinned commit is re-run once on every judged scenario: the report has its full metrics.
+    confirms = [s for s in scorings if s["phase"] == "confirm"]
+    assert sorted(s["commit"] for s in confirms) == sorted([port.shas[2], port.shas[6]])
+    assert all([run["scenario"] for run in s["runs"]] == ["centre", "small"] for s in confirms)
+    assert [(m["name"], m["verdict"]) for m in window["metrics"]] == [("centre", "good"), ("small", "bad")]
+
+    # Scanned again through the cache: a bad state's cached bad scenario settles it, nothing
+    # of the search runs afresh (only the confirmations do).
+    assert main(["scan", "--repo", str(port.path), "--good", port.base, "--report-dir", str(tmp_path / "again")]) == 0
+    (bundle,) = (tmp_path / "again").iterdir()
+    scorings = json.loads((bundle / "timeline.json").read_text())["timing"]["scorings"]
+    assert all(run["cached"] for s in scorings if s["phase"] == "scan" for run in s["runs"])

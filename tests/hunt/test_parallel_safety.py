@@ -39,7 +39,7 @@ def _with_marker(marker: bytes, also: bytes = b"") -> list[int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("executor, how", [("processes", "ctrl-c"), ("processes", "kill"),
                                            ("dask-local", "ctrl-c")])
-def test_interrupt_during_a_parallel_round_cleans_up(tmp_path, executor, how):
+def test_interrupt_during_a_parallel_round_cleans_up(tmp_path, executor, how, xdg_cache):
     if executor.startswith("dask"):
         pytest.importorskip("distributed")
     port = make_port_repo(tmp_path / "port", history=HISTORY, timeout=120)
@@ -48,8 +48,8 @@ def test_interrupt_during_a_parallel_round_cleans_up(tmp_path, executor, how):
     before = snapshot(port.path)
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
-    marker = f"XDG_CACHE_HOME={tmp_path / 'cache'}".encode()
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), TMPDIR=str(scratch), PYTHONUNBUFFERED="1")
+    marker = f"XDG_CACHE_HOME={xdg_cache}".encode()
+    env = dict(os.environ, XDG_CACHE_HOME=str(xdg_cache), TMPDIR=str(scratch), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base, "--jobs", "2",
                              "--executor", executor, "--report-dir", str(tmp_path / "r")],
                             cwd=port.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
