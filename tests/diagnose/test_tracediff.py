@@ -226,7 +226,7 @@ def _peak_rss_kb(argv: list[str], cwd) -> tuple[int, int]:
 
 
 def test_long_traces_are_read_with_bounded_memory(tmp_path):
-    lines = 300_000
+    lines = 150_000
     c, py = tmp_path / "c.log", tmp_path / "py.log"
     with open(c, "w") as fc, open(py, "w") as fp:
         for i in range(lines):
@@ -234,8 +234,9 @@ def test_long_traces_are_read_with_bounded_memory(tmp_path):
             fp.write(f"TRACE_PY: q{i % 50} {i} {i + 0.5} {i * 2 + (i == lines - 7)}\n")
     code, peak_kb = _peak_rss_kb(["trace-diff", str(c), str(py)], tmp_path)
     assert code == 1  # the one slip near the end is found
-    # Holding both logs as entries took ~700 bytes a line (over 400 MB here).
-    assert peak_kb < 200 * 1024, f"peak {peak_kb / 1024:.0f} MB"
+    # Holding both logs as entries took ~700 bytes a line (about 200 MB here, with the
+    # interpreter's own ~35 MB); streaming them keeps the peak near that base whatever the length.
+    assert peak_kb < 100 * 1024, f"peak {peak_kb / 1024:.0f} MB"
 
 
 def test_a_huge_line_is_bad_input_not_memory(tmp_path, capsys):
