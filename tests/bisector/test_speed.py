@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bisector.api import run_bisect
 from bisector.config import ConfigOverrides, load_config
 from bisector.hunt.eta import HuntClock
 from bisector.score.candidate import export_workspace, run_candidate
+from bisector.demo.port_history import generate
 from bisector.score.compile_cache import cache_root
 from portrepo import Change, make_port_repo
+from simkernel import cref
 
 PHYSICS = "-default_F 100 -cell 100 100 100 90 90 90 -lambda 6.2 -N 5 -distance 100"
 
@@ -123,60 +125,35 @@ def test_cached_endpoint_is_not_evidence_and_paranoid_runs_each_side_twice(wide_
         assert [r["phase"] for r in data["confirmation"][side]["runs"]] == ["confirm", "confirm"]
 
 
-COMPILED_PORT = '''\
-"""A tiny port whose kernel is torch.compile'd; it says whether Inductor's cache served it."""
-import os
-import sys
-
-# A cold compile of one tiny kernel, made cheaper: no compile worker pool, and no vector-ISA
-# probe programs to build and run before the kernel. The precompiled header stays: its
-# sharing between runs is checked below.
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
-os.environ.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "0")
-import torch  # noqa: E402
-from torch._dynamo.utils import counters  # noqa: E402
-
-
-@torch.compile
-def kernel(x):
-    return torch.sin(x) ** 2 + 1.0
-
-
-argv = sys.argv[1:]
-n = int(argv[argv.index("-detpixels") + 1])
-image = kernel(torch.linspace(0.0, 1.0, n * n).reshape(n, n))
-image.numpy().astype("<f4").tofile(argv[argv.index("-floatfile") + 1])
-print("fxgraph_cache_hit", counters["inductor"]["fxgraph_cache_hit"])
-'''
-
-
-def _compiled_port(path: Path) -> Path:
-    (path / "src" / "tinyport").mkdir(parents=True)
-    (path / "src" / "tinyport" / "__main__.py").write_text(COMPILED_PORT)
-    (path / "pyproject.toml").write_text('[tool.bisector]\npaths = ["src"]\n'
-                                         '[tool.bisector.scenarios.tiny]\nargs = "-detpixels 4"\n')
-    for argv in (["init", "-q"], ["add", "."],
-                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny compiled port"]):
-        subprocess.run(["git", "-C", str(path), *argv], check=True, capture_output=True)
-    return path
+def _correlation(a, b) -> float:
+    return float(np.corrcoef(a.ravel().astype(np.float64), b.ravel().astype(np.float64))[0, 1])
 
 
 @pytest.mark.slow
-def test_two_runs_of_the_same_state_share_the_compile_cache(tmp_path, monkeypatch):
+def test_two_commits_of_a_compiled_port_share_one_graph_and_its_headers(tmp_path, monkeypatch):
+    # The demo's compiled port holds its physics in tensors, as real ports do: the unit slip
+    # changes the numbers its kernel gets, not the graph Inductor compiles. Both runs go through
+    # bisector's candidate path, each with its own private TMPDIR.
     for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "TORCH_COMPILE_DISABLE"):
         monkeypatch.delenv(name, raising=False)
-    repo = _compiled_port(tmp_path / "port")
-    config = load_config(repo, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")))
-    scenario = config.scenarios["tiny"]
-    hits, files = [], []
-    for run in ("first", "second"):
-        ws = export_workspace(config, "HEAD", tmp_path / run)  # each run has its own TMPDIR
-        result = run_candidate(config, ws, scenario, (4, 4))
+    # A cold compile made cheaper: no compile worker pool, and no vector-ISA probe programs to
+    # build and run first. The precompiled header stays: its sharing is checked below.
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    monkeypatch.setenv("TORCHINDUCTOR_VEC_ISA_OK", "0")
+    demo = generate(tmp_path / "port", commits=120, size=32, compiled=True)
+    config = load_config(demo.path, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache"),
+                                                              c_bin=str(cref.binary())))
+    scenario = config.scenarios["benchmark"]
+    reference = cref.simulate(list(scenario.args))
+    images, files = {}, []
+    for run, sha in (("good", demo.first_good), ("slip", demo.regression("unit_slip").culprit)):
+        ws = export_workspace(config, sha, tmp_path / run)
+        result = run_candidate(config, ws, scenario, reference.shape)
         assert result.status == "ok", result.reason
-        hits.append(int((ws.logs / "run-tiny.stdout").read_text().split()[-1]))
+        images[run] = result.image
         files.append(sorted(p for p in cache_root(config).rglob("*") if p.is_file()))
-    # The first run compiled into the shared cache; the second found its entry there.
-    assert hits == [0, 1]
+    # The first run compiled into the shared cache; the second, another commit with other
+    # physics, found everything there: no entry added.
     assert files[0] and files[1] == files[0]
     # Inductor's precompiled headers (kept under TMPDIR whatever TORCHINDUCTOR_CACHE_DIR says)
     # went to the shared folder through each private TMPDIR's link, so the second run built
@@ -184,8 +161,13 @@ def test_two_runs_of_the_same_state_share_the_compile_cache(tmp_path, monkeypatc
     headers = cache_root(config) / "inductor-tmpdir" / "precompiled_headers"
     assert any(p.suffix == ".gch" or p.name.endswith(".h.gch") for p in headers.rglob("*")), \
         sorted(headers.rglob("*"))
-    for run in ("first", "second"):
+    for run in ("good", "slip"):
         assert all(p.is_symlink() for p in (tmp_path / run / "tmp").glob("torchinductor_*"))
+    # The compiled images against the C twin (an independent implementation): the good commit
+    # matches it, the slipped one is nothing like it and far too bright.
+    good, slipped = (images[run].astype(np.float64) for run in ("good", "slip"))
+    assert _correlation(good, reference) >= 0.9999 and abs(good.sum() / reference.sum() - 1) < 1e-3
+    assert _correlation(slipped, reference) < 0.9 and slipped.sum() / reference.sum() > 5
 
 
 def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_dominates():
@@ -208,8 +190,6 @@ def test_clock_estimates_from_this_hunts_runs_and_suggests_eager_when_compiling_
 
 
 def test_demo_port_can_wrap_its_kernel_in_torch_compile(tmp_path):
-    from bisector.demo.port_history import generate
-
     plain = generate(tmp_path / "plain", commits=120, size=32)
     compiled = generate(tmp_path / "compiled", commits=120, size=32, compiled=True)
     simulator = (compiled.path / "src" / "nbport" / "simulator.py").read_text()
