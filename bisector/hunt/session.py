@@ -24,7 +24,9 @@ from pathlib import Path
 from .. import git
 from ..score import procs
 
-_PINNED_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "demo")
+# The bytecode comes along: copytree keeps the sources' times, so Python accepts it, and
+# no step of the hunt compiles bisector again (nor every step, where bytecode is not written).
+_PINNED_IGNORE = shutil.ignore_patterns("demo")
 
 
 class PrivateBisect:
