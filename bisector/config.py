@@ -258,10 +258,8 @@ def with_overrides(config: Config, overrides: ConfigOverrides) -> Config:
     timeout_s = config.timeout_s
     if overrides.timeout_s is not None:
         timeout_s = _timeout(overrides.timeout_s, "--timeout", "the command line")
-    noise = config.noise
-    if overrides.repeats is not None:
-        repeats = _count(overrides.repeats, "--repeats", "the command line")
-        noise = replace(noise, repeats=repeats, max_repeats=max(repeats, noise.max_repeats))
+    repeats = _repeats(overrides, config.noise.repeats)
+    noise = replace(config.noise, repeats=repeats, max_repeats=max(repeats, config.noise.max_repeats))
     return replace(config, thresholds=thresholds, judge=judge, timeout_s=timeout_s, noise=noise,
                    eager=config.eager if overrides.eager is None else overrides.eager,
                    paranoid=config.paranoid if overrides.paranoid is None else overrides.paranoid)
@@ -385,9 +383,7 @@ def _scenario_name(name: str, source: str) -> str:
 
 
 def _noise(table: dict[str, Any], overrides: ConfigOverrides, source: str) -> Noise:
-    repeats = _count(table.get("repeats", 1), "repeats", source)
-    if overrides.repeats is not None:
-        repeats = _count(overrides.repeats, "--repeats", "the command line")
+    repeats = _repeats(overrides, _count(table.get("repeats", 1), "repeats", source))
     max_repeats = max(repeats, _count(table.get("max_repeats", DEFAULT_MAX_REPEATS), "max_repeats", source))
     margin = table.get("noise_margin", DEFAULT_NOISE_MARGIN)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
@@ -399,6 +395,11 @@ def _noise(table: dict[str, Any], overrides: ConfigOverrides, source: str) -> No
     return Noise(repeats=repeats, max_repeats=max_repeats, margin=float(margin), seed=seed,
                  seed_env=_string(table, "seed_env", source) or None,
                  seed_arg=_string(table, "seed_arg", source) or None)
+
+
+def _repeats(overrides: ConfigOverrides, configured: int) -> int:
+    """--repeats when given (validated), else the configured count."""
+    return configured if overrides.repeats is None else _count(overrides.repeats, "--repeats", "the command line")
 
 
 def _count(value: Any, key: str, source: str) -> int:

@@ -172,8 +172,11 @@ class ScoringService:
     def all_cached(self, trees: dict[str, str | None]) -> bool:
         """True when every judged scenario of the state with ``trees`` has a cached score
         (scoring it then runs nothing; a probe's entry alone does not count)."""
-        return all(self.cache.get_score(self.key(trees, self.config.scenarios[name])) is not None
-                   for name in self.config.judge)
+        return all(self.cached(trees, name) for name in self.config.judge)
+
+    def cached(self, trees: dict[str, str | None], scenario: str) -> bool:
+        """True when ``scenario`` of the state with ``trees`` has a cached score."""
+        return self.cache.get_score(self.key(trees, self.config.scenarios[scenario])) is not None
 
     # -- verdicts ------------------------------------------------------------------------
 
@@ -222,8 +225,7 @@ class ScoringService:
             return list(self.config.judge)
         if not use_cache:
             return list(until_bad)
-        return sorted(until_bad, key=lambda name: self.cache.get_score(
-            self.key(state.trees, self.config.scenarios[name])) is None)
+        return sorted(until_bad, key=lambda name: not self.cached(state.trees, name))
 
     def session(self, state: State, *, read_cache: bool = True, keep_images: Path | None = None,
                 log: Log | None = None, export_all: bool = False, hold_images: bool = False) -> "Session":
