@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Noise-aware judging against single-run judging, side by side, on generated noisy ports.
 
-Each history is a tiny numpy port (tests/portrepo.py, 32x32 images) whose every run adds
+Each history is a tiny plain-Python port (tests/portrepo.py, 32x32 images) whose every run adds
 seeded random noise (portrepo.Noise): a run correlates with the reference about
 1 - L^2/2, L drawn per run. Both modes hunt with `bisector run --good ROOT` (a good tip goes
 on as a scan) on the same histories and seeds, each with a cold cache of its own:

@@ -1,10 +1,12 @@
 """Build real git repositories of a tiny nanoBragg "port" with a known history.
 
-The port (``src/nbport``) is a small numpy implementation of the benchmark scenario
+The port (``src/nbport``) is a small plain-Python implementation of the benchmark scenario
 (cubic cell, square-lattice sincg, MOSFLM geometry, unpolarised Kahn factor, solid angle,
 fluence and r_e^2), so it correlates with the C program to float32 precision when its
-history says it is correct. Each :class:`Change` becomes one commit; the history is
-written with ``git fast-import`` so that thousands of commits take seconds.
+history says it is correct. It imports nothing outside the standard library: the hunts of
+the suite run it hundreds of times on images of a few thousand pixels, where importing
+numpy would cost more than the physics. Each :class:`Change` becomes one commit; the
+history is written with ``git fast-import`` so that thousands of commits take seconds.
 
 Typical use::
 
@@ -111,7 +113,7 @@ class PortState:
 @dataclass(frozen=True)
 class Noise:
     """Run-to-run noise of every commit of a port: each run adds ``L * std(image)`` times a
-    zero-sum checkerboard, with ``L = |level + jitter * N(0, 1)|`` drawn from a generator
+    zero-sum checkerboard, with ``L = |level + jitter * N(0, 1)|`` drawn from a ``random.Random``
     seeded by ``seed`` and the run's number (counted in ``counter``, a file outside the
     repository), so a test's sequence of runs is reproducible. The correlation with the
     exact image is then about 1/sqrt(1 + L^2); the sum is unchanged. When the variable
@@ -201,7 +203,7 @@ def make_port_repo(path: Path, *, history: list[Change], size: int = 32,
                   "src/nbport/__main__.py": MAIN_SOURCE,
                   "src/nbport/physics.py": physics_source(states[0], noise),
                   "docs/notes.md": docs_source(states[0])}
-    stream += _commit(1, None, "Initial port: benchmark scenario in numpy", root_files)
+    stream += _commit(1, None, "Initial port: benchmark scenario in plain Python", root_files)
     for i, change in enumerate(history):
         before, after = states[i], states[i + 1]
         files = {}
@@ -323,8 +325,6 @@ Units: lengths in metres inside, wavelengths in metres, image in photons per pix
 import math
 import time
 
-import numpy as np
-
 R_E_SQUARED = 7.94079248018965e-30  # Thomson cross-section of the electron, m^2
 FLUENCE = 1.25932015286227e29       # nanoBragg's default fluence, photons/m^2
 INTENSITY_SCALE = {scale!r}
@@ -337,11 +337,10 @@ REVISION = {revision}
 def sincg(x, n):
     """Lattice factor sin(n x)/sin(x) (n where x == 0), as nanoBragg defines it."""
     if n <= 1:
-        return np.ones_like(x)
-    out = np.full_like(x, float(n))
-    nonzero = x != 0
-    out[nonzero] = np.sin(n * x[nonzero]) / np.sin(x[nonzero])
-    return out
+        return 1.0
+    if x == 0:
+        return float(n)
+    return math.sin(n * x) / math.sin(x)
 
 
 def auto_oversample(cell_m, n_cells, wavelength_m, distance_m, pixel_m):
@@ -350,8 +349,8 @@ def auto_oversample(cell_m, n_cells, wavelength_m, distance_m, pixel_m):
 
 
 def simulate(cell_m, n_cells, default_f, wavelength_m, distance_m, pixel_m, spixels, fpixels,
-             oversample=0, rows_per_chunk=256):
-    """Float image of shape (spixels, fpixels): MOSFLM convention, BEAM pivot, square xtal."""
+             oversample=0):
+    """The image as spixels rows of fpixels floats: MOSFLM convention, BEAM pivot, square xtal."""
     n = oversample if oversample > 0 else auto_oversample(cell_m, n_cells, wavelength_m,
                                                           distance_m, pixel_m)
     q = pixel_m / n
@@ -360,34 +359,36 @@ def simulate(cell_m, n_cells, default_f, wavelength_m, distance_m, pixel_m, spix
     fbeam = ybeam + (0.5 + BEAM_SHIFT_PIXELS) * pixel_m
     sbeam = xbeam + 0.5 * pixel_m
     # pix0 = -Fbeam f - Sbeam s + distance b with f=(0,0,1), s=(0,-1,0), b=(1,0,0).
-    sub = np.arange(n)
-    fdet = q * (np.arange(fpixels)[:, None] * n + sub[None, :]) + q / 2   # (fast, sub)
-    image = np.empty((spixels, fpixels))
-    for s0 in range(0, spixels, rows_per_chunk):
-        rows = np.arange(s0, min(spixels, s0 + rows_per_chunk))
-        sdet = q * (rows[:, None] * n + sub[None, :]) + q / 2               # (slow, sub)
-        x = distance_m
-        y = (sbeam - sdet)[:, :, None, None]                               # (slow, ss, 1, 1)
-        z = (fdet - fbeam)[None, None, :, :]                               # (1, 1, fast, sf)
-        r = np.sqrt(x * x + y * y + z * z)
-        dx, dy, dz = x / r, y / r, z / r
-        h = cell_m[0] * (dx - 1.0) / wavelength_m
-        k = cell_m[1] * dy / wavelength_m
-        l = cell_m[2] * dz / wavelength_m
-        f_latt = (sincg(np.pi * h, n_cells[0]) * sincg(np.pi * k, n_cells[1])
-                  * sincg(np.pi * l, n_cells[2]))
-        intensity = (default_f ** 2 * f_latt ** 2).sum(axis=(1, 3))        # (slow, fast)
-        # Solid angle and polarisation of the first subpixel, as the C program does.
-        r0, dx0 = r[:, 0, :, 0], dx[:, 0, :, 0]
-        omega = pixel_m ** 2 / r0 ** 2 * (distance_m / r0)
-        polar = 0.5 * (1.0 + dx0 ** 2)
-        image[rows] = R_E_SQUARED * FLUENCE * intensity / n ** 2 * polar * omega
-    edge = np.abs(fdet[:, 0] - fbeam) > EDGE_M                              # (fast,)
-    image[:, edge] *= EDGE_SCALE
-    return image * INTENSITY_SCALE
+    x = distance_m
+    ys = [[sbeam - (q * (s * n + sub) + q / 2) for sub in range(n)] for s in range(spixels)]
+    zs = [[q * (f * n + sub) + q / 2 - fbeam for sub in range(n)] for f in range(fpixels)]
+    image = []
+    for y_sub in ys:
+        row = []
+        for z_sub in zs:
+            intensity = 0.0
+            for y in y_sub:
+                for z in z_sub:
+                    r = math.sqrt(x * x + y * y + z * z)
+                    h = cell_m[0] * (x / r - 1.0) / wavelength_m
+                    k = cell_m[1] * (y / r) / wavelength_m
+                    l = cell_m[2] * (z / r) / wavelength_m
+                    f_latt = (sincg(math.pi * h, n_cells[0]) * sincg(math.pi * k, n_cells[1])
+                              * sincg(math.pi * l, n_cells[2]))
+                    intensity += default_f ** 2 * f_latt ** 2
+            # Solid angle and polarisation of the first subpixel, as the C program does.
+            r0 = math.sqrt(x * x + y_sub[0] * y_sub[0] + z_sub[0] * z_sub[0])
+            omega = pixel_m ** 2 / r0 ** 2 * (distance_m / r0)
+            polar = 0.5 * (1.0 + (x / r0) ** 2)
+            row.append(R_E_SQUARED * FLUENCE * intensity / n ** 2 * polar * omega)
+        image.append(row)
+    edge = [EDGE_SCALE if abs(z_sub[0]) > EDGE_M else 1.0 for z_sub in zs]
+    return [[value * e * INTENSITY_SCALE for value, e in zip(row, edge)] for row in image]
 '''
 
 NOISE_TEMPLATE = '''
+
+import random
 
 NOISE_LEVEL = {level!r}
 NOISE_JITTER = {jitter!r}
@@ -408,19 +409,21 @@ def _run_seed():
 
 def simulate(*args, **kwargs):
     image = _exact_simulate(*args, **kwargs)
-    rng = np.random.default_rng(_run_seed())
-    level = abs(NOISE_LEVEL + NOISE_JITTER * rng.standard_normal())
-    s, f = np.indices(image.shape)
-    checkerboard = np.where((s + f) % 2 == 0, 1.0, -1.0)
-    return image + level * image.std() * checkerboard
+    rng = random.Random(_run_seed())
+    level = abs(NOISE_LEVEL + NOISE_JITTER * rng.gauss(0.0, 1.0))
+    values = [v for row in image for v in row]
+    mean = math.fsum(values) / len(values)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+    step = level * std  # a zero-sum checkerboard of that height
+    return [[v + (step if (s + f) % 2 == 0 else -step) for f, v in enumerate(row)]
+            for s, row in enumerate(image)]
 '''
 
 MAIN_SOURCE = '''\
 """nanoBragg-compatible command line (a subset): python -m nbport FLAGS -floatfile FILE."""
 
 import sys
-
-import numpy as np
+from array import array
 
 from . import physics
 
@@ -445,6 +448,15 @@ def parse(argv):
     return opts
 
 
+def write_floatfile(image, path):
+    """Row after row as little-endian float32, as nanoBragg's -floatfile."""
+    values = array("f", [v for row in image for v in row])
+    if sys.byteorder == "big":
+        values.byteswap()
+    with open(path, "wb") as f:
+        values.tofile(f)
+
+
 def main(argv):
     opts = parse(argv)
     cell = [float(v) for v in opts.get("-cell", ["100", "100", "100", "90", "90", "90"])]
@@ -463,8 +475,7 @@ def main(argv):
         distance_m=float(opts.get("-distance", ["100"])[0]) * 1e-3,
         pixel_m=pixel_m, spixels=spixels, fpixels=fpixels,
         oversample=int(opts.get("-oversample", ["0"])[0]))
-    out = opts.get("-floatfile", ["floatimage.bin"])[0]
-    image.astype("<f4").tofile(out)
+    write_floatfile(image, opts.get("-floatfile", ["floatimage.bin"])[0])
     return 0
 
 

@@ -25,10 +25,11 @@ OVERSAMPLE_COMMENT = ("    xtal_max = max(c * n for c, n in zip(cell_m, n_cells)
                       "    xtal_max = max(c * n for c, n in zip(cell_m, n_cells))\n")
 PIX0_COMMENT = ("    # pix0 = -Fbeam f - Sbeam s + distance b with f=(0,0,1), s=(0,-1,0), b=(1,0,0).\n",
                 "    # pix0 = -Fbeam f - Sbeam s + distance b (MOSFLM: f=(0,0,1), s=(0,-1,0), b=(1,0,0)).\n")
-BREAK = ("        polar = 0.5 * (1.0 + dx0 ** 2)\n",
-         "        polar = 0.75 * (1.0 + dx0 ** 2)  # the unpolarised factor, rescaled\n")
+BREAK = ("            polar = 0.5 * (1.0 + (x / r0) ** 2)\n",
+         "            polar = 0.75 * (1.0 + (x / r0) ** 2)  # the unpolarised factor, rescaled\n")
 MAIN_DOC = ('"""nanoBragg-compatible command line (a subset): python -m nbport FLAGS -floatfile FILE."""',
             '"""The command line of the port: python -m nbport FLAGS -floatfile FILE (a subset of nanoBragg\'s)."""')
+IMPORTS = "import time\n"  # the last import line: a place for module-level additions
 UNITS = "src/nbport/units.py"
 UNITS_TEXT = '"""Unit constants."""\n\nMETRE = 1.0\nANGSTROM = 1e-10\n'
 
@@ -112,8 +113,7 @@ def test_one_breaking_hunk_among_unrelated_ones_is_isolated(tmp_path):
 def test_lines_granularity_splits_a_hunk_at_its_unchanged_lines(tmp_path):
     port = _port(tmp_path)
     physics = edited(physics_source(port.states[-1]), BREAK,
-                     ("        r0, dx0 = r[:, 0, :, 0], dx[:, 0, :, 0]\n",
-                      "        r0, dx0 = r[:, 0, :, 0], dx[:, 0, :, 0]  # first subpixel\n"))
+                     ("z_sub[0] * z_sub[0])\n", "z_sub[0] * z_sub[0])  # first subpixel\n"))
     culprit = commit_files(port.path, {PHYSICS: physics}, "Comment the subpixel; rescale polarisation")
     code, whole = _narrow(port, tmp_path / "reports", culprit)
     assert code == 0 and len(whole["hunks"]) == 1 and whole["minimal"] == [1]  # one hunk holds both
@@ -128,10 +128,9 @@ def _gain_port(tmp_path, *, unrelated: bool):
     """A port whose image is scaled by GAIN only when USE_GAIN: two hunks that break only together."""
     port = _port(tmp_path)
     base = edited(physics_source(port.states[-1]),
-                  ("import numpy as np\n", "import numpy as np\n\nGAIN = 1.0\n"),
+                  (IMPORTS, IMPORTS + "\nGAIN = 1.0\n"),
                   ("\n\ndef simulate(", "\n\nUSE_GAIN = False\n\n\ndef simulate("),
-                  ("    return image * INTENSITY_SCALE\n",
-                   "    return image * INTENSITY_SCALE * (GAIN if USE_GAIN else 1.0)\n"))
+                  ("value * e * INTENSITY_SCALE for", "value * e * INTENSITY_SCALE * (GAIN if USE_GAIN else 1.0) for"))
     commit_files(port.path, {PHYSICS: base}, "physics: an optional gain")
     edits = [("GAIN = 1.0\n", "GAIN = 1.5\n"), ("USE_GAIN = False\n", "USE_GAIN = True\n")]
     if unrelated:
@@ -143,7 +142,9 @@ def test_two_hunks_that_break_only_together_are_both_reported(tmp_path):
     port, culprit = _gain_port(tmp_path / "a", unrelated=True)
     code, found = _narrow(port, tmp_path / "reports", culprit)
     assert len(found["hunks"]) == 3
-    gain, use = (next(h["hunk"] for h in found["hunks"] if h["first"] == line) for line in (11, 37))
+    turned_on = (port.path / PHYSICS).read_text()
+    gain, use = (next(h["hunk"] for h in found["hunks"] if h["first"] == _line_of(turned_on, needle))
+                 for needle in ("GAIN = 1.5", "USE_GAIN = True"))
     assert code == 0 and found["minimal"] == [gain, use] and found["interaction"]
     assert {h["function"] for h in found["hunks"]} == {None, "sincg"}
     assert "interact" in found["conclusion"]
@@ -157,13 +158,14 @@ def test_two_hunks_that_break_only_together_are_both_reported(tmp_path):
 
 def test_a_hunk_that_cannot_import_alone_is_unresolved_never_blamed(tmp_path):
     port = _port(tmp_path)
-    physics = edited(physics_source(port.states[-1]), ("import numpy as np\n",
-                                                       "import numpy as np\n\nfrom .units import METRE  # noqa: F401\n"),
+    physics = edited(physics_source(port.states[-1]), (IMPORTS,
+                                                       IMPORTS + "\nfrom .units import METRE  # noqa: F401\n"),
                      SINCG_DOC, BREAK)
     culprit = commit_files(port.path, {PHYSICS: physics, UNITS: UNITS_TEXT}, "units.py, and rescale polarisation")
     code, found = _narrow(port, tmp_path / "reports", culprit)
     assert code == 0, found["conclusion"]
-    imports = next(h["hunk"] for h in found["hunks"] if h["path"] == PHYSICS and h["first"] == 11)
+    imports = next(h["hunk"] for h in found["hunks"] if h["path"] == PHYSICS
+                   and h["first"] == _line_of(physics, "from .units import METRE"))
     units = next(h["hunk"] for h in found["hunks"] if h["path"] == UNITS)
     unresolved = [t for t in found["trials"] if t["outcome"] == "unresolved"]
     assert unresolved and all(imports in t["hunks"] and units not in t["hunks"] for t in unresolved)
@@ -183,7 +185,8 @@ def test_a_fix_is_narrowed_to_the_hunks_that_restore_parity(tmp_path):
     assert code == 0, found["conclusion"]
     assert found["direction"] == "fix"
     assert found["parent_record"]["verdict"] == "bad" and found["commit_record"]["verdict"] == "good"
-    restoring = next(h for h in found["hunks"] if h["path"] == PHYSICS and h["first"] == 13)
+    restoring = next(h for h in found["hunks"]
+                     if h["path"] == PHYSICS and h["first"] == _line_of(fixed, "INTENSITY_SCALE = 1.0"))
     assert found["minimal"] == [restoring["hunk"]] and "restores parity" in found["conclusion"]
 
 
@@ -269,7 +272,7 @@ def test_interrupting_a_narrowing_removes_its_private_repository_and_candidates(
     commit_files(port.path, {PHYSICS: hooked}, "physics: a debugging hook")
     # the first hunk turns the hook on, the end of the file off again: ddmin's first subset
     # (the first hunk without the last) hangs; the whole commit does not
-    culprit = commit_files(port.path, {PHYSICS: edited(hooked, ("import numpy as np\n", "import numpy as np\n\nHANG = True\n"),
+    culprit = commit_files(port.path, {PHYSICS: edited(hooked, (IMPORTS, IMPORTS + "\nHANG = True\n"),
                                                        BREAK) + "\n\nHANG = False\n"}, "hook on and off; rescale")
     before = snapshot(port.path)
     scratch = tmp_path / "tmp"
