@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # as on a machine without that variable. (It changes no behaviour under test.)
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-# Most of those processes import numpy to handle images of a few hundred pixels; OpenBLAS
-# would start a thread per core in each on import (0.24 against 0.14 CPU-s per import, 760
-# imports a run). The tests run no linear algebra that threads would change.
+# bisector's own processes import numpy to handle images of a few hundred pixels (the
+# generated ports do not); OpenBLAS would start a thread per core in each on import (0.24
+# against 0.14 CPU-s per import). The tests run no linear algebra that threads would change.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from warmcache import warm_cache_dir, warm_xdg  # noqa: E402
