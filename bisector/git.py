@@ -4,7 +4,8 @@ Commits, trees, tree ids per path, diffs and logs are read through GitPython's o
 (one ``git cat-file`` process per repository opened). What GitPython has no object API
 for (rev-parse of any revision git understands, git bisect, git archive, fast-import,
 worktrees) runs as git's own commands through GitPython, or through subprocess where a
-process group is needed (``git bisect run``).
+process group is needed (``git bisect run``) or GitPython's import is the cost (the
+git-bisect step's one question, :func:`bisect_head`).
 
 Text from commits is data: messages, names and paths are decoded with replacement, so a
 commit written in another encoding, or with invalid bytes, is shown, never a crash.
@@ -238,6 +239,17 @@ def try_resolve(repo: Path, rev: str) -> str | None:
         status, sha, _ = _run(r, "rev-parse", "--verify", "--quiet", "--end-of-options",
                               f"{rev}^{{commit}}", check=False)
     return sha.strip() or None if status == 0 else None
+
+
+def bisect_head(repo: Path) -> str | None:
+    """The commit a ``--no-checkout`` bisection in ``repo`` has git test (BISECT_HEAD), or None.
+
+    A plain git process, not GitPython: the git-bisect step needs only this answer from git
+    when its state's trees are known, and importing GitPython would cost it more than the rest.
+    """
+    done = subprocess.run(["git", *_SAFE_CONFIG, "rev-parse", "--verify", "--quiet", "BISECT_HEAD^{commit}"],
+                          cwd=repo, env=clean_env(), capture_output=True, text=True)
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def resolve(repo: Path, rev: str) -> str:

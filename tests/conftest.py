@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # generated ports do not); OpenBLAS would start a thread per core in each on import (0.24
 # against 0.14 CPU-s per import). The tests run no linear algebra that threads would change.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# A suite started in the background of a non-interactive shell (`pytest &`) inherits SIGINT
+# ignored, and every process it starts would too: the Ctrl-C tests would then wait for an
+# interrupt that never arrives. Restoring Python's handler lets the children start with the
+# default disposition, as under a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from warmcache import warm_cache_dir, warm_xdg  # noqa: E402
 

@@ -27,6 +27,7 @@ from ..report.pictures import run_pictures
 from ..report.reproduce import reproduce_argv
 from ..report.text import first_reason, scenario_text, shown
 from ..score import procs
+from ..score.scoring import environment_key
 from ..records import Phase, ScoreRecord
 from ..score.verdict import Verdict
 from ..store.events import EventLog, EventType
@@ -39,6 +40,7 @@ from ..report.writable import report_folder
 from .prepare import CrashFolder, build_at, endpoints, prepare_references
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
 from .session import PrivateBisect
+from .step import KnownStates
 from .walk import GitWalk, walk_range
 
 
@@ -163,7 +165,8 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
             hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, handler, probes)
             findings.records += hunt.steps
             return hunt.outcome, hunt.abort or ""
-        argv = bisect.pinned_scorer(config.to_json(), probes.to_json())
+        known = KnownStates(environment_key(config), {sha: walk.trees_of(sha) for sha in walk.trees})
+        argv = bisect.pinned_scorer(config.to_json(), probes.to_json(), known.to_json())
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}
         with handler.bisect_display(walk.relevant_commits, subjects, findings.records, config) as display:

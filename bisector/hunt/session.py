@@ -71,19 +71,23 @@ class PrivateBisect:
         """Record verdicts scored outside ``git bisect run`` (``run --jobs``)."""
         git.bisect_mark(self.worktree, term, commits)
 
-    def pinned_scorer(self, config_json: str, probes_json: str) -> list[str]:
+    def pinned_scorer(self, config_json: str, probes_json: str, states_json: str = "{}") -> list[str]:
         """Copy bisector itself and the resolved config outside the bisected tree.
 
         No commit under test can then change how it is judged, and reinstalling bisector
         while a bisection runs cannot either. ``probes_json``: the hunt's evidence about its
         probes before the first step (hunt/probing.py); each step adds the steps before it.
+        ``states_json``: what the run already knows of the states git may pick (see
+        hunt/step.py, ``KnownStates``), so that a step whose score is cached asks git nothing more.
         """
         pinned = self.state / "pinned"
         shutil.copytree(Path(__file__).resolve().parents[1], pinned / "bisector", ignore=_PINNED_IGNORE)
-        (self.state / "config.json").write_text(config_json)
-        (self.state / "probes.json").write_text(probes_json)
+        files = {"config.json": config_json, "probes.json": probes_json, "states.json": states_json}
+        for name, text in files.items():
+            (self.state / name).write_text(text)
         return [sys.executable, "-m", "bisector.hunt.step", str(self.state / "config.json"),
-                str(self.worktree), str(self.events_path), str(self.state / "probes.json")]
+                str(self.worktree), str(self.events_path), str(self.state / "probes.json"),
+                str(self.state / "states.json")]
 
     @property
     def events_path(self) -> Path:

@@ -2,16 +2,21 @@
 
 git starts this once per step, so its start-up is bisector's overhead per step: it reads
 the configuration that `run` pinned outside the bisected tree and imports no CLI
-framework. ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES``; exit codes as
+framework. A step whose state the run already knows (``KnownStates``) and whose score is
+cached asks git one question and loads neither GitPython nor package metadata.
+``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES``; exit codes as
 `bisector score` (0 good, 1 bad, 125 skip, 128 abort, 130 interrupted).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import git
 from ..config import Config
@@ -20,10 +25,43 @@ from ..report.text import record_lines
 from ..score import procs
 from ..store.events import Event, EventLog, EventType
 
+if TYPE_CHECKING:
+    from ..score.scoring import State
+
 
 def commit_under_test(repo: Path) -> str:
     """BISECT_HEAD during a ``--no-checkout`` bisection (git moves it, not HEAD), else HEAD."""
-    return git.resolve(repo, "BISECT_HEAD" if git.try_resolve(repo, "BISECT_HEAD") else "HEAD")
+    return git.bisect_head(repo) or git.resolve(repo, "HEAD")
+
+
+@dataclass(frozen=True)
+class KnownStates:
+    """What `bisector run` knows, before its bisection starts, of the states git may pick:
+    the relevant trees of each commit of the range, and the scoring environment (its steps
+    run with the run's interpreter and packages, so theirs is the same)."""
+
+    environment: dict[str, Any] | None = None
+    trees: dict[str, dict[str, str | None]] = field(default_factory=dict)  # sha -> path -> object id
+
+    def to_json(self) -> str:
+        return json.dumps({"environment": self.environment, "trees": self.trees})
+
+    @classmethod
+    def read(cls, path: Path) -> "KnownStates":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the pinned states {path}: {exc}")
+        return cls(environment=data.get("environment"), trees=data.get("trees") or {})
+
+    def state(self, config: Config, sha: str) -> "State | None":
+        """The state of ``sha`` as the scoring service would find it, or None when not known."""
+        from ..score.scoring import State  # imported on use, as the engine below (run_step)
+
+        trees = self.trees.get(sha)
+        if trees is None or list(trees) != list(config.paths):
+            return None
+        return State(sha, sha, Path(config.repo), trees)
 
 
 def load_pinned(path: Path) -> Config:
@@ -40,10 +78,10 @@ def owner_gone() -> bool:
     return marker.endswith(":bisect") and not procs.owner_alive(marker.rpartition(":")[0])
 
 
-def run_step(pinned: Path, repo: Path, events: Path, probes: Path) -> int:
+def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path) -> int:
     # On use: a step whose owner is gone stops before loading the scoring engine.
     from ..records import Phase
-    from ..score.scoring import score_commit
+    from ..score.scoring import ScoringService
     from .probing import ProbeLedger
 
     if owner_gone():
@@ -51,6 +89,7 @@ def run_step(pinned: Path, repo: Path, events: Path, probes: Path) -> int:
         return ScoreExit.ABORT
 
     config = load_pinned(pinned)
+    known = KnownStates.read(states)
     sha = commit_under_test(repo)
     log = EventLog(events)
     ledger = ProbeLedger.read(probes)  # the endpoints', then every earlier step's evidence:
@@ -58,7 +97,9 @@ def run_step(pinned: Path, repo: Path, events: Path, probes: Path) -> int:
         if event.type is EventType.SCORED and event.record:
             ledger.observe(event.record)
     log.append(Event(EventType.STEP_START, sha))
-    record = score_commit(config, sha, log=log.append, use_probes=ledger.pays()).in_phase(Phase.BISECT)
+    with ScoringService(config, known.environment) as service:
+        record = service.score(known.state(config, sha) or sha, log=log.append,
+                               use_probes=ledger.pays()).in_phase(Phase.BISECT)
     log.append(Event(EventType.SCORED, sha, record=record))
     print("\n".join(record_lines(record)), flush=True)
     return record.exit_code
@@ -70,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     # candidate runner, which then kills the candidate's process group (no orphans).
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if len(argv) != 4:
-            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES")
+        if len(argv) != 5:
+            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES")
         return run_step(*map(Path, argv))
     except KeyboardInterrupt as exc:
         return exit_code_of(exc, ScoreExit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import git
@@ -16,9 +16,16 @@ class GitWalk:
     relevant_commits: int      # of those, touching the relevant paths
     distinct_states: int       # distinct relevant trees among good, bad and the relevant commits
     paths: tuple[str, ...]
+    # sha -> the object id of each path, for good, bad and the relevant commits (not reported)
+    trees: dict[str, tuple[str | None, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "trees"}
+
+    def trees_of(self, commit: str) -> dict[str, str | None] | None:
+        """``git.tree_ids`` of ``commit`` when it is one of the walked commits, else None."""
+        ids = self.trees.get(commit)
+        return None if ids is None else dict(zip(self.paths, ids))
 
 
 def walk_range(repo: Path, good: str, bad: str, paths: list[str]) -> GitWalk:
@@ -26,4 +33,4 @@ def walk_range(repo: Path, good: str, bad: str, paths: list[str]) -> GitWalk:
     relevant = git.rev_list(repo, good, bad, paths)
     states = git.tree_ids_many(repo, [good, bad, *relevant], paths)
     return GitWalk(good=good, bad=bad, commits=len(every), relevant_commits=len(relevant),
-                   distinct_states=len(set(states.values())), paths=tuple(paths))
+                   distinct_states=len(set(states.values())), paths=tuple(paths), trees=states)

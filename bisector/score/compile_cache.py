@@ -37,7 +37,6 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..config import Config
@@ -95,6 +94,10 @@ def cache_root(config: Config) -> Path:
 def torch_version() -> str:
     """The torch version candidates run with (they run with this interpreter), from metadata:
     importing torch here would cost seconds per step."""
+    # Imported on use: a git-bisect step whose score is cached runs no candidate and never
+    # pays the ~20 ms that package metadata costs to import.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("torch")
     except PackageNotFoundError:

@@ -22,7 +22,6 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -71,6 +70,10 @@ def environment_key(config: Config) -> dict[str, Any]:
 
 
 def _dist_version(name: str) -> str | None:
+    # Imported on use: package metadata costs a git-bisect step about 20 ms of its 150, and a
+    # step whose run pinned the environment (hunt/step.py) never reads it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(name)
     except PackageNotFoundError:
@@ -119,9 +122,11 @@ class ScoringService:
     ``commit`` is the tree id.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, environment: dict[str, Any] | None = None):
+        """``environment``: :func:`environment_key` of ``config`` when the caller has it (a
+        git-bisect step gets its run's: same interpreter, same packages)."""
         self.config = config
-        self.environment = environment_key(config)
+        self.environment = environment_key(config) if environment is None else environment
         self._cache: Cache | None = None
         self._reference: Reference | None = None
 

@@ -5,8 +5,13 @@ import sys
 from pathlib import Path
 
 from bisector import git
+from bisector.config import ConfigOverrides, load_config
 from bisector.hunt.session import PrivateBisect
 from bisector.hunt.probing import ProbeLedger
+from bisector.hunt.step import KnownStates
+from bisector.hunt.walk import walk_range
+from bisector.score.scoring import ScoringService, environment_key
+from portrepo import Change, make_port_repo
 from repostate import snapshot
 
 
@@ -25,7 +30,7 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
     repo, head = _repo(tmp_path)
     before = snapshot(repo)
     with PrivateBisect(repo, head) as bisect:
-        argv = bisect.pinned_scorer('{"pinned": true}', ProbeLedger().to_json())
+        argv = bisect.pinned_scorer('{"pinned": true}', ProbeLedger().to_json(), '{"trees": {}}')
         assert argv[1:3] == ["-m", "bisector.hunt.step"]
         assert Path(argv[3]).read_text() == '{"pinned": true}'
         where = subprocess.run([sys.executable, "-c", "import bisector; print(bisector.__file__)"],
@@ -41,3 +46,28 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
         state = bisect.state
     assert not state.exists()
     assert snapshot(repo) == before
+
+
+def test_a_step_on_a_known_cached_state_scores_it_without_gitpython_or_package_metadata(tmp_path, bisector_cache):
+    port = make_port_repo(tmp_path / "port", history=[Change("refactor"), Change("docs"), Change("regress"),
+                                                      Change("merge")])
+    config = load_config(port.path, overrides=ConfigOverrides(cache_dir=str(bisector_cache)))
+    walk = walk_range(port.path, port.base, port.head, list(config.paths))
+    known = KnownStates(environment_key(config), {sha: walk.trees_of(sha) for sha in walk.trees})
+    with ScoringService(config) as service:
+        # The run's knowledge of every walked commit is what the service finds itself: same keys.
+        assert {sha: known.state(config, sha).trees for sha in walk.trees} == \
+            {sha: service.commit(sha).trees for sha in walk.trees}
+        assert known.environment == service.environment
+        verdicts = {sha: service.score(sha).verdict.value for sha in walk.trees}  # all cached now
+    with PrivateBisect(port.path, port.head) as bisect:
+        bisect.start(port.head, port.base, list(config.paths))
+        argv = bisect.pinned_scorer(config.to_json(), ProbeLedger().to_json(), known.to_json())
+        step = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=git.clean_env(bisect.scorer_env()),
+                              cwd=bisect.worktree, capture_output=True, text=True, timeout=120)
+        under_test = git.bisect_head(bisect.worktree)
+    assert step.returncode == {"good": 0, "bad": 1}[verdicts[under_test]], step.stderr[-2000:]
+    assert f"{under_test[:12]}: {verdicts[under_test]}" in step.stdout
+    loaded = {line.rsplit("|", 1)[1].strip() for line in step.stderr.splitlines() if line.startswith("import time:")}
+    assert "bisector.score.scoring" in loaded  # the step did score, from the cache
+    assert not {"git", "numpy", "importlib.metadata"} & loaded
