@@ -23,6 +23,10 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # generated ports do not); OpenBLAS would start a thread per core in each on import (0.24
 # against 0.14 CPU-s per import). The tests run no linear algebra that threads would change.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Every process a test starts imports bisector from this checkout, also a module added since
+# the (file by file, strict editable) install.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH")]))
 # A suite started in the background of a non-interactive shell (`pytest &`) inherits SIGINT
 # ignored, and every process it starts would too: the Ctrl-C tests would then wait for an
 # interrupt that never arrives. Restoring Python's handler lets the children start with the
