@@ -71,7 +71,7 @@ class PrivateBisect:
         """Record verdicts scored outside ``git bisect run`` (``run --jobs``)."""
         git.bisect_mark(self.worktree, term, commits)
 
-    def pinned_scorer(self, config_json: str, probes_json: str, states_json: str = "{}") -> list[str]:
+    def pinned_scorer(self, config_json: str, probes_json: str, states_json: str) -> list[str]:
         """Copy bisector itself and the resolved config outside the bisected tree.
 
         No commit under test can then change how it is judged, and reinstalling bisector
