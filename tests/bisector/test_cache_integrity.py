@@ -18,6 +18,7 @@ from bisector.api import run_bisect
 from bisector.config import ConfigOverrides
 from bisector.store.cache import DB_NAME, Cache
 from portrepo import Change, make_port_repo
+from repostate import snapshot
 
 HISTORY = [Change("docs"), Change("refactor"), Change("refactor"), Change("regress"),
            Change("refactor"), Change("docs"), Change("refactor")]
@@ -58,17 +59,21 @@ def test_a_hunt_leaves_the_cache_intact_and_a_second_hunt_scores_nothing_anew(po
     assert _integrity(cache) == "ok"
 
 
-def test_two_concurrent_hunts_share_one_intact_cache(port, tmp_path, xdg_cache):
+def test_two_hunts_at_once_on_one_repository_share_one_intact_cache_and_touch_nothing(port, tmp_path, xdg_cache):
+    # Real processes: the point is two hunts sharing one repository, one cache database and
+    # the machine at the same time. One is started in the checkout, the other names it.
+    before = snapshot(port.path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["XDG_CACHE_HOME"] = str(xdg_cache)  # reference images only: both hunts score every state
-    argv = [sys.executable, "-m", "bisector", "run", "--repo", str(port.path), "--good", port.base]
-    # real processes: the point is two hunts writing one database at the same time
-    hunts = [subprocess.Popen([*argv, "--report-dir", str(tmp_path / f"r{i}")], env=env, cwd=tmp_path,
+    starts = [([], port.path), (["--repo", str(port.path)], tmp_path)]
+    hunts = [subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base, *repo,
+                               "--report-dir", str(tmp_path / f"r{i}")], env=env, cwd=cwd,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
+             for i, (repo, cwd) in enumerate(starts)]
     outputs = [h.communicate(timeout=600)[0] for h in hunts]
     assert [h.returncode for h in hunts] == [0, 0], outputs
-    assert all(port.culprit in out for out in outputs), outputs
+    assert all(f"culprit: {port.culprit}" in " ".join(out.split()) for out in outputs), outputs
+    assert snapshot(port.path) == before
     cache = xdg_cache / "bisector"
     assert _integrity(cache) == "ok"
     assert not list(cache.glob(f"{DB_NAME}.corrupt-*"))

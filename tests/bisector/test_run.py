@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -163,22 +161,6 @@ def test_cheap_probe_judges_clearly_bad_commits_and_the_report_says_so(tmp_path,
     assert all(sc.verdict.value == "bad" for phase in by_phase.values() for sc in phase if sc.via_probe)
     assert not any(sc.via_probe for sc in by_phase["confirm"])  # confirmation is full evidence
     assert "(probe)" in (result.report_dir / "bisect_log.md").read_text()
-
-
-def test_two_runs_on_one_repository_at_once_do_not_collide(tmp_path, xdg_cache):
-    # Two real processes: what is shared is the repository, the cache and the machine.
-    port = make_port_repo(tmp_path / "port", history=_history(1))
-    before = snapshot(port.path)
-    env = dict(os.environ, XDG_CACHE_HOME=str(xdg_cache))
-    runs = [subprocess.Popen([sys.executable, "-m", "bisector", "run", "--good", port.base,
-                              "--report-dir", str(tmp_path / f"reports{i}")], cwd=port.path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for i in range(2)]
-    outputs = [p.communicate(timeout=300) for p in runs]
-    for proc, (out, err) in zip(runs, outputs):
-        assert proc.returncode == 0, err
-        assert f"culprit: {port.culprit}" in " ".join((out + err).split())
-    assert snapshot(port.path) == before
 
 
 def test_a_c_reference_built_from_source_is_built_at_the_good_commit(tmp_path, cache_dir, c_twin):
