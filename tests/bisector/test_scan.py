@@ -177,16 +177,6 @@ def test_jobs_with_a_budget_is_refused_clearly(tmp_path, capsys):
     assert code == 2 and "--jobs 2" in capsys.readouterr().err
 
 
-def test_scan_with_workers_pins_the_same_windows(port, tmp_path, bisector_cache):
-    # bisector_cache: reference images only, no scores, so every state is scored anew
-    result = scan_history(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
-                          report_root=tmp_path / "reports", jobs=2, executor="processes")
-    assert [(w.start.commits, w.end.commits) for w in result.timeline.windows] == \
-        [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
-    assert result.scored_states == result.distinct_states == distinct_states(port)
-    assert result.fresh_states == result.scored_states  # scored by the workers, not read from a cache
-
-
 SLOT = re.compile(rb"TMPDIR=\S*bisector-workers-[^/]+/slot-\d+")
 
 
@@ -213,6 +203,9 @@ def test_run_with_jobs_on_a_good_tip_scans_on_its_workers(port, tmp_path, bisect
         stop.set()
         watcher.join()
     assert result.exit_code == WINDOWS_PINNED and result.scan is not None
+    # the workers pin the same windows as the ground truth (and as a scan on one process)
+    assert [(w.start.commits, w.end.commits) for w in result.scan.timeline.windows] == \
+        [((port.shas[start],), (port.shas[fix],)) for start, fix in windows(port.states)]
     assert result.candidates == [port.shas[s] for s, _ in windows(port.states)]
     assert result.scan.scored_states == distinct_states(port)
     assert result.scan.fresh_states == result.scan.scored_states - 2  # the run scored both endpoints first
