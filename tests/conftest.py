@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -36,6 +37,14 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from warmcache import warm_cache_dir, warm_xdg  # noqa: E402
+
+
+def pytest_collection_finish(session):
+    """Every object made so far (torch, matplotlib, dask and the test modules, imported by the
+    collection) goes to the collector's permanent generation: a full collection during the run
+    then walks only what the tests make. Measured with perf on a whole run: garbage collection
+    was 13% of the workers' CPU. Nothing in the suite relies on collecting those objects."""
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items):
