@@ -48,13 +48,19 @@ def pytest_collection_finish(session):
 
 
 def pytest_collection_modifyitems(items):
-    """Modules with the most end-to-end (``slow``) tests first, the rest in their order.
+    """Modules that wait on the clock first, then those with the most end-to-end (``slow``)
+    tests, the rest in their order.
 
     Each module runs on one worker (``--dist loadfile``), one after the other in this order:
-    the longest modules then start at once and the short ones fill the cores at the end,
-    instead of a long module finishing alone while the other cores idle."""
-    weight = Counter(item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -weight[item.nodeid.split("::", 1)[0]])  # stable: modules stay whole
+    a module that mostly waits then waits while the others compute, the longest modules
+    start at once and the short ones fill the cores at the end, instead of a long module
+    finishing alone while the other cores idle."""
+    def module(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    waits = {module(item) for item in items if item.get_closest_marker("waits")}
+    slow = Counter(module(item) for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: (module(item) not in waits, -slow[module(item)]))  # stable: modules stay whole
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -36,6 +36,7 @@ def test_a_terminal_gets_a_spinner_not_heartbeat_lines():
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 def test_a_scan_logged_to_a_pipe_shows_a_heartbeat_during_a_long_state(tmp_path, xdg_cache):
     # The hanging state runs until its timeout, just past one heartbeat interval.
     port = make_port_repo(tmp_path / "port", history=[Change("hang"), Change("unhang")], timeout=HEARTBEAT_S + 8)

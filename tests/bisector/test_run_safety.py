@@ -188,6 +188,7 @@ def test_bad_config_file_names_the_key(port, tmp_path, xdg_cache, bisector_cli):
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(tmp_path, c_twin, xdg_cache):
     history = [Change("docs"), Change("refactor"), Change("hang"), Change("regress"), Change("unhang"),
                Change("refactor"), Change("docs")]
