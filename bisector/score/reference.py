@@ -116,8 +116,8 @@ class SimkernelReference(Reference):
             import simkernel  # torch, seconds to import: only when an image must be computed
             import torch
             # torch's objects live as long as the process: in the collector's permanent
-            # generation, no later full collection walks them again (they were a sixth of a
-            # cold `bisector run`'s CPU: 8.2 against 6.8 CPU-s for its whole process tree).
+            # generation, no later full collection walks them again. A cold `bisector run`
+            # of a 7-commit port: 7.1 against 8.0 CPU-s for its process tree (12 runs each).
             gc.freeze()
             cfg = simkernel.parse_args(list(scenario.args))
             image = simkernel.simulate(cfg, dtype=torch.float64).detach().cpu().numpy()
