@@ -165,7 +165,7 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
             hunt = rounds.run_rounds(bisect, config, pool, jobs, good_sha, bad_sha, handler, probes)
             findings.records += hunt.steps
             return hunt.outcome, hunt.abort or ""
-        known = KnownStates(environment_key(config), {sha: walk.trees_of(sha) for sha in walk.trees})
+        known = KnownStates.of(walk, environment_key(config))
         argv = bisect.pinned_scorer(config.to_json(), probes.to_json(), known.to_json())
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}

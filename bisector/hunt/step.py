@@ -27,6 +27,7 @@ from ..store.events import Event, EventLog, EventType
 
 if TYPE_CHECKING:
     from ..score.scoring import State
+    from .walk import GitWalk
 
 
 def commit_under_test(repo: Path) -> str:
@@ -42,6 +43,11 @@ class KnownStates:
 
     environment: dict[str, Any] | None = None
     trees: dict[str, dict[str, str | None]] = field(default_factory=dict)  # sha -> path -> object id
+
+    @classmethod
+    def of(cls, walk: "GitWalk", environment: dict[str, Any]) -> "KnownStates":
+        """The trees ``walk`` read for each of its commits, by path, with ``environment``."""
+        return cls(environment, {sha: dict(zip(walk.paths, ids)) for sha, ids in walk.trees.items()})
 
     def to_json(self) -> str:
         return json.dumps({"environment": self.environment, "trees": self.trees})

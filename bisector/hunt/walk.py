@@ -22,11 +22,6 @@ class GitWalk:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "trees"}
 
-    def trees_of(self, commit: str) -> dict[str, str | None] | None:
-        """``git.tree_ids`` of ``commit`` when it is one of the walked commits, else None."""
-        ids = self.trees.get(commit)
-        return None if ids is None else dict(zip(self.paths, ids))
-
 
 def walk_range(repo: Path, good: str, bad: str, paths: list[str]) -> GitWalk:
     every = git.rev_list(repo, good, bad)

@@ -53,7 +53,7 @@ def test_a_step_on_a_known_cached_state_scores_it_without_gitpython_or_package_m
                                                       Change("merge")])
     config = load_config(port.path, overrides=ConfigOverrides(cache_dir=str(bisector_cache)))
     walk = walk_range(port.path, port.base, port.head, list(config.paths))
-    known = KnownStates(environment_key(config), {sha: walk.trees_of(sha) for sha in walk.trees})
+    known = KnownStates.of(walk, environment_key(config))  # what the run pins for its steps
     with ScoringService(config) as service:
         # The run's knowledge of every walked commit is what the service finds itself: same keys.
         assert {sha: known.state(config, sha).trees for sha in walk.trees} == \
