@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write
+from .wal import use_wal
 
 from typing import TYPE_CHECKING
 
@@ -246,9 +247,7 @@ class Cache:
         conn = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                # once per database: switching the mode needs every other connection gone
-                conn.execute("PRAGMA journal_mode = WAL")
+            use_wal(conn, _BUSY_TIMEOUT_MS / 1000)
             conn.execute("PRAGMA synchronous = NORMAL")
             if _check_schema(conn) < SCHEMA_VERSION:
                 _create_schema(conn)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .. import git
 from ..errors import BisectorError, RunExit
+from .wal import use_wal
 
 LEDGER_NAME = "ledger.sqlite3"
 SCHEMA_VERSION = 1
@@ -210,15 +211,11 @@ class Ledger:
     # -- opening -------------------------------------------------------------------------------
     def _open(self) -> None:
         try:
-            self._db.execute("PRAGMA schema_version").fetchone()  # reads the header: a foreign file fails here
-            self._check_integrity()
-            self._check_layout(self._tables())
+            self._check_readable()
             if self.read_only:
                 return
-            # Set once, when the ledger is made or first upgraded: changing the journal mode
-            # needs every other connection gone, and a ledger we refuse is never written.
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                self._db.execute("PRAGMA journal_mode = WAL")
+            # Set once, when the ledger is made or first upgraded: a ledger we refuse is never written.
+            use_wal(self._db, _BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise self._refusal(exc) from None
         with self._transaction() as db:
@@ -229,6 +226,21 @@ class Ledger:
                     db.execute(statement)
             # A write on every open: a ledger we cannot write is found before the night is scored.
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_readable(self) -> None:
+        """Header, integrity and layout, read in one snapshot.
+
+        Read apart, the tables and ``user_version`` could straddle another process's creation
+        of the ledger: no table yet, then version 1, which looks like a foreign layout.
+        """
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute("PRAGMA schema_version").fetchone()  # reads the header: a foreign file fails here
+            self._check_integrity()
+            self._check_layout(self._tables())
+        finally:
+            if self._db.in_transaction:  # it wrote nothing: ending it either way is the same
+                self._db.execute("ROLLBACK")
 
     def _tables(self) -> dict[str, tuple[str, ...]]:
         names = [row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
