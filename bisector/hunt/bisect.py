@@ -33,7 +33,7 @@ from ..score.verdict import Verdict
 from ..store.events import EventLog, EventType
 from . import rounds
 from .bisectlog import parse_bisect_log
-from .confirm import Confirmation, confirm_culprit
+from .confirm import Confirmation, confirm_culprit, pictured_runs
 from .handler import HuntHandler, SilentHandler
 from .probing import ProbeLedger
 from ..report.writable import report_folder
@@ -78,7 +78,7 @@ def run_bisect(repo: Path, good: str, bad: str | None = None, *, config_file: Pa
     """
     crash = CrashFolder()
     try:
-        # Images of fresh full runs (good endpoint, confirmations) live here until the report has them.
+        # Images of fresh runs (endpoints, steps, confirmations) live here until the report has them.
         with procs.scratch_dir("bisector-images-") as kept, open_executor(executor, jobs) as pool:
             return _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_worktree,
                                handler or SilentHandler(), crash, Path(kept), pool, jobs)
@@ -125,7 +125,7 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
             config, report_root, handler, crash)
 
     outcome, output = _bisect(repo, config, good_sha, bad_sha, walk, keep_worktree, findings, handler,
-                              pool, jobs)
+                              pool, jobs, kept / "steps")
     if not outcome.finished:
         steps = findings.in_phase(Phase.BISECT)
         reason = _abort_reason(steps[-1] if steps else None, output)
@@ -153,9 +153,9 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
 
 
 def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWalk, keep_worktree: bool,
-            findings: RunFindings, handler: HuntHandler, pool: Executor, jobs: int):
+            findings: RunFindings, handler: HuntHandler, pool: Executor, jobs: int, images: Path):
     """git bisect run (or, for jobs > 1, multisection rounds) in the private repository;
-    its outcome and output, the steps in ``findings``."""
+    its outcome and output, the steps in ``findings``; git's steps keep their images under ``images``."""
     with PrivateBisect(repo, bad_sha, keep=keep_worktree) as bisect:
         bisect.start(bad_sha, good_sha, list(config.paths))
         probes = ProbeLedger()
@@ -166,7 +166,7 @@ def _bisect(repo: Path, config: Config, good_sha: str, bad_sha: str, walk: GitWa
             findings.records += hunt.steps
             return hunt.outcome, hunt.abort or ""
         known = KnownStates.of(walk, environment_key(config))
-        argv = bisect.pinned_scorer(config.to_json(), probes.to_json(), known.to_json())
+        argv = bisect.pinned_scorer(config.to_json(), probes.to_json(), known.to_json(), images)
         events = EventLog(bisect.events_path)
         subjects: dict[str, str] = {}
         with handler.bisect_display(walk.relevant_commits, subjects, findings.records, config) as display:
@@ -196,11 +196,12 @@ def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
 def _score_endpoints(config: Config, good: str, bad: str, handler: HuntHandler, kept: Path,
                      pool: Executor) -> list[ScoreRecord]:
     """Score both endpoints (at once when the executor has room). A probe may convict the bad
-    one, never clear the good one: the good endpoint is judged on the full scenarios (and its
-    images kept, as it may be the culprit's parent's evidence)."""
+    one, never clear the good one: the good endpoint is judged on the full scenarios. Both
+    keep their images: they may be the evidence of the culprit's parent or of the culprit."""
     records = []
     with handler.busy(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
-        scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good"}, full_only={good})
+        scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good", bad: kept / "bad"},
+                            full_only={good})
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
         records.append(record)
@@ -255,7 +256,7 @@ def _culprit_conclusion(repo: Path, culprit: str, confirmation: Confirmation) ->
                 "(its relevant tree equals its parent's): the verdicts differ for a reason outside "
                 "the code under test (the environment, a flaky benchmark, or a path missing from "
                 "`paths`); treat the culprit as unconfirmed.")
-    failing = [sc for sc in confirmation.culprit.runs[-1].scenarios if sc.verdict is not Verdict.GOOD]
+    failing = [sc for sc in pictured_runs(confirmation)[1].scenarios if sc.verdict is not Verdict.GOOD]
     what = "; ".join(scenario_text(sc) for sc in failing) or "no scenario failed"
     if confirmation.confirmed:
         return (f"`{ci.short}` \"{subject}\" ({author}, {ci.date[:10]}) breaks parity: {what}. "

@@ -6,8 +6,10 @@ culprit bad on every such run, or the culprit is not confirmed.
 
 - parent: a fresh full-scenario result of the same relevant tree made earlier in this hunt
   (the good endpoint, or a bisect step) is its evidence; it is re-run only without one.
-- culprit: always re-run once, fresh, keeping its images for the report; a fresh
-  full-scenario bisect step of its state counts as evidence too.
+- culprit: the same, but its evidence must also picture it for the report: every judged
+  scenario run (none cut short at the first bad one) and its images kept, as the bad
+  endpoint and `git bisect run`'s steps keep them. Without such a run (the probe convicted
+  it, its score came from the cache, a scan cut it short) it is re-run once, fresh.
 - paranoid: each side needs two fresh runs, and is re-run at least once.
 - a noisy port: the runs of each side, pooled per scenario, must be told apart by the noise
   rule (score/noise.py ``separated``): the parent GOOD on every judged scenario, the culprit
@@ -83,6 +85,17 @@ def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
             and not any(sc.cached or sc.via_probe for sc in record.scenarios))
 
 
+def pictures_the_state(record: ScoreRecord, config: Config) -> bool:
+    """Fresh full evidence that also shows every way the state fails: each judged scenario
+    ran (none cut short at the first bad one) and kept its image for the report."""
+    return (is_fresh_full(record, config) and [sc.name for sc in record.scenarios] == list(config.judge)
+            and all(_kept(sc.image) for sc in record.scenarios))
+
+
+def _kept(image: str | None) -> bool:
+    return bool(image) and Path(image).is_file()  # a step drops the images a later step supersedes
+
+
 def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord], keep_dir: Path,
                     announce: Announce | None = None) -> Confirmation:
     """Gather each side's evidence from ``hunt_records`` and re-run what is missing."""
@@ -93,8 +106,10 @@ def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord
     guilty = Side("culprit", culprit, Verdict.BAD, git.tree_ids(repo, culprit, paths))
     needed = 2 if config.paranoid else 1
     reruns: list[ScoreRecord] = []
-    for side, at_least in ((parent, 1 if config.paranoid else 0), (guilty, 1)):
+    for side in (parent, guilty):
         side.runs = [r for r in hunt_records if r.tree_ids == side.tree_ids and is_fresh_full(r, config)]
+        pictured = side is parent or any(pictures_the_state(r, config) for r in side.runs)
+        at_least = 1 if config.paranoid or not pictured else 0
         for _ in range(max(at_least, needed - len(side.runs))):
             record = score_commit(config, side.commit, use_cache=False, use_probes=False,
                                   keep_images=keep_dir / f"{side.label}-{len(reruns)}").in_phase(Phase.CONFIRM)
@@ -137,9 +152,10 @@ def _number(value: float | None) -> float:
 
 
 def pictured_runs(confirmation: Confirmation) -> tuple[ScoreRecord | None, ScoreRecord]:
-    """(parent run with kept images or None, latest culprit re-run) for the report's pictures."""
+    """(parent run with kept images or None, the culprit's latest run with kept images, else
+    its latest run) for the report's pictures and figures."""
     def with_images(side: Side) -> ScoreRecord | None:
-        kept = [r for r in side.runs if any(sc.image for sc in r.scenarios)]
+        kept = [r for r in side.runs if any(_kept(sc.image) for sc in r.scenarios)]
         return kept[-1] if kept else None
 
-    return with_images(confirmation.parent), confirmation.culprit.runs[-1]
+    return with_images(confirmation.parent), with_images(confirmation.culprit) or confirmation.culprit.runs[-1]

@@ -71,7 +71,7 @@ class PrivateBisect:
         """Record verdicts scored outside ``git bisect run`` (``run --jobs``)."""
         git.bisect_mark(self.worktree, term, commits)
 
-    def pinned_scorer(self, config_json: str, probes_json: str, states_json: str) -> list[str]:
+    def pinned_scorer(self, config_json: str, probes_json: str, states_json: str, images: Path) -> list[str]:
         """Copy bisector itself and the resolved config outside the bisected tree.
 
         No commit under test can then change how it is judged, and reinstalling bisector
@@ -79,6 +79,8 @@ class PrivateBisect:
         probes before the first step (hunt/probing.py); each step adds the steps before it.
         ``states_json``: what the run already knows of the states git may pick (see
         hunt/step.py, ``KnownStates``), so that a step whose score is cached asks git nothing more.
+        ``images``: where steps keep the images of their fresh runs (outside this state folder,
+        which goes with the bisection: the confirmation and the report come after it).
         """
         pinned = self.state / "pinned"
         shutil.copytree(Path(__file__).resolve().parents[1], pinned / "bisector", ignore=_PINNED_IGNORE)
@@ -87,7 +89,7 @@ class PrivateBisect:
             (self.state / name).write_text(text)
         return [sys.executable, "-m", "bisector.hunt.step", str(self.state / "config.json"),
                 str(self.worktree), str(self.events_path), str(self.state / "probes.json"),
-                str(self.state / "states.json")]
+                str(self.state / "states.json"), str(images)]
 
     @property
     def events_path(self) -> Path:

@@ -4,7 +4,7 @@ git starts this once per step, so its start-up is bisector's overhead per step: 
 the configuration that `run` pinned outside the bisected tree and imports no CLI
 framework. A step whose state the run already knows (``KnownStates``) and whose score is
 cached asks git one question and loads neither GitPython nor package metadata.
-``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES``; exit codes as
+``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES IMAGES``; exit codes as
 `bisector score` (0 good, 1 bad, 125 skip, 128 abort, 130 interrupted).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def owner_gone() -> bool:
     return marker.endswith(":bisect") and not procs.owner_alive(marker.rpartition(":")[0])
 
 
-def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path) -> int:
+def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path, images: Path) -> int:
     # On use: a step whose owner is gone stops before loading the scoring engine.
     from ..records import Phase
     from ..score.scoring import ScoringService
@@ -99,16 +100,31 @@ def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path)
     sha = commit_under_test(repo)
     log = EventLog(events)
     ledger = ProbeLedger.read(probes)  # the endpoints', then every earlier step's evidence:
-    for event in log.read_all():
-        if event.type is EventType.SCORED and event.record:
-            ledger.observe(event.record)
+    earlier = [event.record for event in log.read_all() if event.type is EventType.SCORED and event.record]
+    for step in earlier:
+        ledger.observe(step)
     log.append(Event(EventType.STEP_START, sha))
     with ScoringService(config, known.environment) as service:
-        record = service.score(known.state(config, sha) or sha, log=log.append,
-                               use_probes=ledger.pays()).in_phase(Phase.BISECT)
+        record = service.score(known.state(config, sha) or sha, log=log.append, use_probes=ledger.pays(),
+                               keep_images=images / sha).in_phase(Phase.BISECT)
     log.append(Event(EventType.SCORED, sha, record=record))
+    drop_superseded_images(images, record, earlier)
     print("\n".join(record_lines(record)), flush=True)
     return record.exit_code
+
+
+def drop_superseded_images(images: Path, record, earlier: list) -> None:
+    """Keep the images of the latest good and the latest bad step only.
+
+    git picks each step between the last good and the first bad commit so far, so an earlier
+    step with the same verdict is farther from the culprit than this one: its images (up to
+    64 MB per scenario at 4096^2) will not picture the culprit or its parent.
+    """
+    if record.verdict.value not in ("good", "bad"):
+        return
+    for step in earlier:
+        if step.verdict is record.verdict and step.commit != record.commit:
+            shutil.rmtree(images / step.commit, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     # candidate runner, which then kills the candidate's process group (no orphans).
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if len(argv) != 5:
-            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES")
+        if len(argv) != 6:
+            raise ConfigError("usage: python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES IMAGES")
         return run_step(*map(Path, argv))
     except KeyboardInterrupt as exc:
         return exit_code_of(exc, ScoreExit)

@@ -25,8 +25,10 @@ def test_every_failing_scenario_gets_a_figure_worst_first(tmp_path):
                         report_root=tmp_path / "reports")
     assert result.culprit == port.culprit
     results = json.loads((result.report_dir / "results.json").read_text())
-    (rerun,) = [r for r in results["records"] if r["phase"] == "confirm" and r["commit"] == port.culprit]
-    by_correlation = sorted((sc for sc in rerun["scenarios"] if sc["verdict"] == "bad"), key=lambda sc: sc["correlation"])
+    # The culprit's evidence: a fresh full run of its state in this hunt, with its images.
+    last = results["confirmation"]["culprit"]["runs"][-1]
+    (evidence,) = [r for r in results["records"] if (r["phase"], r["commit"]) == (last["phase"], last["commit"])]
+    by_correlation = sorted((sc for sc in evidence["scenarios"] if sc["verdict"] == "bad"), key=lambda sc: sc["correlation"])
     assert [sc["name"] for sc in by_correlation] == ["centre", "small"]  # both fail; centre worse
     files = {"centre": result.report_dir / "comparison.png", "small": result.report_dir / "comparison-small.png"}
     for name, path in files.items():

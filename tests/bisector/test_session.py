@@ -30,7 +30,7 @@ def test_git_runs_the_pinned_copy_of_bisector_and_cleanup_removes_everything(tmp
     repo, head = _repo(tmp_path)
     before = snapshot(repo)
     with PrivateBisect(repo, head) as bisect:
-        argv = bisect.pinned_scorer('{"pinned": true}', ProbeLedger().to_json(), '{"trees": {}}')
+        argv = bisect.pinned_scorer('{"pinned": true}', ProbeLedger().to_json(), '{"trees": {}}', tmp_path / "images")
         assert argv[1:3] == ["-m", "bisector.hunt.step"]
         assert Path(argv[3]).read_text() == '{"pinned": true}'
         where = subprocess.run([sys.executable, "-c", "import bisector; print(bisector.__file__)"],
@@ -62,7 +62,7 @@ def test_a_step_on_a_known_cached_state_scores_it_without_gitpython_or_package_m
         verdicts = {sha: service.score(sha).verdict.value for sha in walk.trees}  # all cached now
     with PrivateBisect(port.path, port.head) as bisect:
         bisect.start(port.head, port.base, list(config.paths))
-        argv = bisect.pinned_scorer(config.to_json(), ProbeLedger().to_json(), known.to_json())
+        argv = bisect.pinned_scorer(config.to_json(), ProbeLedger().to_json(), known.to_json(), tmp_path / "images")
         step = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=git.clean_env(bisect.scorer_env()),
                               cwd=bisect.worktree, capture_output=True, text=True, timeout=120)
         under_test = git.bisect_head(bisect.worktree)
@@ -71,3 +71,30 @@ def test_a_step_on_a_known_cached_state_scores_it_without_gitpython_or_package_m
     loaded = {line.rsplit("|", 1)[1].strip() for line in step.stderr.splitlines() if line.startswith("import time:")}
     assert "bisector.score.scoring" in loaded  # the step did score, from the cache
     assert not {"git", "numpy", "importlib.metadata"} & loaded
+
+
+def test_a_step_keeps_the_images_of_the_latest_good_and_bad_steps_only(tmp_path):
+    from bisector.hunt.confirm import pictures_the_state
+    from bisector.hunt.step import drop_superseded_images
+    from bisector.records import ScenarioResult, ScoreRecord
+    from bisector.score.verdict import Verdict
+
+    config = load_config(make_port_repo(tmp_path / "port", history=[Change("docs")]).path)
+    images = tmp_path / "images"
+
+    def step(sha: str, verdict: Verdict) -> ScoreRecord:
+        (images / sha).mkdir(parents=True)
+        image = images / sha / "small.npy"
+        image.write_bytes(b"kept")
+        return ScoreRecord(sha, {}, verdict, [ScenarioResult(name, verdict, "", image=str(image))
+                                             for name in config.judge])
+
+    earlier = [step("g1", Verdict.GOOD), step("b1", Verdict.BAD), step("s1", Verdict.SKIP)]
+    assert all(pictures_the_state(r, config) for r in earlier[:2])
+    latest = step("g2", Verdict.GOOD)
+    drop_superseded_images(images, latest, earlier)
+    assert sorted(p.name for p in images.iterdir()) == ["b1", "g2", "s1"]
+    # A record whose images were dropped is evidence no more for the report: the culprit is re-run.
+    assert not pictures_the_state(earlier[0], config) and pictures_the_state(latest, config)
+    drop_superseded_images(images, step("s2", Verdict.SKIP), earlier + [latest])
+    assert sorted(p.name for p in images.iterdir()) == ["b1", "g2", "s1", "s2"]
