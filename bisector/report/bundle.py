@@ -104,7 +104,7 @@ def _comparison_figures(f: RunFindings, info: dict, report_dir: Path) -> list[tu
     if not f.culprit:
         return []
     confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
-    culprit = confirm.get(f.culprit)
+    culprit = confirm.get(f.culprit) or _evidence(f, "culprit")
     parent_sha = (git.parents(f.repo, f.culprit) or [None])[0]
     parent = confirm.get(parent_sha) or _evidence(f, "parent")
     drawn = []

@@ -13,7 +13,7 @@ One figure per comparison (``comparison_figure``), shared by `run`'s bundle and 
 Large images are reduced for display first (report/images.py keeps each block's most extreme
 value, so a one-pixel spot stays visible); the zoom is cut from the full-resolution images.
 The PNG carries a ``Panels`` text chunk (JSON: each panel's name and pixel box) so tests and
-tools can find the panels without guessing.
+tools can find the panels without guessing, and the caption as its ``Description``.
 
 numpy and matplotlib (0.6 s) are imported on use, once there is a figure to draw.
 """
@@ -136,7 +136,7 @@ def comparison_figure(path: Path, panels: list[Panel], *, title: str, caption: l
         _difference_row(fig, grid, cols, diff, shown_diff, images, difference_of, zoom, norm, boxes, origin)
     fig.text(0.03, 0.02 / fig.get_figheight() + 0.005, "\n".join(caption), fontsize=8.5,
              va="bottom", ha="left", family="monospace")
-    info = _save(fig, Path(path), boxes, log_scale, zoom, title)
+    info = _save(fig, Path(path), boxes, log_scale, zoom, title, caption)
     info.origin = origin
     return info
 
@@ -280,7 +280,8 @@ def largest_disagreement(diff: np.ndarray) -> Zoom | None:
     return Zoom(s0, min(slow, s0 + side), f0, min(fast, f0 + side))
 
 
-def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str) -> FigureInfo:
+def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str,
+          caption: list[str]) -> FigureInfo:
     # Boxes from the grid layout (fixed before drawing), so the figure is drawn only once.
     width, height = (int(round(v * DPI)) for v in fig.get_size_inches())
     panels = []
@@ -291,7 +292,8 @@ def _save(fig, path: Path, boxes, log_scale: bool, zoom: Zoom | None, title: str
                                              int(math.ceil(bb.x1 * width)), int(math.ceil((1 - bb.y0) * height))]})
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI,
-                metadata={"Title": title, "Software": "bisector", "Panels": json.dumps(panels)})
+                metadata={"Title": title, "Description": "\n".join(caption), "Software": "bisector",
+                          "Panels": json.dumps(panels)})
     atomic_write(path, buf.getvalue())
     return FigureInfo(path=path, log_scale=log_scale, zoom=zoom, panels=panels, size=(width, height))
 

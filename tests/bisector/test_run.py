@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bisector.api import run_bisect
 from bisector.config import ConfigOverrides
@@ -100,9 +101,13 @@ def test_nothing_is_rerun_when_both_sides_were_scored_fresh_in_full_with_their_i
     (evidence,) = [r for r in results["records"] if r["commit"] == port.culprit]
     assert evidence["phase"] == "bisect" and not any(sc["cached"] for sc in evidence["scenarios"])
     # The scale regression multiplies the image by 1.5: the sum ratio says exactly that,
-    # in the results and in the conclusion (the figure, from the step's kept image: above).
+    # in the results, the conclusion and the caption of the figure drawn from the step's image.
     assert evidence["scenarios"][0]["sum_ratio"] == pytest.approx(1.5, rel=1e-4)
     assert "sum_ratio 1.5" in result.conclusion
+    with Image.open(result.report_dir / "comparison.png") as png:
+        caption = png.text["Description"].splitlines()
+    assert caption[0].startswith(f"culprit {port.culprit[:10]}: correlation ") and "sum ratio 1.5" in caption[0]
+    assert caption[1].startswith("parent ") and caption[1].endswith("(good)")
 
 
 def test_reproduce_command_gives_the_same_verdict(found, xdg_cache, bisector_cli):
