@@ -22,7 +22,13 @@ against the same runs eager, bisector's floor (the runs no hunt can avoid: the g
 and the fresh confirmation runs, at full size, from its results.json) and its wall time over
 that floor, and the issue's goals with PASS/MISS.
 
-    python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip] [--keep DIR]
+Two brackets: ``--bracket regression`` (the demo's own, from a good commit well before the
+culprit to just before its fix: dense in source commits) and ``--bracket user``, shaped like
+the user's real one (05b648a..4cace485: 137 commits, 2 touching src): from just before the
+source commit that precedes the culprit to just before the one that follows it.
+
+    python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip]
+                                   [--bracket regression|user] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1400)
     parser.add_argument("--size", type=int, default=4096, help="benchmark detector pixels per axis")
     parser.add_argument("--regression", default="unit_slip", help="which injected regression to bracket")
+    parser.add_argument("--bracket", choices=("regression", "user"), default="regression",
+                        help="the demo's bracket of the regression, or one shaped like the user's (see above)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None,
                         help="a new folder to work in and keep (reports, clones, rows.pickle) instead of a temporary one")
@@ -79,6 +87,8 @@ def main() -> None:
                         compiled=True)
         generated = time.perf_counter() - t0
         regression = demo.regression(args.regression)
+        if args.bracket == "user":
+            regression = _user_shaped(demo, regression)
         c_bin = cref.binary()
         config = load_config(demo.path, overrides=ConfigOverrides(c_bin=str(c_bin)))
         full = config.scenarios["benchmark"]
@@ -89,7 +99,8 @@ def main() -> None:
               f"torch.compile; scenario benchmark at {args.size}^2"
               + (f", built-in probe {probe.name} at {probe.args[probe.args.index('-detpixels') + 1]}^2"
                  if probe else ", no probe")
-              + f"; regression '{regression.name}' bracketed {regression.good[:10]}..{regression.bad[:10]}")
+              + f"; regression '{regression.name}' bracketed {regression.good[:10]}..{regression.bad[:10]} "
+              f"({_shape(demo, regression)})")
         print(f"C reference: {', '.join(f'{k} {v:.2f} s' for k, v in reference_s.items())} per run", flush=True)
 
         hand = lambda name, env, tmpdir: _by_hand(demo.path, regression, c_bin, config.package, full.args,  # noqa: E731
@@ -106,6 +117,27 @@ def main() -> None:
         _rows({"compiled warm": rows["compiled warm"]})
         (tmp / "rows.pickle").write_bytes(pickle.dumps((rows, regression)))
         _report(rows, regression)
+
+
+def _user_shaped(demo, regression):
+    """The regression bracketed like the user's real hunt: the culprit and one other source
+    commit inside, the rest docs and records."""
+    from dataclasses import replace
+
+    history, source = list(demo.history), list(demo.source_commits)
+    at = source.index(regression.culprit)
+    good = history[history.index(source[at - 1]) - 1]
+    bad = history[history.index(source[at + 1]) - 1]
+    if not history.index(regression.good) <= history.index(good) < history.index(bad) <= history.index(regression.bad):
+        sys.exit(f"no user-shaped bracket inside {regression.name}'s: pick another --regression or --commits")
+    return replace(regression, good=good, bad=bad)
+
+
+def _shape(demo, regression) -> str:
+    history = list(demo.history)
+    lo, hi = history.index(regression.good), history.index(regression.bad)
+    touching = sum(1 for sha in demo.source_commits if lo < history.index(sha) <= hi)
+    return f"{hi - lo} commits, {touching} touching src"
 
 
 def _rows(rows: dict, header: bool = True) -> None:
@@ -217,9 +249,14 @@ def _bisector(repo: Path, regression, c_bin: Path, work: Path, extra: dict, comp
 
 
 def _floor(results: dict, good: str) -> float:
-    """The runs no hunt can avoid: the good endpoint's and the confirmation's fresh full-size runs."""
+    """The runs no hunt can avoid: the good endpoint's and the confirmation's fresh full-size
+    runs. The culprit's confirmation is a re-run, or the fresh full run of its state that the
+    search made (an endpoint or a step) when that run kept its images."""
+    culprit_runs = results.get("confirmation", {}).get("culprit", {}).get("runs", [])
+    evidence = {(r["phase"], r["commit"]) for r in culprit_runs[-1:]}
     unavoidable = [r for r in results["records"]
-                   if r.get("phase") == "confirm" or (r.get("phase") == "endpoint" and r["commit"] == good)]
+                   if r.get("phase") == "confirm" or (r.get("phase") == "endpoint" and r["commit"] == good)
+                   or (r.get("phase"), r["commit"]) in evidence]
     return sum(run["seconds"] for r in unavoidable for run in r.get("runs", [])
                if not run["cached"] and not run.get("probe_for"))
 
