@@ -6,10 +6,11 @@ culprit bad on every such run, or the culprit is not confirmed.
 
 - parent: a fresh full-scenario result of the same relevant tree made earlier in this hunt
   (the good endpoint, or a bisect step) is its evidence; it is re-run only without one.
-- culprit: the same, but its evidence must also picture it for the report: every judged
-  scenario run (none cut short at the first bad one) and its images kept, as the bad
-  endpoint and `git bisect run`'s steps keep them. Without such a run (the probe convicted
-  it, its score came from the cache, a scan cut it short) it is re-run once, fresh.
+- culprit: the same, but its evidence must show every judged scenario (none cut short at
+  the first bad one) and, in a run, keep its images for the report's figures, as the
+  endpoints and `git bisect run`'s steps do. Without such a run (the probe convicted it, its
+  score came from the cache, a scan cut it short) it is re-run once, fresh. A scan's break
+  or fix is held to the same rule, without the images (its report draws none).
 - paranoid: each side needs two fresh runs, and is re-run at least once.
 - a noisy port: the runs of each side, pooled per scenario, must be told apart by the noise
   rule (score/noise.py ``separated``): the parent GOOD on every judged scenario, the culprit
@@ -85,11 +86,15 @@ def is_fresh_full(record: ScoreRecord, config: Config) -> bool:
             and not any(sc.cached or sc.via_probe for sc in record.scenarios))
 
 
+def shows_every_scenario(record: ScoreRecord, config: Config) -> bool:
+    """Fresh full evidence with every judged scenario run (none cut short at the first bad
+    one): the numbers a report gives for a culprit, a break or a fix."""
+    return is_fresh_full(record, config) and [sc.name for sc in record.scenarios] == list(config.judge)
+
+
 def pictures_the_state(record: ScoreRecord, config: Config) -> bool:
-    """Fresh full evidence that also shows every way the state fails: each judged scenario
-    ran (none cut short at the first bad one) and kept its image for the report."""
-    return (is_fresh_full(record, config) and [sc.name for sc in record.scenarios] == list(config.judge)
-            and all(_kept(sc.image) for sc in record.scenarios))
+    """``shows_every_scenario``, and each scenario kept its image for the report's figures."""
+    return shows_every_scenario(record, config) and all(_kept(sc.image) for sc in record.scenarios)
 
 
 def _kept(image: str | None) -> bool:

@@ -28,7 +28,7 @@ from ..report.reproduce import judge_argv
 from ..score.scoring import score_commit
 from ..score.verdict import Verdict
 from .handler import HuntHandler, SilentHandler
-from .confirm import is_fresh_full
+from .confirm import is_fresh_full, shows_every_scenario
 from .peek import CachePeek
 from .probing import MIN_TRIALS, ProbeLedger
 from ..report.writable import report_folder
@@ -45,7 +45,8 @@ NO_BAD_STATE = ScanExit.NO_BAD_STATE  # no scored state is bad
 @dataclass(frozen=True)
 class Confirmation:
     """Fresh full-size evidence (no cache, no probe) on both sides of a pinned transition:
-    the commit re-run, the parent re-run unless the search already judged its state so."""
+    each side re-run unless the search already judged its state so (the commit's on every
+    judged scenario; hunt/confirm.py has the rule)."""
 
     commit: str
     parent: str
@@ -98,14 +99,15 @@ class ScanResult:
         return self.records.get(self.runs[run_index].key)
 
     def confirmed(self, t: Transition | None) -> bool | None:
-        """True/False for a pinned transition re-run fresh; None when there is nothing to confirm."""
+        """True/False for a pinned transition judged on fresh full-size runs; None when there is
+        nothing to confirm."""
         if t is None or t.kind != PINNED or t.commits[0] not in self.confirmations:
             return None
         return self.confirmations[t.commits[0]].confirmed
 
     def window_record(self, w: Window) -> ScoreRecord | None:
-        """The full-size evidence of a window's first bad state: the break's fresh re-run when it
-        was pinned, else a full-size scoring of the state (the search's record may be its probe's)."""
+        """The full-size evidence of a window's first bad state: the break's confirming run when
+        it was pinned, else a full-size scoring of the state (the search's record may be its probe's)."""
         first = self.runs[w.first_bad_run].first
         c = self.confirmations.get(first)
         if c is not None:
@@ -311,12 +313,15 @@ def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandle
                 continue
             commit = t.commits[0]
             parent = result.runs[t.before].last  # the commit's first parent on the mainline
+            # The states judged fresh at full size by this scan are their own evidence (the
+            # commit's only with every scenario run); the rest is re-run, fresh and in full:
+            # the probe may convict during the search, never here.
             fresh = []
-            searched = result.record_of(t.before)
-            if searched is not None and is_fresh_full(searched, config):
-                fresh.append(searched)  # the parent's state, judged fresh at full size by this scan
-            for sha in (parent, commit)[len(fresh):]:
-                # Fresh and at full size: the probe may convict during the search, never here.
+            for sha, run, enough in ((parent, t.before, is_fresh_full), (commit, t.after, shows_every_scenario)):
+                searched = result.record_of(run)
+                if searched is not None and enough(searched, config):
+                    fresh.append(searched)
+                    continue
                 with handler.busy(f"confirming: fresh full-size re-run of {sha[:10]}"):
                     fresh.append(score_commit(config, sha, use_cache=False, use_probes=False)
                                  .in_phase(Phase.CONFIRM))
@@ -327,10 +332,10 @@ def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandle
             for label, sha, record in ((f"{what} parent", parent, fresh[0]), (what, commit, fresh[1])):
                 if record.phase is Phase.CONFIRM:
                     handler.confirmed(label, record, git.commit_info(result.repo, sha).subject)
-            parent_run = "re-run" if fresh[0].phase is Phase.CONFIRM else "run in this scan"
+            how = ["re-run" if r.phase is Phase.CONFIRM else "run in this scan" for r in fresh]
             handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on fresh "
-                             f"full-size runs (parent {fresh[0].verdict.value}, {parent_run}; commit "
-                             f"{fresh[1].verdict.value}, re-run)")
+                             f"full-size runs (parent {fresh[0].verdict.value}, {how[0]}; commit "
+                             f"{fresh[1].verdict.value}, {how[1]})")
     for window in result.timeline.windows:
         first = result.runs[window.first_bad_run].first
         record = result.record_of(window.first_bad_run)

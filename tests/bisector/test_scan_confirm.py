@@ -88,15 +88,19 @@ def test_a_bad_state_stops_at_its_first_bad_scenario_and_the_convicting_one_runs
     (cut,) = [state for state in timeline["states"] if state["first"] == port.shas[4]]
     assert [(sc["name"], sc["verdict"]) for sc in cut["scenarios"]] == [("small", "bad")]
 
-    # The fix's parent is a bad state cut short: still fresh full-size evidence, not re-run.
-    # Each pinned commit is re-run once on every judged scenario: the report has its full metrics.
+    # The fix's parent is a bad state cut short: still fresh full-size evidence, not re-run;
+    # the fix is a good state, judged fresh on every scenario: its own evidence too. The break
+    # was cut short (small alone), so it alone is re-run, on every judged scenario: the
+    # report has its full metrics.
     confirms = [s for s in scorings if s["phase"] == "confirm"]
-    assert sorted(s["commit"] for s in confirms) == sorted([port.shas[2], port.shas[6]])
-    assert all([run["scenario"] for run in s["runs"]] == ["centre", "small"] for s in confirms)
+    assert [s["commit"] for s in confirms] == [port.shas[2]]
+    assert [run["scenario"] for run in confirms[0]["runs"]] == ["centre", "small"]
     assert [(m["name"], m["verdict"]) for m in window["metrics"]] == [("centre", "good"), ("small", "bad")]
+    phases = {side: [r["phase"] for r in window[side]["fresh"]] for side in ("break", "fixed")}
+    assert phases == {"break": ["scan", "confirm"], "fixed": ["scan", "scan"]}
 
     # Scanned again through the cache: a bad state's cached bad scenario settles it, nothing
-    # of the search runs afresh (only the confirmations do).
+    # of the search runs afresh (only the confirmations do: a cached score is no evidence).
     assert main(["scan", "--repo", str(port.path), "--good", port.base, "--report-dir", str(tmp_path / "again")]) == 0
     (bundle,) = (tmp_path / "again").iterdir()
     scorings = json.loads((bundle / "timeline.json").read_text())["timing"]["scorings"]
