@@ -21,7 +21,7 @@ class Phase(enum.Enum):
 
     ENDPOINT = "endpoint"  # the good and bad commits, before bisecting
     BISECT = "bisect"      # a step of git bisect run
-    CONFIRM = "confirm"    # the fresh re-run of the culprit and its parent
+    CONFIRM = "confirm"    # a fresh full re-run of the culprit or its parent, when the search had none
     SCAN = "scan"          # one state of a scan
 
 

@@ -32,7 +32,7 @@ REPORTS_WHEN_NOT_KEPT = Path(tempfile.gettempdir()) / "bisector-demo-reports"
 class WindowCheck:
     regression: Regression
     found: bool            # a window starts at its culprit and ends at its fix, both pinned
-    confirmed: bool        # both transitions confirmed by a fresh re-run
+    confirmed: bool        # both transitions confirmed on fresh full-size runs
 
 
 @dataclass(frozen=True)

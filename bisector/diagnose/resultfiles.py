@@ -7,7 +7,7 @@ bisector writes seven shapes, and benchmark scripts two more:
 - ``score --json`` output: one ScoreRecord (records.py), each scenario a run;
 - compare's ``summary.json``: one run; a commit candidate's sha is its provenance;
 - ``nightly.json``: the tip's scenarios, the tip's sha;
-- scan's ``timeline.json``: each scored state's scenarios, and the fresh re-runs of each break;
+- scan's ``timeline.json``: each scored state's scenarios, and the runs that confirm each break;
 - verify's ``verify.json``: one run per check, with the verdict it recorded (no metrics);
 - narrow's ``narrow.json``: the parent, the commit, and each scoring of the parent with a
   subset of the commit's hunks applied (the hunks are an input). The copy a narrowing adds to

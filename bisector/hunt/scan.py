@@ -332,10 +332,10 @@ def _confirm_transitions(config: Config, result: ScanResult, handler: HuntHandle
             for label, sha, record in ((f"{what} parent", parent, fresh[0]), (what, commit, fresh[1])):
                 if record.phase is Phase.CONFIRM:
                     handler.confirmed(label, record, git.commit_info(result.repo, sha).subject)
-            how = ["re-run" if r.phase is Phase.CONFIRM else "run in this scan" for r in fresh]
-            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'} on fresh "
-                             f"full-size runs (parent {fresh[0].verdict.value}, {how[0]}; commit "
-                             f"{fresh[1].verdict.value}, {how[1]})")
+            # Short enough for 80 columns: "break", NOT and "abort" at once fill exactly 80.
+            how = ["re-run" if r.phase is Phase.CONFIRM else "scanned" for r in fresh]
+            handler.progress(f"  {what} {commit[:10]} {'confirmed' if c.confirmed else 'NOT confirmed'}: parent "
+                             f"{fresh[0].verdict.value} ({how[0]}), commit {fresh[1].verdict.value} ({how[1]})")
     for window in result.timeline.windows:
         first = result.runs[window.first_bad_run].first
         record = result.record_of(window.first_bad_run)
@@ -354,7 +354,7 @@ def _conclude(result: ScanResult) -> tuple[int, str]:
         return NO_BAD_STATE, "No scored state in the range is bad: parity holds along the history."
     pinned = result.pinned_windows()
     text = (f"{len(tl.windows)} window(s) of broken parity; {len(pinned)} pinned to one commit and "
-            f"confirmed by a fresh re-run.")
+            f"confirmed on fresh full-size runs.")
     if gaps:
         text += f" Not known: {gaps}; they may hide more windows (see timeline.md)."
     return (WINDOWS_PINNED if pinned else NOT_PINNED), text

@@ -1,9 +1,9 @@
 """The images a run's report shows: for every scenario the culprit fails, worst first, the
 reference, the parent and the culprit, read from the runs that confirmed the culprit.
 
-The culprit is always re-run fresh with its images kept. The parent often is not (a good
-bisect step of the same state is evidence enough), so its image may not exist; the figure
-then says why instead of leaving the panel empty.
+The culprit's evidence always has its images (hunt/confirm.py re-runs it otherwise). The
+parent's may not (a run that kept none, such as a ``--jobs`` round, is evidence enough), so
+its image may not exist; the figure then says why instead of leaving the panel empty.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def worst_first(scenarios: list[ScenarioResult]) -> list[ScenarioResult]:
 
 
 def run_pictures(config: Config, confirmation: Confirmation) -> list[ScenarioPictures]:
-    """One set of pictures per scenario the culprit's fresh re-run fails (with a kept image), worst first."""
+    """One set of pictures per scenario the culprit's evidence fails (with a kept image), worst first."""
     parent, culprit = pictured_runs(confirmation)
     reference = reference_for(config)
     pictures = []

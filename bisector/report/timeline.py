@@ -392,5 +392,5 @@ def _confirmed_word(t: dict | None) -> str:
         return "range edge"
     if t["kind"] != PINNED:
         return f"{t['kind']}: not one commit"
-    return {True: "confirmed by a fresh re-run", False: "NOT confirmed on a fresh re-run",
-            None: "not re-run"}[t["confirmed"]]
+    return {True: "confirmed", False: "NOT confirmed on fresh full-size runs",
+            None: "not confirmed"}[t["confirmed"]]
