@@ -95,14 +95,16 @@ def test_after_sigkill_the_candidate_dies_and_the_next_run_prunes_the_folder(tmp
     assert wait_for(lambda: pids_in(pids) and Path(f"{pids}.cand").exists()), proc.communicate()
     candidate = int(Path(f"{pids}.cand").read_text())
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
-    assert wait_for(lambda: not alive(candidate) and not any(alive(p) for p in pids_in(pids)), 20)
+    out, err = proc.communicate(timeout=30)
+    assert wait_for(lambda: not alive(candidate) and not any(alive(p) for p in pids_in(pids)), 20), \
+        (alive(candidate), [(p, alive(p), cmdline(p)) for p in pids_in(pids)], err[-2000:])
     left = scratch_folders(tmp_path)
-    assert left and all(name.startswith(folder) for name in left)  # SIGKILL cleans nothing
+    assert left and all(name.startswith(folder) for name in left), (left, err[-2000:])  # SIGKILL cleans nothing
 
     Path(f"{pids}.flag").unlink()
-    assert bisector("score", cwd=repo, tmp=tmp_path).returncode == 125
-    assert scratch_folders(tmp_path) == []
+    after = bisector("score", cwd=repo, tmp=tmp_path)
+    assert after.returncode == 125, after.stderr[-2000:]
+    assert scratch_folders(tmp_path) == [], (scratch_folders(tmp_path), after.stderr[-2000:])
 
 
 KILL_MY_SCORER = DETACH + textwrap.dedent("""
