@@ -8,8 +8,10 @@ commit to the tip, judging every scenario of the port's configuration:
   bisector   `bisector scan --good G --c-bin <C twin>` with a cold cache, as one process (its
              start-up, the C reference images, the report and the plot included): one scoring
              per distinct relevant state (a state is bad at its first bad scenario, so the
-             rest of a bad state is not run), then a fresh full-size re-run of the commit of
-             each pinned break and fix (its parent's evidence is the scan's own fresh scoring);
+             rest of a bad state is not run), then a fresh full-size re-run of each pinned
+             break or fix whose state the scan did not judge fresh on every scenario (a
+             break cut short, or convicted by a probe); its parent's evidence, and a good
+             fix's, is the scan's own fresh scoring;
   naive      what a user does without it, one commit at a time: for every first-parent commit
              touching src (the only ones that can change the answer), check it out, clean the
              tree, and for each scenario run the C reference, the port and a comparison
