@@ -103,10 +103,8 @@ def _comparison_figures(f: RunFindings, info: dict, report_dir: Path) -> list[tu
     """One figure per failing scenario, worst first: the reference, parent and culprit images."""
     if not f.culprit:
         return []
-    confirm = {r.commit: r for r in f.in_phase(Phase.CONFIRM)}
-    culprit = confirm.get(f.culprit) or _evidence(f, "culprit")
+    culprit, parent = _evidence(f, "culprit"), _evidence(f, "parent")  # a re-run is each side's latest
     parent_sha = (git.parents(f.repo, f.culprit) or [None])[0]
-    parent = confirm.get(parent_sha) or _evidence(f, "parent")
     drawn = []
     for n, pictures in enumerate(f.pictures):
         name = pictures.scenario
