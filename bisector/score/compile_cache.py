@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import Config
+from .installed import version_of
 
 CACHE_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
 DISABLE_VARIABLE = "TORCH_COMPILE_DISABLE"
@@ -92,16 +93,8 @@ def cache_root(config: Config) -> Path:
 
 
 def torch_version() -> str:
-    """The torch version candidates run with (they run with this interpreter), from metadata:
-    importing torch here would cost seconds per step."""
-    # Imported on use: a git-bisect step whose score is cached runs no candidate and never
-    # pays the ~20 ms that package metadata costs to import.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("torch")
-    except PackageNotFoundError:
-        return "none"
+    """The torch version candidates run with ("none" without torch)."""
+    return version_of("torch") or "none"
 
 
 def entry_count(config: Config) -> int:

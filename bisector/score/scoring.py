@@ -38,6 +38,7 @@ from ..store.cache import Cache
 from ..store.events import Event, EventType
 from . import procs
 from .candidate import CandidateRun, Workspace, export_workspace, run_candidate, run_setup
+from .installed import version_of
 from .metrics import Metrics, compare, judge
 from .noise import Outcome, decide, interval, wants_another
 from .reference import Reference, detector_shape, open_reference
@@ -59,7 +60,7 @@ def environment_key(config: Config) -> dict[str, Any]:
     Versions are read from package metadata so that torch is never imported here.
     """
     return {"python": sys.version, "executable": os.path.realpath(sys.executable),
-            "torch": _dist_version("torch"), "numpy": _dist_version("numpy"),
+            "torch": version_of("torch"), "numpy": version_of("numpy"),
             "command": config.command, "package": config.package, "setup": config.setup,
             "env": config.env,
             # compiled and eager runs of one commit may differ: they are different measurements
@@ -67,17 +68,6 @@ def environment_key(config: Config) -> dict[str, Any]:
             # a seeded candidate's image depends on its seed (absent when unseeded: old keys hold)
             **({"seed": [config.noise.seed, config.noise.seed_env, config.noise.seed_arg]}
                if config.noise.seeded else {})}
-
-
-def _dist_version(name: str) -> str | None:
-    # Imported on use: package metadata costs a git-bisect step about 20 ms of its 150, and a
-    # step whose run pinned the environment (hunt/step.py) never reads it.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 @dataclass(frozen=True)
