@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from hand_procedure import COMPARE
@@ -122,8 +123,6 @@ def main() -> None:
 def _user_shaped(demo, regression):
     """The regression bracketed like the user's real hunt: the culprit and one other source
     commit inside, the rest docs and records."""
-    from dataclasses import replace
-
     history, source = list(demo.history), list(demo.source_commits)
     at = source.index(regression.culprit)
     good = history[history.index(source[at - 1]) - 1]

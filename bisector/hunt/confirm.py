@@ -111,10 +111,10 @@ def confirm_culprit(config: Config, culprit: str, hunt_records: list[ScoreRecord
     guilty = Side("culprit", culprit, Verdict.BAD, git.tree_ids(repo, culprit, paths))
     needed = 2 if config.paranoid else 1
     reruns: list[ScoreRecord] = []
-    for side in (parent, guilty):
+    # What each side's evidence must be to spare a re-run (the scan's transitions: the same shape).
+    for side, suffices in ((parent, is_fresh_full), (guilty, pictures_the_state)):
         side.runs = [r for r in hunt_records if r.tree_ids == side.tree_ids and is_fresh_full(r, config)]
-        pictured = side is parent or any(pictures_the_state(r, config) for r in side.runs)
-        at_least = 1 if config.paranoid or not pictured else 0
+        at_least = 1 if config.paranoid or not any(suffices(r, config) for r in side.runs) else 0
         for _ in range(max(at_least, needed - len(side.runs))):
             record = score_commit(config, side.commit, use_cache=False, use_probes=False,
                                   keep_images=keep_dir / f"{side.label}-{len(reruns)}").in_phase(Phase.CONFIRM)
