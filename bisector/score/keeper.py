@@ -1,6 +1,7 @@
 """The keeper: the first process of every program bisector starts (Linux), and its last.
 
-``python -I -S keeper.py OWNER_PID -- PROGRAM ARGS...`` starts PROGRAM as its child and
+``python -I -S keeper.py OWNER_PID MARKER -- PROGRAM ARGS...`` starts PROGRAM as its child,
+with ``BISECTOR_PROC=MARKER`` in its environment, and
 makes itself the child subreaper (``PR_SET_CHILD_SUBREAPER``): every process PROGRAM's
 tree orphans, also one that double-forks into a session of its own with an empty
 environment, is adopted by the keeper instead of init. When PROGRAM exits, or when
@@ -8,6 +9,11 @@ asked (SIGUSR1), or when its owner dies (``PR_SET_PDEATHSIG``: also when a candi
 kills the scoring step that started it), the keeper kills every process below it and
 reaps them, then exits with PROGRAM's status (a signal death is passed on as the same
 signal). SIGTERM is left to PROGRAM: the supervisor sends it to the whole group.
+
+The keeper itself carries no marker. A sweep (any bisector process's, after any program it
+ran) kills every marked process whose owner is gone; a keeper killed that way, while it
+ends its tree after its owner died, would free what it adopted (an ``env -i setsid``
+child, which has no marker) to run on. A keeper needs no sweep: it always ends its tree.
 
 Standard library only and no package imports, so that it starts in a few milliseconds
 and :mod:`bisector.score.procs` can import it for :func:`stat_fields`.
@@ -23,6 +29,7 @@ import time
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _REAP_LIMIT_S = 10.0
+MARKER = "BISECTOR_PROC"  # the environment variable that names who started a process
 
 
 class _End(Exception):
@@ -94,7 +101,7 @@ def _pass(signum, frame):
 
 
 def main(argv: list[str]) -> int:
-    owner, program = int(argv[0]), argv[2:]
+    owner, marker, program = int(argv[0]), argv[1], argv[3:]
     for sig in (signal.SIGUSR1, signal.SIGHUP):
         signal.signal(sig, _end)
     signal.signal(signal.SIGTERM, _pass)  # a handler, not SIG_IGN: PROGRAM must not inherit "ignored"
@@ -105,7 +112,7 @@ def main(argv: list[str]) -> int:
         if os.getppid() != owner:  # the owner died before the death signal was set
             raise _End()
         try:
-            child = os.posix_spawnp(program[0], program, os.environ)
+            child = os.posix_spawnp(program[0], program, dict(os.environ, **{MARKER: marker}))
         except OSError as exc:
             print(f"cannot start {program[0]!r}: {exc.strerror or exc}", file=sys.stderr)
             return 127

@@ -13,7 +13,8 @@ logs and ends), and each
   dies (SIGKILL of bisector, or a candidate that kills its scoring step);
 - is stopped with its whole group (SIGTERM, a grace period, then the keeper ends the tree,
   then SIGKILL), and afterwards a sweep of /proc kills what is left of it by marker,
-  process group and session, and every marked process whose owner is gone.
+  process group and session, and every marked process whose owner is gone (a keeper is
+  not marked: it ends its own tree when its owner dies, and must not be killed mid-way).
 
 Output goes to files the caller chooses (:func:`run`: a log folder outside what the
 program may write to); only a tail is ever read back (:func:`read_tail`), through the
@@ -50,7 +51,7 @@ from typing import IO
 from ..git import without_repository_env
 from . import keeper
 
-MARKER = "BISECTOR_PROC"
+MARKER = keeper.MARKER
 OWNER_FILE = ".bisector-owner"
 TAIL_CHARS = 2000
 _TAIL_BYTES = 4 * TAIL_CHARS  # enough bytes for TAIL_CHARS characters of UTF-8
@@ -122,9 +123,11 @@ def start(argv: list[str], *, cwd: Path, stdout: IO | int, stderr: IO | int,
     """
     marker = f"{owner_id()}:{next(_runs)}"
     full_env = without_repository_env(os.environ if env is None else env)
-    full_env[MARKER] = marker
-    command = ([sys.executable, "-I", "-S", keeper.__file__, str(os.getpid()), "--", *argv]
-               if _USE_KEEPER else list(argv))
+    full_env.pop(MARKER, None)
+    if _USE_KEEPER:  # the keeper marks the program, not itself (see keeper.py)
+        command = [sys.executable, "-I", "-S", keeper.__file__, str(os.getpid()), marker, "--", *argv]
+    else:
+        command, full_env[MARKER] = list(argv), marker
     popen = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=stdout, stderr=stderr,
                              stdin=subprocess.DEVNULL, start_new_session=True)
     return Supervised(popen, marker, _USE_KEEPER)
@@ -244,11 +247,6 @@ def sweep(child: Supervised | None = None) -> int:
             return True
         return seen.marker is not None and not owner_alive(seen.marker.rpartition(":")[0])
     return _kill_all(stray)
-
-
-def kill_marked(match: Callable[[str], bool]) -> int:
-    """SIGKILL every process of ours whose marker value satisfies ``match``."""
-    return _kill_all(lambda seen: seen.marker is not None and match(seen.marker))
 
 
 def _kill_all(match: Callable[[_Seen], bool]) -> int:

@@ -144,6 +144,46 @@ def test_a_candidate_that_kills_its_scoring_step_is_ended_and_its_folder_removed
     assert scratch_folders(tmp_path) == []  # ...is removed by the next run
 
 
+# Starts PROGRAM supervised, prints the keeper's pid, then waits to be killed.
+OWNER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from bisector.score import procs
+    child = procs.start(sys.argv[1:], cwd=Path.cwd(), stdout=None, stderr=None)
+    print(child.pid, flush=True)
+    time.sleep(300)
+""")
+
+
+def test_a_sweep_elsewhere_while_a_keeper_ends_its_tree_frees_nothing(tmp_path):
+    """Every bisector process sweeps after each program it runs, killing marked processes
+    whose owner is gone. Between its owner's death and the end of its own tree, a keeper
+    is such a process; killed then, what it adopted (unmarked, ``env -i setsid``) would
+    run on. The keeper is held stopped here while a sweep runs, which makes the race sure."""
+    pids = tmp_path / "pids"
+    program = tmp_path / "program.py"
+    program.write_text(DETACH + "import time; time.sleep(300)\n")
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, sys.executable, str(program)], cwd=tmp_path,
+                             env=dict(_env(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+                             stdout=subprocess.PIPE, text=True)
+    keeper = int(owner.stdout.readline())
+    assert wait_for(lambda: pids_in(pids), 30)
+    (daemon,) = pids_in(pids)
+    try:
+        os.kill(keeper, signal.SIGSTOP)
+        owner.kill()
+        owner.wait()
+        from bisector.score import procs
+        procs.sweep()  # what any other bisector process does after any program it ran
+        os.kill(keeper, signal.SIGCONT)
+        assert wait_for(lambda: not alive(daemon) and not alive(keeper), 20), \
+            [(p, alive(p), cmdline(p)) for p in (daemon, keeper)]
+    finally:
+        for pid in (keeper, daemon):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_after_sigkill_of_a_parallel_hunt_workers_die_and_every_folder_is_pruned(tmp_path, warm_references):
     history = [Change("docs"), Change("refactor"), Change("hang"), Change("regress"), Change("unhang"),
