@@ -24,7 +24,7 @@ from .. import git
 from ..config import Config, Scenario
 from ..errors import ConfigError
 from . import procs
-from .compile_cache import candidate_compile_env, prepare_tmpdir
+from .compile_cache import candidate_compile_env, isa_check_env, prepare_tmpdir
 
 @dataclass(frozen=True)
 class Workspace:
@@ -103,6 +103,7 @@ def process_env(config: Config, ws: Workspace) -> dict[str, str]:
         env[key] = value.replace("{worktree}", str(ws.worktree))
     env["TMPDIR"] = str(ws.tmp)
     env.update(candidate_compile_env(config))
+    env.update(isa_check_env(config, env, ws.worktree, ws.logs))
     if config.noise.seed_env:
         env[config.noise.seed_env] = str(config.noise.seed)
     return env

@@ -25,6 +25,10 @@ candidate's private TMPDIR gets ``torchinductor_<user>`` as a link into the shar
 same reason: a header's file name is a hash of the compile command, the preprocessed header
 text and the compiler's version, so a different compiler or flag builds another file.
 
+Inductor also checks, in every process, which vector instruction sets the CPU can use (1.2 s
+of each warm compiled run); :mod:`vec_isa` makes that check once per machine and keeps the
+answer here, beside the caches it belongs with.
+
 ``eager``: ``TORCH_COMPILE_DISABLE=1`` (PyTorch's own switch) turns ``torch.compile`` into a
 no-op in any port. Runs are then as fast as eager code, but a regression that lives only
 in the compiled code (an Inductor bug, a fused-kernel precision change) goes unseen, so it
@@ -40,6 +44,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import Config
+from . import vec_isa
 from .installed import version_of
 
 CACHE_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
@@ -63,6 +68,15 @@ def candidate_compile_env(config: Config, environ: Mapping[str, str] | None = No
     if config.eager and DISABLE_VARIABLE not in user_set:
         env[DISABLE_VARIABLE] = "1"
     return env
+
+
+def isa_check_env(config: Config, env: Mapping[str, str], worktree: Path, logs: Path) -> dict[str, str]:
+    """Inductor's switch that skips its per-process check of the CPU's vector sets, for a
+    candidate with environment ``env`` that compiles (see :mod:`vec_isa`): the answer is kept
+    in the shared compile cache, so without it (or with compiling disabled) nothing is set."""
+    if not config.compile_cache or env.get(DISABLE_VARIABLE) == "1":
+        return {}
+    return vec_isa.compile_env(worktree, env, cache_root(config), logs)
 
 
 def prepare_tmpdir(config: Config, tmp: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from bisector.api import run_bisect
 from bisector.config import ConfigOverrides, load_config
 from bisector.hunt.eta import HuntClock
-from bisector.score.candidate import export_workspace, run_candidate
+from bisector.score.candidate import export_workspace, process_env, run_candidate
 from bisector.demo.port_history import generate
 from bisector.score.compile_cache import cache_root
 from portrepo import Change, make_port_repo
@@ -136,18 +136,18 @@ def test_two_commits_of_a_compiled_port_share_one_graph_and_its_headers(tmp_path
     # bisector's candidate path, each with its own private TMPDIR.
     for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "TORCH_COMPILE_DISABLE"):
         monkeypatch.delenv(name, raising=False)
-    # A cold compile made cheaper: no compile worker pool, and no vector-ISA probe programs to
-    # build and run first. The precompiled header stays: its sharing is checked below.
+    # A cold compile made cheaper: no compile worker pool. The precompiled header and the
+    # check of the CPU's vector sets stay: their sharing is checked below.
     monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")
-    monkeypatch.setenv("TORCHINDUCTOR_VEC_ISA_OK", "0")
+    monkeypatch.delenv("TORCHINDUCTOR_VEC_ISA_OK", raising=False)
     demo = generate(tmp_path / "port", commits=120, size=32, compiled=True)
     config = load_config(demo.path, overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache"),
                                                               c_bin=str(cref.binary())))
     scenario = config.scenarios["benchmark"]
     reference = cref.simulate(list(scenario.args))
-    images, files = {}, []
+    images, files, spaces = {}, [], {}
     for run, sha in (("good", demo.first_good), ("slip", demo.regression("unit_slip").culprit)):
-        ws = export_workspace(config, sha, tmp_path / run)
+        ws = spaces[run] = export_workspace(config, sha, tmp_path / run)
         result = run_candidate(config, ws, scenario, reference.shape)
         assert result.status == "ok", result.reason
         images[run] = result.image
@@ -163,6 +163,15 @@ def test_two_commits_of_a_compiled_port_share_one_graph_and_its_headers(tmp_path
         sorted(headers.rglob("*"))
     for run in ("good", "slip"):
         assert all(p.is_symlink() for p in (tmp_path / run / "tmp").glob("torchinductor_*"))
+    # Inductor's check of the CPU's vector sets ran once, before the first run; the second
+    # reused its answer. Where every set the CPU reports passed, both runs compiled with the
+    # check switched off alike (the switch is part of Inductor's cache key: files[1] == files[0]).
+    (answer,) = json.loads((cache_root(config) / "vec-isa.json").read_text()).values()
+    found = json.loads((spaces["good"].logs / "vec-isa-check.stdout").read_text())
+    assert answer == (found["checked"] == found["assumed"] != [])
+    assert not (spaces["slip"].logs / "vec-isa-check.stdout").exists()
+    for run in ("good", "slip"):
+        assert (process_env(config, spaces[run]).get("TORCHINDUCTOR_VEC_ISA_OK") == "1") == answer
     # The compiled images against the C twin (an independent implementation): the good commit
     # matches it, the slipped one is nothing like it and far too bright.
     good, slipped = (images[run].astype(np.float64) for run in ("good", "slip"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from bisector.config import (BUILTIN_PROBE, DEFAULT_SCENARIO_ARGS, Config, ConfigOverrides,
                              load_config)
 from bisector.errors import ConfigError
-from bisector.score.compile_cache import cache_root, candidate_compile_env, torch_version
+from bisector.score import vec_isa
+from bisector.score.compile_cache import cache_root, candidate_compile_env, isa_check_env, torch_version
 
 
 def _port(tmp_path: Path, toml: str = "") -> Path:
@@ -76,3 +78,38 @@ def test_compile_env_shares_caches_per_torch_version_unless_the_user_chose(tmp_p
     eager = Config.from_json(cfg.to_json().replace('"eager": false', '"eager": true'))
     assert candidate_compile_env(eager, environ={})["TORCH_COMPILE_DISABLE"] == "1"
     assert "TORCH_COMPILE_DISABLE" not in candidate_compile_env(eager, environ={"TORCH_COMPILE_DISABLE": "0"})
+
+
+def _tree(path: Path, text: str) -> Path:
+    (path / "pkg").mkdir(parents=True)
+    (path / "pkg" / "kernel.py").write_text(text)
+    (path / "README.md").write_text("we might try torch.compile one day\n")
+    return path
+
+
+def test_the_vector_set_switch_goes_to_compiling_candidates_as_the_stored_answer_says(tmp_path):
+    compiling = _tree(tmp_path / "compiling", "import torch\nrender = torch.compile(render)\n")
+    plain = _tree(tmp_path / "plain", "import torch\n")
+    (plain / ".venv" / "lib").mkdir(parents=True)  # hidden folders are not the port's sources
+    (plain / ".venv" / "lib" / "inductor.py").write_text("torch.compile\n")
+    assert vec_isa.uses_torch_compile(compiling) and not vec_isa.uses_torch_compile(plain)
+
+    env = {"PATH": "/usr/bin:/bin"}
+    cfg = load_config(_port(tmp_path), overrides=ConfigOverrides(cache_dir=str(tmp_path / "cache")))
+    folder, logs = cache_root(cfg), tmp_path / "logs"
+    logs.mkdir()
+    for answer in (True, False):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vec-isa.json").write_text(json.dumps({vec_isa.machine_key(env): answer}))
+        expected = {"TORCHINDUCTOR_VEC_ISA_OK": "1"} if answer else {}
+        assert isa_check_env(cfg, env, compiling, logs) == expected
+    assert list(logs.iterdir()) == []  # a stored answer runs no check
+    # Another compiler is another machine: its answer is not the stored one.
+    assert vec_isa.machine_key({**env, "CXX": "clang++"}) != vec_isa.machine_key(env)
+
+    (folder / "vec-isa.json").write_text(json.dumps({vec_isa.machine_key(env): True}))
+    assert isa_check_env(cfg, env, plain, logs) == {}  # compiles nothing: needs no switch
+    assert isa_check_env(cfg, {**env, "TORCHINDUCTOR_VEC_ISA_OK": "0"}, compiling, logs) == {}  # the user's
+    assert isa_check_env(cfg, {**env, "TORCH_COMPILE_DISABLE": "1"}, compiling, logs) == {}
+    shared_off = Config.from_json(cfg.to_json().replace('"compile_cache": true', '"compile_cache": false'))
+    assert isa_check_env(shared_off, env, compiling, logs) == {}
