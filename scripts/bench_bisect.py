@@ -249,10 +249,11 @@ def _bisector(repo: Path, regression, c_bin: Path, work: Path, extra: dict, comp
 
 def _floor(results: dict, good: str) -> float:
     """The runs no hunt can avoid: the good endpoint's and the confirmation's fresh full-size
-    runs. The culprit's confirmation is a re-run, or the fresh full run of its state that the
-    search made (an endpoint or a step) when that run kept its images."""
-    culprit_runs = results.get("confirmation", {}).get("culprit", {}).get("runs", [])
-    evidence = {(r["phase"], r["commit"]) for r in culprit_runs[-1:]}
+    runs. Each side of the culprit (its parent, itself) is confirmed by a re-run, or by the
+    fresh full run of its state that the search made (an endpoint or a step)."""
+    sides = results.get("confirmation", {})
+    evidence = {(r["phase"], r["commit"]) for side in ("parent", "culprit")
+                for r in sides.get(side, {}).get("runs", [])[-1:]}
     unavoidable = [r for r in results["records"]
                    if r.get("phase") == "confirm" or (r.get("phase") == "endpoint" and r["commit"] == good)
                    or (r.get("phase"), r["commit"]) in evidence]
