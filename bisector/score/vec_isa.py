@@ -32,6 +32,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from ..files import atomic_write
 from . import procs
 
 VARIABLE = "TORCHINDUCTOR_VEC_ISA_OK"
@@ -78,9 +79,9 @@ def passes(env: Mapping[str, str], folder: Path, logs: Path) -> bool:
     """Whether every vector set the CPU reports passes Inductor's check here: the stored
     answer for this machine, or a new one (one check at a time, however many runs ask).
     No answer (an unwritable cache, a check that timed out) is False: each run checks."""
-    key = machine_key(env)
     answers = folder / "vec-isa.json"
     try:
+        key = machine_key(env)
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder / "vec-isa.lock"):
             known = _read(answers)
@@ -89,7 +90,7 @@ def passes(env: Mapping[str, str], folder: Path, logs: Path) -> bool:
                 if answer is None:
                     return False
                 known[key] = answer
-                _write(answers, known)
+                atomic_write(answers, json.dumps(known, indent=1, sort_keys=True).encode())
     except OSError:
         return False
     return known[key]
@@ -149,8 +150,3 @@ def _read(path: Path) -> dict[str, bool]:
         return {}
     return {k: v for k, v in data.items() if isinstance(v, bool)} if isinstance(data, dict) else {}
 
-
-def _write(path: Path, answers: dict[str, bool]) -> None:
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(answers, indent=1, sort_keys=True))
-    os.replace(partial, path)
