@@ -37,7 +37,7 @@ from .confirm import Confirmation, confirm_culprit, pictured_runs
 from .handler import HuntHandler, SilentHandler
 from .probing import ProbeLedger
 from ..report.writable import report_folder
-from .prepare import CrashFolder, build_at, endpoints, prepare_references
+from .prepare import CrashFolder, build_at, endpoints, prepare_references, references_settled
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
 from .session import PrivateBisect
 from .step import KnownStates
@@ -104,10 +104,13 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     handler.progress(f"range {good_sha[:10]}..{bad_sha[:10]}: {walk.commits} commits, "
                      f"{walk.relevant_commits} touch {', '.join(config.paths)}")
 
-    config = prepare_references(build_at(config, good_sha), handler)
+    # The local executor scores the endpoints in this process: their candidates run while the
+    # references are made.
+    config = prepare_references(build_at(config, good_sha), handler, alongside=pool.name == "local")
     findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()), started=started)
     try:
-        findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool)
+        with references_settled(config):
+            findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool)
     except GoodTip as tip:
         if bad is not None:
             raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))

@@ -6,14 +6,17 @@ expensive work.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import git
 from ..config import Config
 from ..errors import GitError
-from ..score.reference import pin_reference, reference_for
+from ..score.reference import make_alongside, pin_reference, reference_for, settle
 from ..store.cache import Cache
 from .handler import HuntHandler
 
@@ -67,20 +70,41 @@ def build_at(config: Config, good: str) -> Config:
     return config
 
 
-def prepare_references(config: Config, handler: HuntHandler) -> Config:
+def prepare_references(config: Config, handler: HuntHandler, *, alongside: bool = False) -> Config:
     """Make every reference image now and pin the reference for the steps.
 
     A broken reference then stops us before any bisecting, and the scorer processes only
-    read cached images made by exactly this reference.
+    read cached images made by exactly this reference. ``alongside`` (a hunt that scores
+    its endpoints in this process): on a machine with cores to spare, the images are made
+    in a thread while the endpoints' candidates run; :func:`references_settled` around the
+    endpoints waits for them, so the same holds.
     """
     config = pin_reference(config)
-    reference = reference_for(config)
     for notice in cache_notice(config):
         handler.notice(notice)
-    for name in _needed_scenarios(config):
-        with handler.busy(f"reference image for scenario {name} ({reference.key[:24]})"):
-            reference.image(config.scenarios[name])
+    scenarios = [config.scenarios[name] for name in _needed_scenarios(config)]
+    if alongside and (os.cpu_count() or 1) > 1:
+        make_alongside(config, scenarios)
+        return config
+    reference = reference_for(config)
+    for scenario in scenarios:
+        with handler.busy(f"reference image for scenario {scenario.name} ({reference.key[:24]})"):
+            reference.image(scenario)
     return config
+
+
+@contextlib.contextmanager
+def references_settled(config: Config) -> Iterator[None]:
+    """On the way out, every reference image made alongside is made and cached; a broken
+    reference is raised as such, ahead of what it made fail (Ctrl-C does not wait)."""
+    interrupted = False
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        settle(config, wait=not interrupted)
 
 
 def _needed_scenarios(config: Config) -> list[str]:

@@ -3,6 +3,10 @@
 Each reference has a ``key`` that names exactly what produced its images (sha256 of the
 C executable, or the simkernel version and dtype); images are cached under that key, so
 the C program runs once per scenario, ever.
+
+A hunt with cores to spare makes the images it lacks alongside its first candidates
+(:func:`make_alongside`): one thread makes them in turn while the candidates run, and a
+scorer that needs one meanwhile waits for it rather than making it twice.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import importlib.util
 import os
 import shlex
 import shutil
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -48,6 +54,13 @@ class Reference:
 
     def image(self, scenario: Scenario) -> np.ndarray:
         """The reference image of ``scenario``, shape (slow, fast); raises ReferenceFailure."""
+        making = _making.get(self.key)
+        if making is not None and making.makes(scenario):
+            return making.wait(scenario)
+        return self.made(scenario)
+
+    def made(self, scenario: Scenario) -> np.ndarray:
+        """The image from the cache, else computed here and cached."""
         if self.cache is not None:
             cached = self.cache.get_reference(self.key, scenario.args)
             if cached is not None:
@@ -56,6 +69,11 @@ class Reference:
         if self.cache is not None:
             self.cache.put_reference(self.key, scenario.args, image)
         return image
+
+    def being_made(self, scenario: Scenario) -> bool:
+        """Whether the image of ``scenario`` is being made alongside and is not ready yet."""
+        making = _making.get(self.key)
+        return making is not None and making.makes(scenario) and not making.ready(scenario)
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
         raise NotImplementedError
@@ -142,6 +160,80 @@ def _run_or_fail(argv: list[str], cwd: Path, log_dir: Path, timeout_s: float, wh
     if result.returncode != 0:
         raise ReferenceFailure(f"{what} failed with exit status {result.returncode}: {command}\n"
                                f"{result.output_tail}", hint=hint)
+
+
+class _Alongside:
+    """Reference images made in turn in a thread of their own (with its own cache connection:
+    SQLite's belong to the thread that opened them); each kept here until settled."""
+
+    def __init__(self, config: Config, scenarios: Sequence[Scenario]):
+        self._ready = {s.args: threading.Event() for s in scenarios}
+        self._images: dict[tuple[str, ...], np.ndarray] = {}
+        self._errors: dict[tuple[str, ...], BaseException] = {}
+        self._thread = threading.Thread(target=self._make, args=(config, list(scenarios)),
+                                        name="bisector-references", daemon=True)
+        self._thread.start()
+
+    def _make(self, config: Config, scenarios: list[Scenario]) -> None:
+        reference = None
+        try:
+            reference = reference_for(config)
+            for scenario in scenarios:
+                self._make_one(reference, scenario)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for an image
+            for scenario in scenarios:
+                if not self._ready[scenario.args].is_set():
+                    self._errors[scenario.args] = exc
+        finally:
+            for ready in self._ready.values():  # nobody may wait for ever
+                ready.set()
+            if reference is not None and reference.cache is not None:
+                reference.cache.close()
+
+    def _make_one(self, reference: Reference, scenario: Scenario) -> None:
+        try:
+            image = reference.made(scenario)
+            image.setflags(write=False)  # one array for every scorer that asks: none may change it
+            self._images[scenario.args] = image
+        except Exception as exc:  # noqa: BLE001 - handed to whoever waits for this image
+            self._errors[scenario.args] = exc
+        finally:
+            self._ready[scenario.args].set()
+
+    def makes(self, scenario: Scenario) -> bool:
+        return scenario.args in self._ready
+
+    def ready(self, scenario: Scenario) -> bool:
+        return self._ready[scenario.args].is_set()
+
+    def wait(self, scenario: Scenario) -> np.ndarray:
+        self._ready[scenario.args].wait()
+        if scenario.args in self._errors:
+            raise self._errors[scenario.args]
+        return self._images[scenario.args]
+
+    def settle(self) -> None:
+        self._thread.join()
+        for error in self._errors.values():
+            raise error
+
+
+_making: dict[str, _Alongside] = {}
+
+
+def make_alongside(config: Config, scenarios: Sequence[Scenario]) -> None:
+    """Start making the (pinned) reference's images of ``scenarios`` in a thread of its own;
+    :func:`settle` waits for them."""
+    _making[config.reference.pinned_key] = _Alongside(config, scenarios)
+
+
+def settle(config: Config, *, wait: bool = True) -> None:
+    """Wait until every image made alongside for ``config``'s reference is made and cached;
+    raises the first one's ReferenceFailure, if one failed. ``wait=False`` (Ctrl-C): only
+    forget them; the thread, a daemon, ends with the process."""
+    making = _making.pop(config.reference.pinned_key or "", None)
+    if making is not None and wait:
+        making.settle()
 
 
 def simkernel_fingerprint() -> str:

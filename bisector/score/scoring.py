@@ -327,12 +327,14 @@ class Session:
 
     def _run(self, scenario: Scenario, key: dict) -> ScenarioResult:
         # The reference first: when it is broken the bisection must stop before blaming anyone.
-        reference = self.service.reference.image(scenario)
+        # One being made alongside is waited for after the candidate ran, before any verdict.
         shape = detector_shape(scenario.args)
-        if tuple(reference.shape) != shape:
-            raise ReferenceFailure(f"reference image of scenario {scenario.name!r} has shape "
-                                   f"{tuple(reference.shape)}, expected {shape} from its args")
-        run = self._candidate(scenario, shape)
+        if self.service.reference.being_made(scenario):
+            run = self._candidate(scenario, shape)
+            reference = self._reference(scenario, shape)
+        else:
+            reference = self._reference(scenario, shape)
+            run = self._candidate(scenario, shape)
         cache = self.service.cache
         if run.status == "skip":
             if run.lasting:  # a timeout may pass on a quieter machine: do not remember it
@@ -390,6 +392,13 @@ class Session:
         return replace(first, verdict=verdict, reason=reason, correlation=corr.mean, sum_ratio=ratio.mean,
                        runs=len(samples), samples=[list(s) for s in samples], flaky=len(alone) > 1,
                        spread={"correlation": corr.to_dict(), "sum_ratio": ratio.to_dict()})
+
+    def _reference(self, scenario: Scenario, shape: tuple[int, int]) -> np.ndarray:
+        reference = self.service.reference.image(scenario)
+        if tuple(reference.shape) != shape:
+            raise ReferenceFailure(f"reference image of scenario {scenario.name!r} has shape "
+                                   f"{tuple(reference.shape)}, expected {shape} from its args")
+        return reference
 
     def _candidate(self, scenario: Scenario, shape: tuple[int, int]) -> CandidateRun:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 from PIL import Image
 
 from bisector.api import run_bisect
-from bisector.config import ConfigOverrides
-from bisector.errors import EndpointError
+from bisector.config import ConfigOverrides, load_config
+from bisector.errors import EndpointError, ReferenceFailure
 from portrepo import Change, make_port_repo
 from repostate import snapshot
 from warmcache import warm_cache_dir
@@ -189,3 +190,54 @@ def test_a_c_reference_built_from_source_is_built_at_the_good_commit(tmp_path, c
                         report_root=tmp_path / "reports")
     assert result.culprit == port.culprit and result.confirmed
     assert result.records[0].reference.startswith("c-")
+
+
+_SHORT = [Change("refactor"), Change("regress"), Change("docs")]
+
+
+def _stamping_reference(tmp_path: Path, c_twin: Path, *, first_sleep_s: float, exit_status: int | None = None) -> Path:
+    """A C reference that notes when each of its runs starts and ends; its first run takes
+    ``first_sleep_s`` longer; with ``exit_status`` it fails instead of running the twin."""
+    stamps, slept = tmp_path / "reference-stamps", tmp_path / "reference-slept"
+    run = f'"{c_twin}" "$@"' if exit_status is None else f"echo 'no beam' >&2; (exit {exit_status})"
+    script = tmp_path / "nanoBragg"
+    script.write_text(f"""#!/bin/sh
+echo "start $(date +%s.%N)" >> "{stamps}"
+[ -e "{slept}" ] || {{ touch "{slept}"; sleep {first_sleep_s}; }}
+{run}; status=$?
+echo "end $(date +%s.%N)" >> "{stamps}"
+exit $status
+""")
+    script.chmod(0o755)
+    return script
+
+
+def _stamps(path: Path, kind: str) -> list[float]:
+    return [float(t) for k, t in (line.split() for line in path.read_text().splitlines()) if k == kind]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="references are made alongside only with cores to spare")
+def test_a_cold_reference_is_made_while_the_first_candidate_runs(tmp_path, c_twin):
+    reference = _stamping_reference(tmp_path, c_twin, first_sleep_s=3)
+    setups = tmp_path / "setup-stamps"
+    port = make_port_repo(tmp_path / "port", history=_SHORT, reference="c", c_bin=reference,
+                          settings=f"setup = {json.dumps(f'sh -c {chr(39)}echo start $(date +%s.%N) >> {setups}{chr(39)}')}\n")
+    result = run_bisect(port.path, port.base, overrides=_overrides(tmp_path / "cache"), report_root=tmp_path / "r")
+    assert result.culprit == port.culprit and result.confirmed
+    # The good endpoint's candidate (its setup first) started before the first reference
+    # image was made: they ran at the same time. Each image was made once, then cached.
+    first_reference_end = _stamps(tmp_path / "reference-stamps", "end")[0]
+    assert min(_stamps(setups, "start")) < first_reference_end
+    config = load_config(port.path)
+    needed = set(config.judge) | {config.scenarios[name].probe for name in config.judge} - {None}
+    assert len(_stamps(tmp_path / "reference-stamps", "start")) == len(needed)
+
+
+def test_a_broken_reference_made_alongside_stops_the_hunt_as_a_reference_failure(tmp_path, c_twin):
+    reference = _stamping_reference(tmp_path, c_twin, first_sleep_s=1, exit_status=3)
+    port = make_port_repo(tmp_path / "port", history=_SHORT, reference="c", c_bin=reference)
+    before = snapshot(port.path)
+    with pytest.raises(ReferenceFailure, match="failed with exit status 3") as info:
+        run_bisect(port.path, port.base, overrides=_overrides(tmp_path / "cache"), report_root=tmp_path / "r")
+    assert "no beam" in str(info.value)
+    assert snapshot(port.path) == before
