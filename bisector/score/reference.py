@@ -78,7 +78,8 @@ class Reference:
     def _compute(self, scenario: Scenario) -> np.ndarray:
         raise NotImplementedError
 
-    def _shape(self, scenario: Scenario) -> tuple[int, int]:
+    def shape(self, scenario: Scenario) -> tuple[int, int]:
+        """The (slow, fast) size of ``scenario``'s images; ReferenceFailure when its args do not say."""
         try:
             return detector_shape(scenario.args)
         except ValueError as exc:
@@ -99,7 +100,7 @@ class CReference(Reference):
                                    hint="pass --c-bin PATH or set NB_C_BIN to an existing program")
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
-        shape = self._shape(scenario)
+        shape = self.shape(scenario)
         # A scratch cwd: nanoBragg writes extra images there and silently reads a stray Fdump.bin.
         scratch = procs.owned_tempdir("bisector-ref-")
         try:
@@ -129,7 +130,7 @@ class SimkernelReference(Reference):
         self.key = key or f"simkernel-{simkernel_fingerprint()}-float64"
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
-        shape = self._shape(scenario)
+        shape = self.shape(scenario)
         try:
             import simkernel  # torch, seconds to import: only when an image must be computed
             import torch

@@ -328,7 +328,7 @@ class Session:
     def _run(self, scenario: Scenario, key: dict) -> ScenarioResult:
         # The reference first: when it is broken the bisection must stop before blaming anyone.
         # One being made alongside is waited for after the candidate ran, before any verdict.
-        shape = detector_shape(scenario.args)
+        shape = self.service.reference.shape(scenario)
         if self.service.reference.being_made(scenario):
             run = self._candidate(scenario, shape)
             reference = self._reference(scenario, shape)
