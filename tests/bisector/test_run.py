@@ -220,8 +220,9 @@ def _stamps(path: Path, kind: str) -> list[float]:
 def test_a_cold_reference_is_made_while_the_first_candidate_runs(tmp_path, c_twin):
     reference = _stamping_reference(tmp_path, c_twin, first_sleep_s=3)
     setups = tmp_path / "setup-stamps"
+    setup = f"sh -c 'echo start $(date +%s.%N) >> {setups}'"
     port = make_port_repo(tmp_path / "port", history=_SHORT, reference="c", c_bin=reference,
-                          settings=f"setup = {json.dumps(f'sh -c {chr(39)}echo start $(date +%s.%N) >> {setups}{chr(39)}')}\n")
+                          settings=f"setup = {json.dumps(setup)}\n")
     result = run_bisect(port.path, port.base, overrides=_overrides(tmp_path / "cache"), report_root=tmp_path / "r")
     assert result.culprit == port.culprit and result.confirmed
     # The good endpoint's candidate (its setup first) started before the first reference
@@ -233,7 +234,7 @@ def test_a_cold_reference_is_made_while_the_first_candidate_runs(tmp_path, c_twi
     assert len(_stamps(tmp_path / "reference-stamps", "start")) == len(needed)
 
 
-def test_a_broken_reference_made_alongside_stops_the_hunt_as_a_reference_failure(tmp_path, c_twin):
+def test_a_broken_reference_stops_the_hunt_as_a_reference_failure_even_while_made_alongside(tmp_path, c_twin):
     reference = _stamping_reference(tmp_path, c_twin, first_sleep_s=1, exit_status=3)
     port = make_port_repo(tmp_path / "port", history=_SHORT, reference="c", c_bin=reference)
     before = snapshot(port.path)
