@@ -27,6 +27,7 @@ from ..score import procs
 from ..store.events import Event, EventLog, EventType
 
 if TYPE_CHECKING:
+    from ..records import ScoreRecord
     from ..score.scoring import State
     from .walk import GitWalk
 
@@ -113,7 +114,7 @@ def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path,
     return record.exit_code
 
 
-def drop_superseded_images(images: Path, record, earlier: list) -> None:
+def drop_superseded_images(images: Path, record: ScoreRecord, earlier: list[ScoreRecord]) -> None:
     """Keep the images of the latest good and the latest bad step only.
 
     git picks each step between the last good and the first bad commit so far, so an earlier

@@ -54,10 +54,8 @@ class Reference:
 
     def image(self, scenario: Scenario) -> np.ndarray:
         """The reference image of ``scenario``, shape (slow, fast); raises ReferenceFailure."""
-        making = _making.get(self.key)
-        if making is not None and making.makes(scenario):
-            return making.wait(scenario)
-        return self.made(scenario)
+        making = self._alongside(scenario)
+        return making.wait(scenario) if making is not None else self.made(scenario)
 
     def made(self, scenario: Scenario) -> np.ndarray:
         """The image from the cache, else computed here and cached."""
@@ -72,8 +70,12 @@ class Reference:
 
     def being_made(self, scenario: Scenario) -> bool:
         """Whether the image of ``scenario`` is being made alongside and is not ready yet."""
+        making = self._alongside(scenario)
+        return making is not None and not making.ready(scenario)
+
+    def _alongside(self, scenario: Scenario) -> _Alongside | None:
         making = _making.get(self.key)
-        return making is not None and making.makes(scenario) and not making.ready(scenario)
+        return making if making is not None and making.makes(scenario) else None
 
     def _compute(self, scenario: Scenario) -> np.ndarray:
         raise NotImplementedError
@@ -232,7 +234,7 @@ def settle(config: Config, *, wait: bool = True) -> None:
     """Wait until every image made alongside for ``config``'s reference is made and cached;
     raises the first one's ReferenceFailure, if one failed. ``wait=False`` (Ctrl-C): only
     forget them; the thread, a daemon, ends with the process."""
-    making = _making.pop(config.reference.pinned_key or "", None)
+    making = _making.pop(config.reference.pinned_key, None)
     if making is not None and wait:
         making.settle()
 
