@@ -20,9 +20,13 @@ from pathlib import Path
 from ..records import ScoreRecord
 from ..score.verdict import Verdict
 
-# Judged states before the rule may drop the probe: the first runs of a hunt are the coldest
-# (page cache, compile cache), so one or two of them say little about either cost.
-MIN_TRIALS = 3
+# Judged states before the rule may drop the probe: a bisection's two endpoints. A bracket
+# like the user's real one (137 commits, 2 touching the port's sources) holds three states,
+# so its bisection takes one step: a rule that waited for a third judged state never acted
+# where it would have saved a run. The good endpoint is the hunt's first and coldest run
+# (page cache, compile cache), so it overstates the full run's cost: an early error leans
+# towards running the probe, which is what a hunt did before the rule could act.
+MIN_TRIALS = 2
 
 
 def probe_pays(probe_seconds: float | None, full_seconds: float | None, trials: int, convictions: int) -> bool:

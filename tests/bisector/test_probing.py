@@ -55,6 +55,21 @@ def test_the_ledger_counts_fresh_costs_and_convictions_from_score_records():
     assert same == ledger
 
 
+def test_a_bisection_decides_its_first_step_from_its_two_endpoints():
+    # Measured on a bracket shaped like the user's (three states, so one bisect step), eager at
+    # 4096^2: the good endpoint judged in full, the bad endpoint's 1024^2 probe did not convict.
+    # Rate 1/4: the probe would have to cost under a quarter of a full run (1.8 s), not 4.85 s.
+    ledger = ProbeLedger()
+    ledger.observe(_record(Verdict.GOOD, [("full", None, 8.22, False)]))
+    ledger.observe(_record(Verdict.BAD, [("crop", "full", 4.85, False), ("full", None, 6.11, False)]))
+    assert ledger.trials == MIN_TRIALS == 2 and not ledger.pays()
+    # The issue's real hunt: the bad endpoint's 2.8 s probe convicted; 2.8 < 1/2 * 12.2.
+    ledger = ProbeLedger()
+    ledger.observe(_record(Verdict.GOOD, [("full", None, 12.2, False)]))
+    ledger.observe(_record(Verdict.BAD, [("crop", "full", 2.8, False)], via_probe=True))
+    assert ledger.pays()
+
+
 PROBE = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
 
 
@@ -69,21 +84,27 @@ def _replayed(records: list[ScoreRecord], ledger: ProbeLedger) -> list[bool]:
     return probed
 
 
+# A probe that costs several times the full scenario's run: once measured it cannot pay.
+COSTLY_PROBE = f'probe = "wide"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.wide]\nargs = "{scenario_args(1024)}"\n'
+
+
 def test_each_git_bisect_step_decides_from_the_endpoints_and_the_steps_before_it(tmp_path, bisector_cache):
     # Sequential `git bisect run`: every step is its own process; the evidence reaches it
     # through the pinned probes.json (endpoints) and the event log (earlier steps).
     history = [Change("refactor")] * 12 + [Change("regress", how="shift")] + [Change("refactor")] * 3
-    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=COSTLY_PROBE)
     result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
                         report_root=tmp_path / "reports")
     assert result.culprit == port.culprit and result.confirmed
     ledger = ProbeLedger()
     for record in (r for r in result.records if r.phase is Phase.ENDPOINT):
         ledger.observe(record)
+    assert any(run["probe_for"] for r in result.records for run in r.runs if r.phase is Phase.ENDPOINT)
     steps = [r for r in result.records if r.phase is Phase.BISECT]
     probed = _replayed(steps, ledger)
-    # The probe costs what the full run costs: once enough states are judged it stops.
-    assert len(probed) >= 3 and probed[0] and not probed[-1]
+    # The bad endpoint measured the probe at several times a full run: from the first step on,
+    # no step runs it. A step that did not receive the endpoints' evidence would run it.
+    assert len(probed) >= 3 and not any(probed)
 
 
 def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tmp_path, bisector_cache):
