@@ -23,9 +23,7 @@ from ..score.verdict import Verdict
 # Judged states before the rule may drop the probe: a bisection's two endpoints. A bracket
 # like the user's real one (137 commits, 2 touching the port's sources) holds three states,
 # so its bisection takes one step: a rule that waited for a third judged state never acted
-# where it would have saved a run. The good endpoint is the hunt's first and coldest run
-# (page cache, compile cache), so it overstates the full run's cost: an early error leans
-# towards running the probe, which is what a hunt did before the rule could act.
+# where it would have saved a run.
 MIN_TRIALS = 2
 
 
@@ -53,22 +51,31 @@ class ProbeLedger:
     full_seconds: dict[str, list[float]] = field(default_factory=dict)   # scenario -> its full runs
     trials: int = 0
     convictions: int = 0
+    warmed: bool = False   # a scoring with fresh runs was observed: later costs count
 
     def observe(self, record: ScoreRecord) -> None:
-        """Take one scoring's runs and verdict into account."""
-        for run in record.runs:
-            if run.get("cached"):
-                continue  # its cost was paid by another hunt, maybe on another machine
-            if run.get("probe_for"):
-                self.probe_seconds.setdefault(run["probe_for"], []).append(float(run["seconds"]))
-            else:
-                self.full_seconds.setdefault(run["scenario"], []).append(float(run["seconds"]))
+        """Take one scoring's runs and verdict into account.
+
+        The first scoring with fresh runs gives its verdict but not its costs: it is the
+        hunt's coldest (page cache, the port's first import, a compile cache being filled),
+        and a full run timed cold would make the probe look cheaper than it is."""
+        fresh = [run for run in record.runs if not run.get("cached")]  # cached: paid by another hunt
+        if self.warmed:
+            self._count_costs(fresh)
+        self.warmed = self.warmed or bool(fresh)
         if record.verdict not in (Verdict.GOOD, Verdict.BAD):
             return
         self.trials += 1
         probed = any(run.get("probe_for") for run in record.runs)
         convicted = any(sc.via_probe for sc in record.scenarios) if probed else record.verdict is Verdict.BAD
         self.convictions += convicted  # a bad state judged in full: a probe might have convicted it
+
+    def _count_costs(self, runs: list[dict]) -> None:
+        for run in runs:
+            if run.get("probe_for"):
+                self.probe_seconds.setdefault(run["probe_for"], []).append(float(run["seconds"]))
+            else:
+                self.full_seconds.setdefault(run["scenario"], []).append(float(run["seconds"]))
 
     def costs(self) -> tuple[float | None, float | None]:
         """(probe, full) mean seconds per scoring over the scenarios with both measured."""
@@ -91,7 +98,8 @@ class ProbeLedger:
     def read_text(cls, text: str) -> "ProbeLedger":
         data = json.loads(text)
         return cls(probe_seconds=data["probe_seconds"], full_seconds=data["full_seconds"],
-                   trials=int(data["trials"]), convictions=int(data["convictions"]))
+                   trials=int(data["trials"]), convictions=int(data["convictions"]),
+                   warmed=bool(data["warmed"]))
 
 
 def _mean(values: list[float]) -> float:

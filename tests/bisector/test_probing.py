@@ -43,31 +43,35 @@ def _record(verdict: Verdict, runs: list[tuple[str, str | None, float, bool]], v
 
 def test_the_ledger_counts_fresh_costs_and_convictions_from_score_records():
     ledger = ProbeLedger()
+    ledger.observe(_record(Verdict.GOOD, [("full", None, 40.0, True)]))  # cached: no cost, not the coldest
+    ledger.observe(_record(Verdict.GOOD, [("full", None, 30.0, False)]))  # the hunt's coldest run: verdict only
     ledger.observe(_record(Verdict.GOOD, [("crop", "full", 2.0, False), ("full", None, 10.0, False)]))
     ledger.observe(_record(Verdict.BAD, [("crop", "full", 4.0, False)], via_probe=True))
     ledger.observe(_record(Verdict.BAD, [("crop", "full", 99.0, True), ("full", None, 99.0, True)]))  # cached
     ledger.observe(_record(Verdict.BAD, [("full", None, 14.0, False)]))  # judged in full: counts as convicted
     ledger.observe(_record(Verdict.SKIP, [("full", None, 1.0, False)]))  # no trial, but a cost
     assert ledger.costs() == (pytest.approx(3.0), pytest.approx(25.0 / 3))
-    assert (ledger.trials, ledger.convictions) == (4, 2)
-    assert ledger.pays() is probe_pays(3.0, 25.0 / 3, 4, 2) is True   # 3 < 0.5 * 8.33
+    assert (ledger.trials, ledger.convictions) == (6, 2)
+    assert ledger.pays() is probe_pays(3.0, 25.0 / 3, 6, 2) is True   # 3 < 3/8 * 8.33
     same = ProbeLedger.read_text(ledger.to_json())
     assert same == ledger
 
 
 def test_a_bisection_decides_its_first_step_from_its_two_endpoints():
     # Measured on a bracket shaped like the user's (three states, so one bisect step), eager at
-    # 4096^2: the good endpoint judged in full, the bad endpoint's 1024^2 probe did not convict.
-    # Rate 1/4: the probe would have to cost under a quarter of a full run (1.8 s), not 4.85 s.
+    # 4096^2: the good endpoint judged in full (the coldest run: its verdict counts, its cost
+    # does not), the bad endpoint's 1024^2 probe did not convict and its full run did.
+    # Rate 1/4: the probe would have to cost under a quarter of a full run (1.53 s), not 4.85 s.
     ledger = ProbeLedger()
     ledger.observe(_record(Verdict.GOOD, [("full", None, 8.22, False)]))
     ledger.observe(_record(Verdict.BAD, [("crop", "full", 4.85, False), ("full", None, 6.11, False)]))
-    assert ledger.trials == MIN_TRIALS == 2 and not ledger.pays()
-    # The issue's real hunt: the bad endpoint's 2.8 s probe convicted; 2.8 < 1/2 * 12.2.
+    assert ledger.costs() == (4.85, 6.11) and ledger.trials == MIN_TRIALS == 2 and not ledger.pays()
+    # The issue's real hunt: the bad endpoint's 2.8 s probe convicted, so no full run was
+    # timed warm yet: the step runs the probe (which convicted there too).
     ledger = ProbeLedger()
     ledger.observe(_record(Verdict.GOOD, [("full", None, 12.2, False)]))
     ledger.observe(_record(Verdict.BAD, [("crop", "full", 2.8, False)], via_probe=True))
-    assert ledger.pays()
+    assert ledger.costs() == (None, None) and ledger.pays()
 
 
 PROBE = f'probe = "tiny"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.tiny]\nargs = "{scenario_args(16)}"\n'
@@ -109,8 +113,8 @@ def test_each_git_bisect_step_decides_from_the_endpoints_and_the_steps_before_it
 
 def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tmp_path, bisector_cache):
     # A 16^2 probe of the 32^2 scenario costs about what the full run costs (process start-up
-    # dominates both), and the history is mostly good: once MIN_TRIALS states are judged the
-    # rule says the probe does not pay, and no later state runs it.
+    # dominates both), and the history is mostly good: once MIN_TRIALS states are judged and
+    # both costs were timed warm, the rule says the probe does not pay, and no later state runs it.
     history = [Change("refactor")] * 7 + [Change("regress", how="shift"), Change("refactor")]
     port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
     started = time.monotonic()
@@ -130,14 +134,15 @@ def test_a_scan_of_a_mostly_good_history_stops_running_probes_that_cannot_pay(tm
     assert timing["outside_scoring_seconds"] == pytest.approx(timing["seconds"] - timing["scoring_seconds"])
 
     # The good endpoint is judged first and in full, as `run` judges it; the states after it
-    # probe until MIN_TRIALS states are judged.
+    # probe until the rule has its evidence (MIN_TRIALS states judged, both costs timed after
+    # the scan's first fresh run), then none does.
     base, *states = [result.records[key] for key in result.judged_order]
     assert base.commit == port.base and not any(run["probe_for"] for run in base.runs)
     ledger = ProbeLedger()
     ledger.observe(base)
     probed = _replayed(states, ledger)
-    assert probed[:MIN_TRIALS - 1] == [True] * (MIN_TRIALS - 1)
-    assert len(probed) == 9 and not any(probed[MIN_TRIALS - 1:])
+    assert len(probed) == 9 and probed[0] and not probed[-1]
+    assert probed == sorted(probed, reverse=True), probed  # once stopped, never again
 
 
 def test_a_scan_on_workers_follows_the_probe_rule_round_by_round(tmp_path, bisector_cache):
