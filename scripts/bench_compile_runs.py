@@ -6,7 +6,7 @@ a real candidate run as a hunt makes it (a fresh export, its own private TMPDIR)
 state whose compiled kernel is already in the shared compile cache (one cold run first, not
 counted). Three ways, interleaved so that a change of machine load hits all of them alike:
 
-  eager           TORCH_COMPILE_DISABLE=1
+  eager           TORCH_COMPILE_DISABLE=1 (the demo port then never imports the compiler)
   warm, shared    the compile caches shared as bisector shares them (headers included)
   warm, unshared  the same, but Inductor's precompiled headers left in the private TMPDIR
                   (bisector before it linked them: every run rebuilt them with g++)

@@ -38,10 +38,17 @@ SIMULATOR = "src/nbport/simulator.py"
 # and subpixel count alone: every commit that keeps the computation and the shapes (most of
 # a history, the injected physics regressions included) and every scenario of the same
 # shape loads the cached graph (``python scripts/bench_graph_reuse.py`` counts the hits).
+# The compile site honours PyTorch's own switch as real ports honour theirs (the user's:
+# NANOBRAGG_DISABLE_COMPILE): an eager run then never imports the compiler (torch._dynamo
+# and Inductor, about 2.5 s per process here), so eager timings are a real eager port's.
 COMPILE_TAIL = """
 
-# the row kernel is the hot loop: compile it (torch.compile caches the result per shape)
-render_rows = torch.compile(render_rows)
+import os
+
+# the row kernel is the hot loop: compile it (torch.compile caches the result per shape),
+# unless eager runs are asked for: then the compiler is not even imported
+if os.environ.get("TORCH_COMPILE_DISABLE") != "1":
+    render_rows = torch.compile(render_rows)
 """
 
 MIN_COMMITS = 120

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +208,14 @@ def test_demo_port_can_wrap_its_kernel_in_torch_compile(tmp_path):
     assert compiled.compiled and not plain.compiled
     assert "render_rows = torch.compile(render_rows)" in simulator
     assert "torch.compile" not in (plain.path / "src" / "nbport" / "simulator.py").read_text()
+    # Eager runs (bisector --eager sets PyTorch's switch) never import the compiler, as a real
+    # port's own switch does: the compiled run imports torch._dynamo, the eager one does not.
+    probe = "import sys, nbport.simulator; print('torch._dynamo' in sys.modules)"
+    imported = {flag: subprocess.run([sys.executable, "-c", probe], cwd=compiled.path, capture_output=True,
+                                     text=True, check=True, env={**os.environ, "PYTHONPATH": "src",
+                                                                 "TORCH_COMPILE_DISABLE": flag}).stdout.split()
+                for flag in ("0", "1")}
+    assert imported == {"0": ["True"], "1": ["False"]}
     # Every later source change still applies: the same story, commit for commit.
     assert len(compiled.history) == len(plain.history)
     assert [r.name for r in compiled.regressions] == [r.name for r in plain.regressions]
