@@ -384,9 +384,11 @@ def _prune_folders(root: Path) -> list[Path]:
     for folder in folders:
         try:
             owner = (folder / OWNER_FILE).read_text().strip()
-        except OSError:  # not ours, or its owner is still writing the file
+        except OSError:  # not ours, or its owner has not named itself yet
             continue
-        if not owner_alive(owner):
+        # Empty: its owner made the file and is writing its name this instant (another
+        # bisector's sweep once removed a live reference's folder in that gap).
+        if owner and not owner_alive(owner):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

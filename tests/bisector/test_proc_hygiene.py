@@ -209,3 +209,16 @@ def test_after_sigkill_of_a_parallel_hunt_workers_die_and_every_folder_is_pruned
     assert done.returncode == 0, done.stderr
     assert scratch_folders(tmp_path) == []
     assert snapshot(port.path) == before
+
+
+def test_a_folder_whose_owner_is_still_naming_itself_is_not_pruned(tmp_path):
+    # owned_tempdir makes the folder, then writes its owner's name: another bisector's sweep
+    # in between reads an empty owner file. That folder belongs to a live process.
+    from bisector.score.procs import OWNER_FILE, owner_id, prune_orphans
+
+    naming, dead, live = (tmp_path / f"bisector-{name}" for name in ("naming", "dead", "live"))
+    for folder, owner in ((naming, ""), (dead, "999999999:0"), (live, owner_id())):
+        folder.mkdir()
+        (folder / OWNER_FILE).write_text(owner)
+    assert prune_orphans(tmp_path) == [dead]
+    assert naming.is_dir() and live.is_dir() and not dead.exists()
