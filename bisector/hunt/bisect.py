@@ -35,7 +35,7 @@ from . import rounds
 from .bisectlog import parse_bisect_log
 from .confirm import Confirmation, confirm_culprit, pictured_runs
 from .handler import HuntHandler, SilentHandler
-from .probing import ProbeLedger
+from .probing import ProbeLedger, bad_endpoint_probe_can_pay
 from ..report.writable import report_folder
 from .prepare import CrashFolder, build_at, endpoints, prepare_references, references_settled
 from .scan import GoodTip, ScanResult, count_states, scan_and_report
@@ -110,7 +110,8 @@ def _run_bisect(repo, good, bad, config_file, overrides, report_root, keep_workt
     findings = RunFindings(repo=repo, walk=walk, config=json.loads(config.to_json()), started=started)
     try:
         with references_settled(config):
-            findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool)
+            findings.records += _score_endpoints(config, good_sha, bad_sha, handler, kept, pool,
+                                                 probe_bad=bad_endpoint_probe_can_pay(walk.relevant_commits))
     except GoodTip as tip:
         if bad is not None:
             raise tip.refusal(config, good, bad, count_states(repo, good_sha, bad_sha, list(config.paths)))
@@ -197,14 +198,15 @@ def _as_bisect_result(result: ScanResult, walk: GitWalk) -> BisectResult:
 
 
 def _score_endpoints(config: Config, good: str, bad: str, handler: HuntHandler, kept: Path,
-                     pool: Executor) -> list[ScoreRecord]:
+                     pool: Executor, probe_bad: bool) -> list[ScoreRecord]:
     """Score both endpoints (at once when the executor has room). A probe may convict the bad
-    one, never clear the good one: the good endpoint is judged on the full scenarios. Both
-    keep their images: they may be the evidence of the culprit's parent or of the culprit."""
+    one (with ``probe_bad``), never clear the good one: the good endpoint is judged on the full
+    scenarios. Both keep their images: they may be the evidence of the culprit's parent or of
+    the culprit."""
     records = []
     with handler.busy(f"scoring the endpoints {good[:10]} and {bad[:10]}"):
         scored = score_many(pool, config, [good, bad], keep_images={good: kept / "good", bad: kept / "bad"},
-                            full_only={good})
+                            full_only={good} if probe_bad else {good, bad})
     for (label, sha, wanted), record in zip((("good", good, Verdict.GOOD), ("bad", bad, Verdict.BAD)), scored):
         record = record.in_phase(Phase.ENDPOINT)
         records.append(record)

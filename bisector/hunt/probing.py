@@ -43,6 +43,17 @@ def probe_pays(probe_seconds: float | None, full_seconds: float | None, trials: 
     return probe_seconds < rate * full_seconds
 
 
+def bad_endpoint_probe_can_pay(relevant_commits: int) -> bool:
+    """Whether the bad endpoint's probe could save a run, before anything is measured.
+
+    A conviction saves the bad endpoint's full run only when its state is not the culprit's:
+    the culprit's fresh full run is the confirmation's evidence whatever the probe said. With
+    at most one commit touching the relevant paths, that commit is the culprit and the bad
+    endpoint holds its state, so the probe could only add a run (a nightly hunt over one
+    day's commits often has a single one)."""
+    return relevant_commits > 1
+
+
 @dataclass
 class ProbeLedger:
     """This hunt's evidence about its probes: fresh run times per scenario, convictions."""

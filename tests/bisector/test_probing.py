@@ -158,3 +158,22 @@ def test_a_scan_on_workers_follows_the_probe_rule_round_by_round(tmp_path, bisec
     probed = [any(run["probe_for"] for run in record.runs) for record in in_history]
     assert probed[:MIN_TRIALS] == [False] + [True] * (MIN_TRIALS - 1)
     assert len(probed) == 10 and not any(probed[MIN_TRIALS:])
+
+
+def test_a_bracket_with_one_relevant_commit_judges_its_bad_endpoint_in_full(tmp_path, bisector_cache):
+    # One commit among docs touches the port's sources: it is the culprit, and the bad endpoint
+    # holds its state, so that endpoint's fresh full run is the culprit's evidence and a probe
+    # could only add a run (as in a nightly hunt over one day's commits).
+    history = [Change("docs")] * 2 + [Change("regress", how="shift")] + [Change("docs")] * 2
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
+    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit and result.confirmed
+    assert result.walk.relevant_commits == 1
+    good, bad = (r for r in result.records if r.phase is Phase.ENDPOINT)
+    assert [(run["scenario"], run["probe_for"]) for run in bad.runs] == [("small", None)]
+    assert bad.verdict is Verdict.BAD and not any(sc.via_probe or sc.cached for sc in bad.scenarios)
+    # Both sides' evidence is the endpoints' own runs: nothing is run again to confirm.
+    assert [run["phase"] for run in result.confirmation["culprit"]["runs"]] == ["endpoint"]
+    assert [run["phase"] for run in result.confirmation["parent"]["runs"]] == ["endpoint"]
+    assert not any(r.phase is Phase.CONFIRM for r in result.records)

@@ -61,11 +61,13 @@ def wide_probe_port(tmp_path_factory):
 
     The edge regression touches only pixels the full scenario (32 px of 0.1 mm) does not
     have and the probe (16 px of 0.8 mm) does: any probe verdict at the good endpoint or
-    at the culprit's parent would refuse the endpoint or unconfirm the culprit.
+    at the culprit's parent would refuse the endpoint or unconfirm the culprit. A refactor
+    after the culprit gives the bad endpoint a state of its own, where its probe may pay.
     """
     root = tmp_path_factory.mktemp("wide")
     toml = _scenario("center", 32, 0.1, probe="wide") + _scenario("wide", 16, 0.8)
-    history = [Change("regress", how="edge"), Change("docs"), Change("regress", how="scale"), Change("docs")]
+    history = [Change("regress", how="edge"), Change("docs"), Change("regress", how="scale"), Change("refactor"),
+               Change("docs")]
     port = make_port_repo(root / "port", history=history, extra_toml=toml)
     return port, root
 
