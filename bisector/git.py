@@ -247,9 +247,22 @@ def bisect_head(repo: Path) -> str | None:
     A plain git process, not GitPython: the git-bisect step needs only this answer from git
     when its state's trees are known, and importing GitPython would cost it more than the rest.
     """
-    done = subprocess.run(["git", *_SAFE_CONFIG, "rev-parse", "--verify", "--quiet", "BISECT_HEAD^{commit}"],
-                          cwd=repo, env=clean_env(), capture_output=True, text=True)
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return _plain(repo, "rev-parse", "--verify", "--quiet", "BISECT_HEAD^{commit}") or None
+
+
+def bisect_suspects(repo: Path, paths: list[str]) -> tuple[str | None, list[str]]:
+    """The bad commit of the bisection running in ``repo`` and the commits it still suspects:
+    reachable from the bad one and from no good one, and touching ``paths`` (the ones git
+    bisect picks from). Plain git processes, as :func:`bisect_head`."""
+    bad = _plain(repo, "rev-parse", "--verify", "--quiet", "refs/bisect/bad^{commit}")
+    suspects = _plain(repo, "rev-list", "refs/bisect/bad", "--not", "--glob=refs/bisect/good-*", "--", *paths)
+    return bad or None, suspects.split()
+
+
+def _plain(repo: Path, *args: str) -> str:
+    """What a git process prints, stripped; empty when it fails."""
+    done = subprocess.run(["git", *_SAFE_CONFIG, *args], cwd=repo, env=clean_env(), capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def resolve(repo: Path, rev: str) -> str:

@@ -22,13 +22,16 @@ against the same runs eager, bisector's floor (the runs no hunt can avoid: the g
 and the fresh confirmation runs, at full size, from its results.json) and its wall time over
 that floor, and the issue's goals with PASS/MISS.
 
-Two brackets: ``--bracket regression`` (the demo's own, from a good commit well before the
-culprit to just before its fix: dense in source commits) and ``--bracket user``, shaped like
-the user's real one (05b648a..4cace485: 137 commits, 2 touching src): from just before the
-source commit that precedes the culprit to just before the one that follows it.
+Brackets: ``--bracket regression`` (the demo's own, from a good commit well before the
+culprit to just before its fix: dense in source commits), and two shaped like the user's real
+one (05b648a..4cace485: 137 commits, 2 touching src, the culprit the first of them):
+``--bracket user`` from the source commit before the culprit to just before the second
+source commit after it (the culprit first, as there), and ``--bracket user-last`` from just
+before the source commit that precedes the culprit to just before the one that follows it
+(the culprit second: the bad endpoint holds its state).
 
     python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip]
-                                   [--bracket regression|user] [--keep DIR]
+                                   [--bracket regression|user|user-last] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ exec "$PY" "$WORK/compare.py" "$WORK/ref.bin" "$WORK/port.bin"
 '''
 
 MODES = ("eager", "compiled cold", "compiled warm")
+USER_SPAN = 136  # commits in a user-shaped bracket where the history allows (the real one: 137)
 EAGER = {"TORCH_COMPILE_DISABLE": "1"}
 
 
@@ -69,7 +73,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1400)
     parser.add_argument("--size", type=int, default=4096, help="benchmark detector pixels per axis")
     parser.add_argument("--regression", default="unit_slip", help="which injected regression to bracket")
-    parser.add_argument("--bracket", choices=("regression", "user"), default="regression",
+    parser.add_argument("--bracket", choices=("regression", "user", "user-last"), default="regression",
                         help="the demo's bracket of the regression, or one shaped like the user's (see above)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None,
@@ -88,8 +92,8 @@ def main() -> None:
                         compiled=True)
         generated = time.perf_counter() - t0
         regression = demo.regression(args.regression)
-        if args.bracket == "user":
-            regression = _user_shaped(demo, regression)
+        if args.bracket != "regression":
+            regression = _user_shaped(demo, regression, culprit_first=args.bracket == "user")
         c_bin = cref.binary()
         config = load_config(demo.path, overrides=ConfigOverrides(c_bin=str(c_bin)))
         full = config.scenarios["benchmark"]
@@ -120,13 +124,18 @@ def main() -> None:
         _report(rows, regression)
 
 
-def _user_shaped(demo, regression):
+def _user_shaped(demo, regression, culprit_first: bool):
     """The regression bracketed like the user's real hunt: the culprit and one other source
-    commit inside, the rest docs and records."""
+    commit inside (after it with ``culprit_first``, else before it), the rest docs and records."""
     history, source = list(demo.history), list(demo.source_commits)
     at = source.index(regression.culprit)
-    good = history[history.index(source[at - 1]) - 1]
-    bad = history[history.index(source[at + 1]) - 1]
+    if culprit_first:  # USER_SPAN commits where the gaps allow, so that hand steps compare
+        culprit, second = history.index(source[at]), history.index(source[at + 1])
+        lo, hi = history.index(source[at - 1]), history.index(source[at + 2]) - 1
+        good = max(lo, min(culprit - 1, second - USER_SPAN // 2))
+        good, bad = history[good], history[min(hi, max(second, good + USER_SPAN))]
+    else:
+        good, bad = history[history.index(source[at - 1]) - 1], history[history.index(source[at + 1]) - 1]
     if not history.index(regression.good) <= history.index(good) < history.index(bad) <= history.index(regression.bad):
         sys.exit(f"no user-shaped bracket inside {regression.name}'s: pick another --regression or --commits")
     return replace(regression, good=good, bad=bad)

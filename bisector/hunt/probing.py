@@ -14,6 +14,7 @@ port's (compilation dominates) about as much as the full run.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,14 @@ def bad_endpoint_probe_can_pay(relevant_commits: int) -> bool:
     endpoint holds its state, so the probe could only add a run (a nightly hunt over one
     day's commits often has a single one)."""
     return relevant_commits > 1
+
+
+def decisive(tested: Hashable, bad: Hashable, suspects: Iterable[Hashable]) -> bool:
+    """Whether a bisection step's verdict names the culprit: every commit still suspected
+    holds the tested state or the bad one. Its full run is then evidence either way (the
+    culprit's when bad, the parent's when good), so a probe there could only add a run; in a
+    bracket with two commits touching the paths, as the user's real one, that is its one step."""
+    return tested != bad and set(suspects) <= {tested, bad}
 
 
 @dataclass

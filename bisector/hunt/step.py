@@ -71,6 +71,18 @@ class KnownStates:
             return None
         return State(sha, sha, Path(config.repo), trees)
 
+    def decides_the_culprit(self, repo: Path, sha: str, paths: list[str]) -> bool:
+        """Whether the verdict of ``sha`` names the culprit of the bisection running in
+        ``repo`` (:func:`probing.decisive`); False while a state it needs is unknown."""
+        from .probing import decisive  # on use, as run_step imports the probe rule
+
+        bad, suspects = git.bisect_suspects(repo, paths)
+        states = [self.trees.get(commit) for commit in [sha, bad, *suspects]]
+        if None in states:
+            return False
+        tested, bad_state, *suspected = (tuple(trees.items()) for trees in states)
+        return decisive(tested, bad_state, suspected)
+
 
 def load_pinned(path: Path) -> Config:
     try:
@@ -106,7 +118,8 @@ def run_step(pinned: Path, repo: Path, events: Path, probes: Path, states: Path,
         ledger.observe(step)
     log.append(Event(EventType.STEP_START, sha))
     with ScoringService(config, known.environment) as service:
-        record = service.score(known.state(config, sha) or sha, log=log.append, use_probes=ledger.pays(),
+        use_probes = ledger.pays() and not known.decides_the_culprit(repo, sha, list(config.paths))
+        record = service.score(known.state(config, sha) or sha, log=log.append, use_probes=use_probes,
                                keep_images=images / sha).in_phase(Phase.BISECT)
     log.append(Event(EventType.SCORED, sha, record=record))
     drop_superseded_images(images, record, earlier)

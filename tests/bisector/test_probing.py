@@ -177,3 +177,30 @@ def test_a_bracket_with_one_relevant_commit_judges_its_bad_endpoint_in_full(tmp_
     assert [run["phase"] for run in result.confirmation["culprit"]["runs"]] == ["endpoint"]
     assert [run["phase"] for run in result.confirmation["parent"]["runs"]] == ["endpoint"]
     assert not any(r.phase is Phase.CONFIRM for r in result.records)
+
+
+def test_a_step_whose_verdict_names_the_culprit_runs_in_full(tmp_path, bisector_cache):
+    # Shaped like the user's real bracket: two commits touch the sources and the first is the
+    # culprit. The bad endpoint, a state of its own, is convicted by its probe; the one step
+    # scores the culprit's state, which is the culprit's evidence when bad and would be the
+    # parent's when good. It runs in full, so nothing is run again to confirm.
+    history = [Change("docs"), Change("regress", how="scale"), Change("docs"), Change("refactor"), Change("docs")]
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
+    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
+                        report_root=tmp_path / "reports")
+    assert result.culprit == port.culprit and result.confirmed and result.walk.relevant_commits == 2
+    good, bad = (r for r in result.records if r.phase is Phase.ENDPOINT)
+    assert bad.scenarios[0].via_probe  # the probe still convicts where that saves a full run
+    fresh = [r for r in result.records if r.phase is Phase.BISECT and not r.scenarios[0].cached]
+    assert len(fresh) == 1 and fresh[0].verdict is Verdict.BAD
+    assert [(run["scenario"], run["probe_for"]) for run in fresh[0].runs] == [("small", None)]
+    assert [run["phase"] for run in result.confirmation["culprit"]["runs"]] == ["bisect"]
+    assert not any(r.phase is Phase.CONFIRM for r in result.records)
+
+
+def test_a_step_decides_the_culprit_when_every_suspect_holds_its_state_or_the_bad_one():
+    from bisector.hunt.probing import decisive
+
+    assert decisive("A", "B", ["B", "A", "A"])           # A bad: the culprit; A good: the parent
+    assert not decisive("A", "B", ["B", "A", "C"])       # C between: A may be neither
+    assert not decisive("B", "B", ["B", "B"])            # the bad state itself: nothing to decide

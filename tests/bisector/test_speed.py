@@ -97,14 +97,15 @@ def test_probe_never_decides_the_good_endpoint_or_the_confirmation(wide_probe_po
     # Where it may, the probe convicts: the bad endpoint's verdict comes from it.
     assert bad["verdict"] == "bad" and bad["scenarios"][0]["via_probe"]
     # The parent has the good endpoint's relevant tree, scored fresh in this hunt: that run
-    # is its evidence; the culprit is re-run once, fresh, in full.
-    confirm = [r for r in data["records"] if r["phase"] == "confirm"]
-    assert [(r["commit"], r["verdict"]) for r in confirm] == [(culprit, "bad")]
-    assert all(_fresh_full(r) for r in confirm)
+    # is its evidence. The one step scored the culprit, whose verdict named it (probing.decisive):
+    # in full, so that run is the culprit's evidence and nothing is re-run.
+    step = [r for r in data["records"] if r["phase"] == "bisect" and r["commit"] == culprit]
+    assert len(step) == 1 and step[0]["verdict"] == "bad" and _fresh_full(step[0])
+    assert not [r for r in data["records"] if r["phase"] == "confirm"]
     sides = data["confirmation"]
     assert sides["parent"]["commit"] == port.shas[1]
     assert sides["parent"]["runs"] == [{"commit": port.shas[0], "phase": "endpoint", "verdict": "good"}]
-    assert [r["phase"] for r in sides["culprit"]["runs"]] == ["confirm"]
+    assert sides["culprit"]["runs"] == [{"commit": culprit, "phase": "bisect", "verdict": "bad"}]
     summary = (result.report_dir / "culprit_summary.md").read_text()
     assert f"endpoint run of `{port.shas[0][:10]}`: good" in summary
     assert "Verdicts from a probe" in summary and port.shas[-1][:10] in summary
