@@ -88,6 +88,13 @@ def _replayed(records: list[ScoreRecord], ledger: ProbeLedger) -> list[bool]:
     return probed
 
 
+def _hunted(tmp_path, cache, history: list[Change], toml: str):
+    """A port with ``history`` and the probe ``toml``, and `run` from its first commit."""
+    port = make_port_repo(tmp_path / "port", history=history, extra_toml=toml)
+    return port, run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(cache)),
+                            report_root=tmp_path / "reports")
+
+
 # A probe that costs several times the full scenario's run: once measured it cannot pay.
 COSTLY_PROBE = f'probe = "wide"\nprobe_margin = 0.99\n\n[tool.bisector.scenarios.wide]\nargs = "{scenario_args(1024)}"\n'
 
@@ -96,9 +103,7 @@ def test_each_git_bisect_step_decides_from_the_endpoints_and_the_steps_before_it
     # Sequential `git bisect run`: every step is its own process; the evidence reaches it
     # through the pinned probes.json (endpoints) and the event log (earlier steps).
     history = [Change("refactor")] * 12 + [Change("regress", how="shift")] + [Change("refactor")] * 3
-    port = make_port_repo(tmp_path / "port", history=history, extra_toml=COSTLY_PROBE)
-    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
-                        report_root=tmp_path / "reports")
+    port, result = _hunted(tmp_path, bisector_cache, history, COSTLY_PROBE)
     assert result.culprit == port.culprit and result.confirmed
     ledger = ProbeLedger()
     for record in (r for r in result.records if r.phase is Phase.ENDPOINT):
@@ -165,9 +170,7 @@ def test_a_bracket_with_one_relevant_commit_judges_its_bad_endpoint_in_full(tmp_
     # holds its state, so that endpoint's fresh full run is the culprit's evidence and a probe
     # could only add a run (as in a nightly hunt over one day's commits).
     history = [Change("docs")] * 2 + [Change("regress", how="shift")] + [Change("docs")] * 2
-    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
-    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
-                        report_root=tmp_path / "reports")
+    port, result = _hunted(tmp_path, bisector_cache, history, PROBE)
     assert result.culprit == port.culprit and result.confirmed
     assert result.walk.relevant_commits == 1
     good, bad = (r for r in result.records if r.phase is Phase.ENDPOINT)
@@ -185,9 +188,7 @@ def test_a_step_whose_verdict_names_the_culprit_runs_in_full(tmp_path, bisector_
     # scores the culprit's state, which is the culprit's evidence when bad and would be the
     # parent's when good. It runs in full, so nothing is run again to confirm.
     history = [Change("docs"), Change("regress", how="scale"), Change("docs"), Change("refactor"), Change("docs")]
-    port = make_port_repo(tmp_path / "port", history=history, extra_toml=PROBE)
-    result = run_bisect(port.path, port.base, overrides=ConfigOverrides(cache_dir=str(bisector_cache)),
-                        report_root=tmp_path / "reports")
+    port, result = _hunted(tmp_path, bisector_cache, history, PROBE)
     assert result.culprit == port.culprit and result.confirmed and result.walk.relevant_commits == 2
     good, bad = (r for r in result.records if r.phase is Phase.ENDPOINT)
     assert bad.scenarios[0].via_probe  # the probe still convicts where that saves a full run
