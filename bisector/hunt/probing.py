@@ -8,7 +8,9 @@ good history rarely; an eager port's 1024^2 probe costs a fifth of a 4096^2 run,
 port's (compilation dominates) about as much as the full run.
 
 :class:`ProbeLedger` gathers that evidence from the hunt's score records;
-:func:`probe_pays` is the rule.
+:func:`probe_pays` is the rule. Before any measurement, the bracket itself rules the probe out
+where a state's full run is confirmation evidence whatever the probe says (the culprit's and
+its parent's always run in full): :func:`bad_endpoint_probe_can_pay`, :func:`decisive`.
 """
 
 from __future__ import annotations
