@@ -25,10 +25,10 @@ that floor, and the issue's goals with PASS/MISS.
 Brackets: ``--bracket regression`` (the demo's own, from a good commit well before the
 culprit to just before its fix: dense in source commits), and two shaped like the user's real
 one (05b648a..4cace485: 137 commits, 2 touching src, the culprit the first of them):
-``--bracket user`` from the source commit before the culprit to just before the second
-source commit after it (the culprit first, as there), and ``--bracket user-last`` from just
-before the source commit that precedes the culprit to just before the one that follows it
-(the culprit second: the bad endpoint holds its state).
+``--bracket user`` with the culprit first, as there (USER_SPAN commits between the source
+commit before the culprit and the second one after it, where the gaps allow), and
+``--bracket user-last`` from just before the source commit that precedes the culprit to just
+before the one that follows it (the culprit second: the bad endpoint holds its state).
 
     python scripts/bench_bisect.py [--commits 400] [--size 1024] [--regression unit_slip]
                                    [--bracket regression|user|user-last] [--keep DIR]
@@ -132,8 +132,8 @@ def _user_shaped(demo, regression, culprit_first: bool):
     if culprit_first:  # USER_SPAN commits where the gaps allow, so that hand steps compare
         culprit, second = history.index(source[at]), history.index(source[at + 1])
         lo, hi = history.index(source[at - 1]), history.index(source[at + 2]) - 1
-        good = max(lo, min(culprit - 1, second - USER_SPAN // 2))
-        good, bad = history[good], history[min(hi, max(second, good + USER_SPAN))]
+        start = max(lo, min(culprit - 1, second - USER_SPAN // 2))
+        good, bad = history[start], history[min(hi, max(second, start + USER_SPAN))]
     else:
         good, bad = history[history.index(source[at - 1]) - 1], history[history.index(source[at + 1]) - 1]
     if not history.index(regression.good) <= history.index(good) < history.index(bad) <= history.index(regression.bad):
