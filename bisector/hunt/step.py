@@ -3,7 +3,8 @@
 git starts this once per step, so its start-up is bisector's overhead per step: it reads
 the configuration that `run` pinned outside the bisected tree and imports no CLI
 framework. A step whose state the run already knows (``KnownStates``) and whose score is
-cached asks git one question and loads neither GitPython nor package metadata.
+cached asks git one question (two more, about 4 ms, while the probe rule would run the probe:
+whether its verdict names the culprit) and loads neither GitPython nor package metadata.
 ``python -m bisector.hunt.step PINNED_CONFIG REPO EVENTS PROBES STATES IMAGES``; exit codes as
 `bisector score` (0 good, 1 bad, 125 skip, 128 abort, 130 interrupted).
 """
