@@ -50,6 +50,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from cold_cache import cold_cache_env
 from hand_procedure import COMPARE
 
 
@@ -228,7 +229,7 @@ def _bisector(repo: Path, regression, c_bin: Path, work: Path, extra: dict, comp
     if compile_from is not None:
         shutil.copytree(compile_from / "cold-cache" / "bisector" / "compile", cache / "bisector" / "compile",
                         symlinks=True)
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), **extra)
+    env = cold_cache_env(cache, **extra)
     argv = [sys.executable, "-m", "bisector", "run", "--good", regression.good, "--bad", regression.bad,
             "--c-bin", str(c_bin), "--scenario", "benchmark", "--report-dir", str(work / "reports")]
     start = time.perf_counter()

@@ -45,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cold_cache import cold_cache_env
 from hand_procedure import COMPARE
 
 
@@ -119,7 +120,7 @@ def _bench(size: int, commits: int) -> dict:
 
 
 def _bisector(demo, c_bin: Path, tmp: Path) -> dict:
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cold-cache"))
+    env = cold_cache_env(tmp / "cold-cache")
     argv = [sys.executable, "-m", "bisector", "scan", "--good", demo.first_good, "--c-bin", str(c_bin),
             "--report-dir", str(tmp / "reports")]
     start, cpu = time.perf_counter(), _children_cpu()
