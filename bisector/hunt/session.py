@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -110,10 +109,13 @@ class PrivateBisect:
         reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
         reader.start()
         try:
-            while not _exited(proc, interval_s):
-                poll()
-                if tick:
-                    tick()
+            # Woken the moment git exits, not at the next tick: the hunt goes straight on.
+            with procs.exit_waiter(proc) as wait_up_to:
+                while proc.poll() is None:
+                    poll()
+                    if tick:
+                        tick()
+                    wait_up_to(interval_s)
             reader.join(timeout=5)
             poll()
         except BaseException:
@@ -125,16 +127,6 @@ class PrivateBisect:
 
     def log(self) -> str:
         return git.bisect_log(self.worktree)
-
-
-def _exited(proc: subprocess.Popen, within_s: float) -> bool:
-    """Whether ``proc`` has ended, waiting up to ``within_s`` for it: a hunt goes on the
-    moment git's last step ends rather than at the next tick (a sleep cost 0.1 s a hunt)."""
-    try:
-        proc.wait(timeout=within_s)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
 
 
 class _signals_deferred:

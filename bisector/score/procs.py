@@ -159,41 +159,41 @@ def run(argv: list[str], *, cwd: Path, log_dir: Path, label: str, timeout_s: flo
 
 def _wait(child: Supervised, timeout_s: float | None) -> int | None:
     """The exit status, or None at the deadline; short waits in a loop, so any finite or
-    infinite timeout works (one long wait would overflow for huge values).
-
-    Popen.wait(timeout) polls with sleeps of up to 50 ms, which every candidate run would
-    pay (about 25 ms on average); a pidfd (Linux 5.3) wakes us the moment the child exits.
-    """
+    infinite timeout works (one long wait would overflow for huge values)."""
     deadline = None if timeout_s is None or timeout_s == float("inf") else time.monotonic() + timeout_s
-    with _exit_watch(child.pid) as exited:
+    with exit_waiter(child) as wait_up_to:
         while True:
             remaining = 1.0 if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            if exited is not None:
-                exited(min(remaining, 1.0))
-                if child.poll() is not None:
-                    return child.returncode
-                continue
-            try:
-                return child.wait(timeout=min(remaining, 1.0))
-            except subprocess.TimeoutExpired:
-                continue
+            wait_up_to(min(remaining, 1.0))
+            if child.poll() is not None:
+                return child.returncode
 
 
 @contextlib.contextmanager
-def _exit_watch(pid: int) -> Iterator[Callable[[float], None] | None]:
-    """A function that blocks until ``pid`` exits or the seconds given pass (None where the
-    system has no pidfd: the caller polls)."""
+def exit_waiter(proc: subprocess.Popen | Supervised) -> Iterator[Callable[[float], None]]:
+    """A function that blocks until ``proc`` exits or the seconds given pass.
+
+    Popen.wait(timeout) polls with sleeps of up to 50 ms, which every candidate run would
+    pay (about 25 ms on average); a pidfd (Linux 5.3) wakes us the moment the process exits.
+    Where there is none, Popen.wait it is."""
     try:
-        fd = os.pidfd_open(pid)
+        fd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):
-        yield None
+        yield lambda seconds: _popen_wait(proc, seconds)
         return
     try:
         yield lambda seconds: select.select([fd], [], [], seconds)
     finally:
         os.close(fd)
+
+
+def _popen_wait(proc: subprocess.Popen | Supervised, seconds: float) -> None:
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _until(done: Callable[[], bool], timeout_s: float, poll: Callable[[], object] = lambda: None) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bisector.score.procs import _exit_watch
+from bisector.score.procs import exit_waiter
 from portrepo import scenario_args
 from procwatch import alive, wait_for
 from repostate import snapshot
@@ -214,7 +214,7 @@ def test_the_supervisor_wakes_when_its_program_exits_not_at_its_next_poll():
     # procs waits on a pidfd: the wait for a 30 s slice ends when the program does.
     program = subprocess.Popen(["sleep", "0.2"])
     started = time.monotonic()
-    with _exit_watch(program.pid) as exited:
-        assert exited is not None, "this Linux has pidfd_open (5.3 or later)"
-        exited(30.0)
+    assert hasattr(os, "pidfd_open"), "this Python on Linux 5.3 or later has pidfd_open"
+    with exit_waiter(program) as wait_up_to:
+        wait_up_to(30.0)
     assert time.monotonic() - started < 10.0 and program.poll() == 0
